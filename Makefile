@@ -1,0 +1,89 @@
+# Gatehouse. The two commands a newcomer needs:
+#   make run    install what is missing, build (release) and serve on http://127.0.0.1:3000
+#   make test   install what is missing and run every test (Rust + Playwright)
+# Tools are installed only when missing or at the wrong version.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := run
+
+CARGO_LEPTOS_VERSION := 0.3.10
+# wasm-bindgen-cli must match the wasm-bindgen crate in Cargo.lock exactly.
+WASM_BINDGEN_VERSION := $(shell sed -n '/^name = "wasm-bindgen"$$/{n;s/version = "\(.*\)"/\1/p}' Cargo.lock)
+NPM_BIN := $(CURDIR)/end2end/node_modules/.bin
+# wasm-opt (binaryen, from npm) must come first: Debian's is too old to produce a working bundle.
+export PATH := $(NPM_BIN):$(HOME)/.cargo/bin:$(PATH)
+
+# cargo-leptos builds the debug server with these variables; plain cargo commands use the
+# same ones, so `cargo test`, clippy and `cargo leptos build` share one target/ directory
+# instead of rebuilding each other's dependencies.
+LEPTOS_ENV := LEPTOS_OUTPUT_NAME=gatehouse LEPTOS_SITE_ROOT=target/site LEPTOS_SITE_PKG_DIR=pkg \
+	LEPTOS_SITE_ADDR=127.0.0.1:3000 LEPTOS_RELOAD_PORT=3001 LEPTOS_LIB_DIR=. LEPTOS_BIN_DIR=. \
+	LEPTOS_JS_MINIFY=false LEPTOS_HASH_FILES=false RUSTFLAGS="--cfg erase_components"
+
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run test dev lint fmt tools browser npm rust-tests e2e clean-e2e bench
+
+## Build the release site and serve it on http://127.0.0.1:3000 (SQLite by default).
+run: tools
+	cargo leptos serve --release
+
+## Every test: Rust unit and integration tests (SQLite, plus PostgreSQL when
+## GATEHOUSE_TEST_POSTGRES_URL is set), then the Playwright suite (JS on and off).
+test: tools browser rust-tests e2e
+
+rust-tests:
+	$(LEPTOS_ENV) cargo test --features ssr
+
+e2e: tools browser
+	cargo leptos build
+	cd end2end && npx playwright test
+
+## Rebuild and reload on every change (debug build).
+dev: tools
+	cargo leptos watch
+
+## Load benchmarks of the release build (README "Performance"): the server pinned to one
+## core, oha to the other; prints a table. `make bench PG=1` runs them on PostgreSQL.
+PG ?= 0
+bench: tools
+	@command -v oha >/dev/null 2>&1 || \
+		{ echo "Installing oha (once)"; cargo install --locked oha; }
+	cargo leptos build --release
+	PG=$(PG) tests/bench/run.sh
+
+## Formatting and clippy (-D warnings) for the server, the browser bundle and both at once.
+lint:
+	cargo fmt --all -- --check
+	$(LEPTOS_ENV) cargo clippy --features ssr --all-targets -- -D warnings
+	cargo clippy --lib --target wasm32-unknown-unknown --features hydrate -- -D warnings
+	$(LEPTOS_ENV) cargo clippy --all-features -- -D warnings
+
+fmt:
+	cargo fmt --all
+
+## Install the build tools when missing (see README "Requirements").
+tools: npm
+	@rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+	@cargo leptos --version 2>/dev/null | grep -qxF "cargo-leptos $(CARGO_LEPTOS_VERSION)" || \
+		{ echo "Installing cargo-leptos $(CARGO_LEPTOS_VERSION) (once; takes a while)"; \
+		  cargo install --locked cargo-leptos --version $(CARGO_LEPTOS_VERSION); }
+	@wasm-bindgen --version 2>/dev/null | grep -qxF "wasm-bindgen $(WASM_BINDGEN_VERSION)" || \
+		{ echo "Installing wasm-bindgen-cli $(WASM_BINDGEN_VERSION)"; \
+		  cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION); }
+
+## npm packages: wasm-opt (binaryen) for release builds, Playwright for the browser tests.
+npm:
+	@if [ ! -x $(NPM_BIN)/wasm-opt ] || [ ! -x $(NPM_BIN)/playwright ] || \
+	    [ end2end/package-lock.json -nt end2end/node_modules/.package-lock.json ]; then \
+		cd end2end && npm ci --no-audit --no-fund; \
+	fi
+
+## Debian's chromium for Playwright (it cannot download its own browsers here).
+browser:
+	@command -v chromium >/dev/null 2>&1 || \
+		{ $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends chromium; }
+
+clean-e2e:
+	rm -rf end2end/.cache end2end/test-results end2end/playwright-report

@@ -1,0 +1,74 @@
+import { test, expect, ready, jsEnabled, uniqueName } from './support/fixtures';
+import { gatehouse } from './support/cli';
+import { PASSWORD, nav, signIn, signUp, signedIn, signedUp } from './support/pages';
+
+test('an owner promotes a user to admin, who can then manage members but not make owners', async ({ browser, page }, testInfo) => {
+  const js = jsEnabled(testInfo);
+  const owner = uniqueName('owner');
+  const rising = uniqueName('rising');
+  const member = uniqueName('member');
+  // The first owner is made on the command line.
+  gatehouse(['user', 'create', '--username', owner, '--role', 'owner'], `${PASSWORD}\n`);
+  for (const name of [rising, member]) {
+    const context = await browser.newContext({ javaScriptEnabled: js });
+    await signedUp(await context.newPage(), js, name);
+    await context.close();
+  }
+
+  await signIn(page, js, owner);
+  await expect(page).toHaveURL('/profile');
+  await nav(page).getByRole('link', { name: 'Admin' }).click();
+  await ready(page, js);
+  await page.getByLabel('Username starts with').fill(rising);
+  await page.getByRole('button', { name: 'Search' }).click();
+  const row = page.locator(`tr[data-username="${rising}"]`);
+  await expect(row).toBeVisible();
+  await row.getByRole('combobox').selectOption('admin');
+  await row.getByRole('button', { name: 'Save' }).click();
+  await expect(page.locator(`tr[data-username="${rising}"]`).getByTestId('user-role')).toHaveText('admin');
+
+  // The new admin sees the admin page, and may only give none or user.
+  const adminContext = await browser.newContext({ javaScriptEnabled: js });
+  const adminPage = await adminContext.newPage();
+  await signIn(adminPage, js, rising);
+  await expect(adminPage).toHaveURL('/profile');
+  const response = await adminPage.goto('/admin');
+  expect(response?.status()).toBe(200);
+  await ready(adminPage, js);
+  const memberRow = adminPage.locator(`tr[data-username="${member}"]`);
+  await expect(memberRow.getByRole('combobox').locator('option')).toHaveText(['none', 'user']);
+  await expect(adminPage.locator(`tr[data-username="${owner}"]`).getByRole('combobox')).toHaveCount(0);
+  await adminContext.close();
+});
+
+test('a user with the role none gets the 403 page on /members', async ({ page }, testInfo) => {
+  const js = jsEnabled(testInfo);
+  const name = uniqueName('none');
+  await signUp(page, js, name);
+  await expect(page).toHaveURL('/profile');
+  gatehouse(['user', 'set-role', name, 'none']);
+  const response = await page.goto('/members');
+  expect(response?.status()).toBe(403);
+  await ready(page, js);
+  await expect(page.getByRole('alert')).toHaveText("You don't have permission to view this page.");
+  await expect(nav(page).getByRole('link', { name: 'Members' })).toHaveCount(0);
+});
+
+test('an admin demoting a member sees the change in the table and the audit trail', async ({ browser, page }, testInfo) => {
+  const js = jsEnabled(testInfo);
+  const admin = uniqueName('adm');
+  const member = uniqueName('mem');
+  gatehouse(['user', 'create', '--username', admin, '--role', 'admin'], `${PASSWORD}\n`);
+  const context = await browser.newContext({ javaScriptEnabled: js });
+  await signedUp(await context.newPage(), js, member);
+  await context.close();
+  await signedIn(page, js, admin);
+  await page.goto(`/admin?q=${member}`);
+  await ready(page, js);
+  const row = page.locator(`tr[data-username="${member}"]`);
+  await row.getByRole('combobox').selectOption('none');
+  await row.getByRole('button', { name: 'Save' }).click();
+  await expect(page.locator(`tr[data-username="${member}"]`).getByTestId('user-role')).toHaveText('none');
+  await expect(page.getByTestId('audit-table')).toContainText('role_changed');
+  await expect(page.getByTestId('audit-table')).toContainText(member);
+});

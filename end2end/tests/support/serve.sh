@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Starts the Gatehouse server for the browser tests on a fresh SQLite database.
+set -euo pipefail
+root="${GATEHOUSE_ROOT:?}"
+state="$root/end2end/.cache"
+mkdir -p "$state"
+rm -f "$state"/e2e.db*
+export DATABASE_URL="sqlite://$state/e2e.db?mode=rwc"
+export LEPTOS_SITE_ROOT="$root/target/site"
+export LEPTOS_SITE_ADDR="127.0.0.1:${GATEHOUSE_E2E_PORT:-3100}"
+export GATEHOUSE_PUBLIC_URL="http://127.0.0.1:${GATEHOUSE_E2E_PORT:-3100}"
+# The suite signs in and up far more often than a person would.
+export GATEHOUSE_RATE_SIGNIN="${GATEHOUSE_RATE_SIGNIN:-100000/1m}"
+export GATEHOUSE_RATE_SIGNUP="${GATEHOUSE_RATE_SIGNUP:-100000/1m}"
+export RUST_LOG="${RUST_LOG:-warn}"
+# GitHub and Google, played by tests/support/fake-oauth.mjs.
+fake="http://127.0.0.1:${FAKE_OAUTH_PORT:-3101}"
+export GITHUB_CLIENT_ID=e2e-github GITHUB_CLIENT_SECRET=e2e-github-secret
+export GATEHOUSE_GITHUB_AUTH_URL="$fake/authorize" GATEHOUSE_GITHUB_TOKEN_URL="$fake/token" GATEHOUSE_GITHUB_API_URL="$fake"
+export GOOGLE_CLIENT_ID=e2e-google GOOGLE_CLIENT_SECRET=e2e-google-secret
+export GATEHOUSE_GOOGLE_AUTH_URL="$fake/authorize" GATEHOUSE_GOOGLE_TOKEN_URL="$fake/token" GATEHOUSE_GOOGLE_USERINFO_URL="$fake/userinfo"
+exec "${GATEHOUSE_E2E_BIN:-$root/target/debug/gatehouse}" serve

@@ -1,0 +1,59 @@
+//! Sign-up, sign-in, sign-out and the current user.
+
+use crate::{
+    domain::SecretString,
+    model::{AppError, SessionUser},
+};
+use leptos::prelude::*;
+
+/// The signed-in user of this request (validated once by the auth layer), or `None`.
+#[server(endpoint = "current_user")]
+pub async fn current_user() -> Result<Option<SessionUser>, AppError> {
+    Ok(crate::server::context::current_auth().map(|auth| auth.user.clone()))
+}
+
+/// Creates an account and signs in. Answers the page to go to next.
+#[server(endpoint = "signup")]
+pub async fn signup(username: String, password: SecretString) -> Result<String, AppError> {
+    use crate::server::{auth::accounts, context};
+    let req = context::account_request()?;
+    accounts::sign_up(&req, &username, &password).await?;
+    Ok(context::go_to("/profile"))
+}
+
+/// Signs in with a username and password. `next` is where to go afterwards; only a
+/// local path is honoured, anything else goes to the profile.
+#[server(endpoint = "login")]
+pub async fn login(
+    username: String,
+    password: SecretString,
+    next: Option<String>,
+) -> Result<String, AppError> {
+    use crate::{
+        domain::LocalPath,
+        server::{auth::accounts, context},
+    };
+    let req = context::account_request()?;
+    accounts::sign_in(&req, &username, &password).await?;
+    Ok(context::go_to(&LocalPath::or_profile(next.as_deref())))
+}
+
+/// Signs out: deletes the session and clears the cookie.
+#[server(endpoint = "logout")]
+pub async fn logout() -> Result<String, AppError> {
+    use crate::server::{auth::accounts, context};
+    let req = context::account_request()?;
+    accounts::sign_out(&req).await?;
+    Ok(context::go_to("/"))
+}
+
+/// Password policy and enabled providers, for the sign-in and sign-up forms.
+#[server(endpoint = "auth_settings")]
+pub async fn auth_settings() -> Result<crate::model::AuthSettings, AppError> {
+    let state = crate::server::context::state()?;
+    Ok(crate::model::AuthSettings {
+        password_min_length: state.config.password_min_length,
+        github: state.config.github.is_some(),
+        google: state.config.google.is_some(),
+    })
+}

@@ -1,0 +1,103 @@
+//! The application: HTML shell, root component, route table and the auth context.
+
+use crate::{
+    api::auth::current_user,
+    components::{footer::Footer, nav::NavBar},
+    model::{AppError, SessionUser},
+    pages::{
+        admin::AdminPage,
+        home::HomePage,
+        login::LoginPage,
+        members::MembersPage,
+        not_found::NotFound,
+        profile::ProfilePage,
+        settings::{AccountSettingsPage, SessionSettingsPage},
+        signup::SignupPage,
+    },
+};
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet};
+use leptos_router::{
+    components::{Route, Router, Routes},
+    path, SsrMode,
+};
+
+/// The HTML document around the app, rendered on the server for every page.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    crate::server::http::csp::set_page_policy();
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+/// The current user, shared by every component (the counterpart of an auth store).
+/// It is fetched once per page load and again after every sign-up, sign-in and sign-out.
+#[derive(Clone, Copy)]
+pub struct AuthContext {
+    pub user: Resource<Result<Option<SessionUser>, AppError>>,
+    version: RwSignal<u64>,
+}
+
+impl AuthContext {
+    fn provide() -> AuthContext {
+        let version = RwSignal::new(0u64);
+        let user = Resource::new(move || version.get(), |_| current_user());
+        let context = AuthContext { user, version };
+        provide_context(context);
+        context
+    }
+
+    /// Fetches the current user again (after an action changed it).
+    pub fn refresh(&self) {
+        self.version.update(|v| *v += 1);
+    }
+}
+
+/// The auth context provided by [`App`].
+pub fn use_auth() -> AuthContext {
+    expect_context::<AuthContext>()
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    AuthContext::provide();
+
+    view! {
+        <Stylesheet id="leptos" href="/pkg/gatehouse.css" />
+        <Link rel="icon" type_="image/svg+xml" href="/favicon.svg" />
+        <Meta name="color-scheme" content="light dark" />
+        <Router>
+            <div class="shell">
+                <a class="skip-link" href="#main">"Skip to content"</a>
+                <NavBar />
+                <main id="main" class="main">
+                    <Routes fallback=|| view! { <NotFound /> }>
+                        <Route path=path!("") view=HomePage ssr=SsrMode::Async />
+                        <Route path=path!("signup") view=SignupPage ssr=SsrMode::Async />
+                        <Route path=path!("login") view=LoginPage ssr=SsrMode::Async />
+                        <Route path=path!("profile") view=ProfilePage ssr=SsrMode::Async />
+                        <Route path=path!("members") view=MembersPage ssr=SsrMode::Async />
+                        <Route path=path!("admin") view=AdminPage ssr=SsrMode::Async />
+                        <Route path=path!("settings/account") view=AccountSettingsPage ssr=SsrMode::Async />
+                        <Route path=path!("settings/sessions") view=SessionSettingsPage ssr=SsrMode::Async />
+                    </Routes>
+                </main>
+                <Footer />
+            </div>
+        </Router>
+    }
+}

@@ -1,0 +1,129 @@
+//! Form building blocks: labelled fields, the error region, and the glue that runs
+//! after an auth action succeeds with JavaScript.
+
+use crate::{app::use_auth, model::AppError};
+use leptos::{prelude::*, server_fn::ServerFn};
+use leptos_router::hooks::use_navigate;
+
+/// The live region where a form's error appears (inline with JavaScript, after the
+/// redirect without). It is always in the page so screen readers announce changes.
+#[component]
+pub fn FormError(#[prop(into)] error: Signal<Option<AppError>>) -> impl IntoView {
+    view! {
+        <div class="form-error" aria-live="assertive" role="status">
+            {move || {
+                error
+                    .get()
+                    .map(|e| {
+                        view! {
+                            <p class="alert alert-error" data-testid="form-error">
+                                {e.message}
+                            </p>
+                        }
+                    })
+            }}
+        </div>
+    }
+}
+
+/// A labelled text input.
+#[component]
+pub fn TextField(
+    label: &'static str,
+    name: &'static str,
+    autocomplete: &'static str,
+    #[prop(optional, into)] value: Option<String>,
+    #[prop(optional)] hint: Option<&'static str>,
+    #[prop(default = 64)] maxlength: usize,
+) -> impl IntoView {
+    let id = format!("field-{name}");
+    let hint_id = format!("{id}-hint");
+    view! {
+        <div class="field">
+            <label for=id.clone()>{label}</label>
+            <input
+                id=id
+                name=name
+                type="text"
+                autocomplete=autocomplete
+                autocapitalize="none"
+                spellcheck="false"
+                required
+                maxlength=maxlength
+                value=value.unwrap_or_default()
+                aria-describedby=hint.map(|_| hint_id.clone())
+            />
+            {hint.map(|h| view! { <p class="hint" id=hint_id>{h}</p> })}
+        </div>
+    }
+}
+
+/// A labelled password input with a show/hide toggle. The toggle appears only once
+/// the page is interactive; without JavaScript the field works as a plain input.
+#[component]
+pub fn PasswordField(
+    label: &'static str,
+    name: &'static str,
+    autocomplete: &'static str,
+    #[prop(optional)] hint: Option<String>,
+) -> impl IntoView {
+    let id = format!("field-{name}");
+    let hint_id = format!("{id}-hint");
+    let visible = RwSignal::new(false);
+    let interactive = RwSignal::new(false);
+    // Effects run only in the browser, after hydration.
+    Effect::new(move |_| interactive.set(true));
+    view! {
+        <div class="field">
+            <label for=id.clone()>{label}</label>
+            <div class="password-row">
+                <input
+                    id=id.clone()
+                    name=name
+                    type=move || if visible.get() { "text" } else { "password" }
+                    autocomplete=autocomplete
+                    required
+                    maxlength="1024"
+                    aria-describedby=hint.as_ref().map(|_| hint_id.clone())
+                />
+                <Show when=move || interactive.get()>
+                    <button
+                        type="button"
+                        class="button ghost toggle-password"
+                        aria-controls=id.clone()
+                        aria-pressed=move || visible.get().to_string()
+                        on:click=move |_| visible.update(|v| *v = !*v)
+                    >
+                        {move || if visible.get() { "Hide" } else { "Show" }}
+                    </button>
+                </Show>
+            </div>
+            {hint.map(|h| view! { <p class="hint" id=hint_id>{h}</p> })}
+        </div>
+    }
+}
+
+/// After a successful auth action (JavaScript only): refresh the current user and go
+/// where the server function said. Without JavaScript the server redirects instead.
+pub fn navigate_after_success<S>(action: ServerAction<S>)
+where
+    S: ServerFn<Output = String, Error = AppError> + Clone + Send + Sync + 'static,
+{
+    let auth = use_auth();
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if let Some(Ok(path)) = action.value().get() {
+            navigate(&path, Default::default());
+            auth.refresh();
+        }
+    });
+}
+
+/// The error of the last run of `action`, if it failed.
+pub fn action_error<S>(action: ServerAction<S>) -> Signal<Option<AppError>>
+where
+    S: ServerFn<Error = AppError> + Clone + Send + Sync + 'static,
+    S::Output: Clone + Send + Sync + 'static,
+{
+    Signal::derive(move || action.value().get().and_then(Result::err))
+}

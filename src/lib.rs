@@ -1,0 +1,30 @@
+//! Gatehouse: production-grade authentication for a Leptos application.
+//!
+//! The crate builds twice: as a WebAssembly library (`hydrate`) that takes over the
+//! server-rendered page in the browser, and as the server binary (`ssr`) that renders
+//! pages, answers server functions and owns the database.
+
+#![recursion_limit = "256"]
+
+pub mod api;
+pub mod app;
+pub mod components;
+pub mod domain;
+pub mod model;
+pub mod pages;
+pub mod routes;
+
+#[cfg(feature = "ssr")]
+pub mod server;
+
+/// Entry point of the WebAssembly bundle: attaches the reactive app to the server's HTML.
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(app::App);
+    // A marker tests wait on instead of sleeping: the page is interactive from here on.
+    if let Some(body) = leptos::prelude::document().body() {
+        let _ = body.set_attribute("data-hydrated", "true");
+    }
+}

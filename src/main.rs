@@ -1,0 +1,42 @@
+//! The Gatehouse server binary: parse the command line and the configuration, then run.
+
+use clap::Parser;
+use gatehouse::server::{cli, config::Config, telemetry};
+use std::process::ExitCode;
+
+/// Rendering a page allocates many small, short-lived values; mimalloc serves them
+/// faster than the system allocator (measured: glibc malloc was a fifth of the CPU time
+/// of a page).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("gatehouse: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    let serving = matches!(cli.command, None | Some(cli::Command::Serve));
+    telemetry::init(if serving {
+        telemetry::SERVER_FILTER
+    } else {
+        telemetry::COMMAND_FILTER
+    });
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("gatehouse: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(cli::run(cli, config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("gatehouse: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,66 @@
+use serde::{Deserialize, Serialize};
+use std::{fmt, str::FromStr};
+
+/// Kinds of audit events (SPEC §11).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditKind {
+    Signup,
+    LoginSuccess,
+    LoginFailure,
+    Logout,
+    SessionRevoked,
+    PasswordChanged,
+    RoleChanged,
+    OauthLinked,
+    OauthUnlinked,
+    Throttled,
+    AccountDeleted,
+}
+
+impl AuditKind {
+    pub const ALL: [AuditKind; 11] = [
+        AuditKind::Signup,
+        AuditKind::LoginSuccess,
+        AuditKind::LoginFailure,
+        AuditKind::Logout,
+        AuditKind::SessionRevoked,
+        AuditKind::PasswordChanged,
+        AuditKind::RoleChanged,
+        AuditKind::OauthLinked,
+        AuditKind::OauthUnlinked,
+        AuditKind::Throttled,
+        AuditKind::AccountDeleted,
+    ];
+
+    /// The name stored in `audit_events.kind`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditKind::Signup => "signup",
+            AuditKind::LoginSuccess => "login_success",
+            AuditKind::LoginFailure => "login_failure",
+            AuditKind::Logout => "logout",
+            AuditKind::SessionRevoked => "session_revoked",
+            AuditKind::PasswordChanged => "password_changed",
+            AuditKind::RoleChanged => "role_changed",
+            AuditKind::OauthLinked => "oauth_linked",
+            AuditKind::OauthUnlinked => "oauth_unlinked",
+            AuditKind::Throttled => "throttled",
+            AuditKind::AccountDeleted => "account_deleted",
+        }
+    }
+}
+
+impl fmt::Display for AuditKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for AuditKind {
+    type Err = ();
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        AuditKind::ALL.into_iter().find(|k| k.as_str() == s).ok_or(())
+    }
+}

@@ -1,0 +1,205 @@
+use leptos::server_fn::{
+    codec::JsonEncoding,
+    error::{FromServerFnError, ServerFnErrorErr},
+};
+use serde::{Deserialize, Serialize};
+
+/// What went wrong, in the terms a client can act on. Each kind has exactly one HTTP status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// 400: the input cannot be accepted as it is.
+    BadRequest,
+    /// 401: the request needs a signed-in user.
+    Unauthorized,
+    /// 403: signed in, but not allowed (or a cross-site request).
+    Forbidden,
+    /// 404: no such thing, or not yours.
+    NotFound,
+    /// 409: conflicts with existing data (a taken username).
+    Conflict,
+    /// 413: the request body is too large.
+    PayloadTooLarge,
+    /// 429: throttled; `retry_after` says for how long.
+    TooManyRequests,
+    /// 503: temporarily unable to serve (overloaded, database down).
+    Unavailable,
+    /// 500: a bug or an outage; the message carries a request id, never the cause.
+    Internal,
+}
+
+impl ErrorKind {
+    /// The HTTP status code of this kind. Status codes are chosen here and nowhere else.
+    pub fn status(self) -> u16 {
+        match self {
+            ErrorKind::BadRequest => 400,
+            ErrorKind::Unauthorized => 401,
+            ErrorKind::Forbidden => 403,
+            ErrorKind::NotFound => 404,
+            ErrorKind::Conflict => 409,
+            ErrorKind::PayloadTooLarge => 413,
+            ErrorKind::TooManyRequests => 429,
+            ErrorKind::Unavailable => 503,
+            ErrorKind::Internal => 500,
+        }
+    }
+}
+
+/// The error every server function returns. Its message is safe to show to the user.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{message}")]
+pub struct AppError {
+    pub kind: ErrorKind,
+    pub message: String,
+    /// Seconds until a throttled request may be retried.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
+    /// The username the visitor typed, carried back so a form posted without
+    /// JavaScript can show it again next to the message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+}
+
+/// Message of a sign-in that failed for any credential reason (SPEC §6).
+pub const MSG_BAD_CREDENTIALS: &str = "Incorrect username or password";
+/// Message of a sign-up whose username exists already (SPEC §6).
+pub const MSG_USERNAME_TAKEN: &str = "That username is taken";
+/// Message of a page or action that needs a higher role (SPEC §6).
+pub const MSG_FORBIDDEN: &str = "You don't have permission to view this page.";
+/// Message of a refused cross-site request (SPEC §6).
+pub const MSG_CROSS_SITE: &str = "Cross-site request refused";
+
+impl AppError {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        AppError {
+            kind,
+            message: message.into(),
+            retry_after: None,
+            username: None,
+        }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::BadRequest, message)
+    }
+
+    pub fn unauthorized() -> Self {
+        Self::new(ErrorKind::Unauthorized, "Please sign in to continue.")
+    }
+
+    pub fn forbidden() -> Self {
+        Self::new(ErrorKind::Forbidden, MSG_FORBIDDEN)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::NotFound, message)
+    }
+
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Conflict, message)
+    }
+
+    pub fn bad_credentials() -> Self {
+        Self::new(ErrorKind::Unauthorized, MSG_BAD_CREDENTIALS)
+    }
+
+    pub fn too_many_attempts(retry_after_seconds: u64) -> Self {
+        let seconds = retry_after_seconds.max(1);
+        AppError {
+            retry_after: Some(seconds),
+            ..Self::new(
+                ErrorKind::TooManyRequests,
+                format!("Too many attempts. Try again in {seconds} seconds."),
+            )
+        }
+    }
+
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Unavailable, message)
+    }
+
+    /// A failure whose cause is logged under `request_id` and never shown.
+    pub fn internal(request_id: &str) -> Self {
+        Self::new(
+            ErrorKind::Internal,
+            format!("Something went wrong on our side. Request id: {request_id}"),
+        )
+    }
+
+    /// Carries the typed username back to the form (see [`AppError::username`]).
+    pub fn with_username(mut self, username: &str) -> Self {
+        // A bounded echo: the form field is limited anyway, and the value travels in a URL.
+        self.username = Some(username.chars().take(64).collect());
+        self
+    }
+
+    pub fn status(&self) -> u16 {
+        self.kind.status()
+    }
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        match value {
+            ServerFnErrorErr::Args(_)
+            | ServerFnErrorErr::MissingArg(_)
+            | ServerFnErrorErr::Deserialization(_) => {
+                AppError::bad_request("The form was incomplete or malformed. Please try again.")
+            }
+            ServerFnErrorErr::Request(_) => {
+                AppError::unavailable("Could not reach the server. Check your connection and try again.")
+            }
+            ServerFnErrorErr::Registration(_)
+            | ServerFnErrorErr::UnsupportedRequestMethod(_)
+            | ServerFnErrorErr::ServerError(_)
+            | ServerFnErrorErr::MiddlewareError(_)
+            | ServerFnErrorErr::Serialization(_)
+            | ServerFnErrorErr::Response(_) => AppError::new(
+                ErrorKind::Internal,
+                "Something went wrong on our side. Please try again.",
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_maps_to_its_status() {
+        let cases = [
+            (ErrorKind::BadRequest, 400),
+            (ErrorKind::Unauthorized, 401),
+            (ErrorKind::Forbidden, 403),
+            (ErrorKind::NotFound, 404),
+            (ErrorKind::Conflict, 409),
+            (ErrorKind::PayloadTooLarge, 413),
+            (ErrorKind::TooManyRequests, 429),
+            (ErrorKind::Internal, 500),
+            (ErrorKind::Unavailable, 503),
+        ];
+        for (kind, status) in cases {
+            assert_eq!(kind.status(), status);
+        }
+    }
+
+    #[test]
+    fn throttling_message_names_the_wait_in_seconds() {
+        let err = AppError::too_many_attempts(42);
+        assert_eq!(err.message, "Too many attempts. Try again in 42 seconds.");
+        assert_eq!(err.retry_after, Some(42));
+        assert_eq!(err.status(), 429);
+        assert_eq!(AppError::too_many_attempts(0).retry_after, Some(1));
+    }
+
+    #[test]
+    fn errors_round_trip_through_the_server_fn_encoding() {
+        let err = AppError::bad_credentials().with_username("alice");
+        let back = AppError::de(err.ser());
+        assert_eq!(back, err);
+        assert_eq!(AppError::de("not json".into()).kind, ErrorKind::BadRequest);
+    }
+}

@@ -1,0 +1,57 @@
+use crate::app::use_auth;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::A;
+
+#[component]
+pub fn HomePage() -> impl IntoView {
+    let auth = use_auth();
+    view! {
+        <Title text="Gatehouse" />
+        <section class="hero">
+            <h1>"Welcome to Gatehouse"</h1>
+            <p class="lead">
+                "Accounts, sessions and roles for your Leptos app: sign up with a username and password, "
+                "sign in, and keep every page behind the right door."
+            </p>
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    match auth.user.await {
+                        Ok(Some(user)) => {
+                            view! {
+                                <p class="actions">
+                                    <span>"Signed in as " <strong>{user.username}</strong> ". "</span>
+                                    <A href="/profile" attr:class="button primary">"Go to your profile"</A>
+                                </p>
+                            }
+                                .into_any()
+                        }
+                        _ => {
+                            view! {
+                                <p class="actions">
+                                    <A href="/signup" attr:class="button primary">"Create an account"</A>
+                                    <A href="/login" attr:class="button">"Sign in"</A>
+                                </p>
+                            }
+                                .into_any()
+                        }
+                    }
+                })}
+            </Transition>
+        </section>
+        <section class="features">
+            <article class="card">
+                <h2>"Sessions done right"</h2>
+                <p>"Random tokens, stored only as SHA-256 hashes, with sliding expiry and a hard cap."</p>
+            </article>
+            <article class="card">
+                <h2>"Strong passwords"</h2>
+                <p>"argon2id hashing off the async executor, and a check against easily guessed passwords."</p>
+            </article>
+            <article class="card">
+                <h2>"Works without JavaScript"</h2>
+                <p>"Every form posts and redirects like the web always has, and feels instant when scripts run."</p>
+            </article>
+        </section>
+    }
+}

@@ -1,0 +1,44 @@
+use crate::{
+    api::auth::{auth_settings, Login},
+    components::{
+        form::{action_error, navigate_after_success, FormError, PasswordField, TextField},
+        oauth::OAuthButtons,
+    },
+};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::{components::A, hooks::use_query_map};
+
+#[component]
+pub fn LoginPage() -> impl IntoView {
+    let login = ServerAction::<Login>::new();
+    navigate_after_success(login);
+    let error = action_error(login);
+    let query = use_query_map();
+    let next = query.read_untracked().get("next").unwrap_or_default();
+    let signup_href = if next.is_empty() {
+        "/signup".to_owned()
+    } else {
+        format!("/signup?next={}", crate::domain::encode_query_value(&next))
+    };
+    // After a failed post without JavaScript, the error carries the typed username back.
+    let typed = error.get_untracked().and_then(|e| e.username);
+    let settings = Resource::new(|| (), |_| auth_settings());
+    let next_for_oauth = next.clone();
+
+    view! {
+        <Title text="Sign in · Gatehouse" />
+        <section class="card auth-card">
+            <h1>"Sign in"</h1>
+            <ActionForm action=login>
+                <FormError error />
+                <input type="hidden" name="next" value=next />
+                <TextField label="Username" name="username" autocomplete="username" value=typed.unwrap_or_default() />
+                <PasswordField label="Password" name="password" autocomplete="current-password" />
+                <button type="submit" class="button primary wide">"Sign in"</button>
+            </ActionForm>
+            <OAuthButtons settings next=next_for_oauth verb="Sign in" />
+            <p class="switch">"New here? " <A href=signup_href>"Create an account"</A></p>
+        </section>
+    }
+}

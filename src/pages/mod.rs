@@ -1,0 +1,10 @@
+//! One file per page.
+
+pub mod admin;
+pub mod home;
+pub mod login;
+pub mod members;
+pub mod not_found;
+pub mod profile;
+pub mod settings;
+pub mod signup;

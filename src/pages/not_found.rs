@@ -1,0 +1,1 @@
+pub use crate::components::notice::NotFound;

@@ -1,0 +1,35 @@
+use crate::{components::guard::Guarded, model::format_date};
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+#[component]
+pub fn ProfilePage() -> impl IntoView {
+    view! {
+        <Title text="Your profile · Gatehouse" />
+        <Guarded render=|user| {
+            let initial = user.username.chars().next().unwrap_or('?').to_ascii_uppercase().to_string();
+            let avatar = match user.avatar_url.clone() {
+                Some(url) => view! { <img class="avatar" src=url alt="" width="72" height="72" referrerpolicy="no-referrer" /> }.into_any(),
+                None => view! { <span class="avatar avatar-initial" aria-hidden="true">{initial}</span> }.into_any(),
+            };
+            view! {
+                <section class="card profile">
+                    <div class="profile-head">
+                        {avatar}
+                        <div>
+                            <h1 data-testid="profile-username">{user.username.clone()}</h1>
+                            {user.display_name.clone().map(|name| view! { <p class="muted">{name}</p> })}
+                        </div>
+                    </div>
+                    <dl class="facts">
+                        <dt>"Role"</dt>
+                        <dd data-testid="profile-role">{user.role.as_str()}</dd>
+                        <dt>"Member since"</dt>
+                        <dd data-testid="profile-since">{format_date(user.created_at)}</dd>
+                    </dl>
+                </section>
+            }
+            .into_any()
+        } />
+    }
+}

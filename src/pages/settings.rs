@@ -1,0 +1,276 @@
+//! `/settings/account` and `/settings/sessions`.
+
+use crate::{
+    api::settings::{
+        load_account, my_sessions, ChangePassword, DeleteAccount, RevokeOtherSessions, RevokeSession,
+    },
+    components::{
+        form::{action_error, navigate_after_success, FormError, PasswordField},
+        guard::Guarded,
+        oauth::LinkedAccounts,
+    },
+    model::{format_datetime, AccountOverview},
+};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::{components::A, hooks::use_query_map};
+
+/// The tabs above both settings pages.
+#[component]
+fn SettingsTabs() -> impl IntoView {
+    view! {
+        <nav class="tabs" aria-label="Settings">
+            <A href="/settings/account">"Account"</A>
+            <A href="/settings/sessions">"Sessions"</A>
+        </nav>
+    }
+}
+
+/// The notice a finished action leaves in the address (`?done=…`), so that it shows
+/// after a redirect without JavaScript as well as after client-side navigation.
+fn done_notice(done: Option<String>) -> Option<&'static str> {
+    match done.as_deref()? {
+        "password" => Some("Your password was saved. Every other session was signed out."),
+        "revoked" => Some("That session was signed out."),
+        "others" => Some("All your other sessions were signed out."),
+        "linked" => Some("The account was connected. You can now sign in with it."),
+        "unlinked" => Some("The account was disconnected."),
+        _ => None,
+    }
+}
+
+/// The error a provider flow came back with (`?error=…&provider=…`).
+fn error_notice(error: Option<String>, provider: Option<String>) -> Option<String> {
+    let provider = provider
+        .and_then(|p| p.parse::<crate::model::Provider>().ok())
+        .map(|p| p.label())
+        .unwrap_or("That");
+    match error.as_deref()? {
+        "linked-elsewhere" => Some(format!(
+            "That {provider} account is already linked to another user."
+        )),
+        "already-connected" => Some(format!(
+            "Another {provider} account is already connected. Disconnect it first."
+        )),
+        _ => None,
+    }
+}
+
+#[component]
+fn DoneNotice() -> impl IntoView {
+    let query = use_query_map();
+    view! {
+        <div aria-live="polite">
+            {move || {
+                done_notice(query.read().get("done"))
+                    .map(|text| view! { <p class="alert alert-success" data-testid="done">{text}</p> })
+            }}
+            {move || {
+                let q = query.read();
+                error_notice(q.get("error"), q.get("provider"))
+                    .map(|text| view! { <p class="alert alert-error" role="alert" data-testid="flow-error">{text}</p> })
+            }}
+        </div>
+    }
+}
+
+#[component]
+pub fn AccountSettingsPage() -> impl IntoView {
+    view! {
+        <Title text="Account settings · Gatehouse" />
+        <Guarded render=|_| view! { <AccountSettings /> }.into_any() />
+    }
+}
+
+#[component]
+fn AccountSettings() -> impl IntoView {
+    let change = ServerAction::<ChangePassword>::new();
+    let delete = ServerAction::<DeleteAccount>::new();
+    navigate_after_success(change);
+    navigate_after_success(delete);
+    let query = use_query_map();
+    let account = Resource::new(
+        move || (change.version().get(), query.read().get("done")),
+        |_| load_account(),
+    );
+    view! {
+        <SettingsTabs />
+        <section class="card">
+            <h1>"Account"</h1>
+            <DoneNotice />
+            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match account.await {
+                        Err(e) => view! { <p class="alert alert-error">{e.message}</p> }.into_any(),
+                        Ok(account) => view! { <AccountForms account change delete /> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+#[component]
+fn AccountForms(
+    account: AccountOverview,
+    change: ServerAction<ChangePassword>,
+    delete: ServerAction<DeleteAccount>,
+) -> impl IntoView {
+    let change_error = action_error(change);
+    let delete_error = action_error(delete);
+    let has_password = account.has_password;
+    let username = account.username.clone();
+    let password_form = view! {
+        <ActionForm action=change>
+            <FormError error=change_error />
+            // Lets password managers file the new password under the right account.
+            <input type="text" class="visually-hidden" autocomplete="username" value=username readonly tabindex="-1" aria-hidden="true" />
+            {has_password.then(|| view! {
+                <PasswordField label="Current password" name="current_password" autocomplete="current-password" />
+            })}
+            <PasswordField
+                label="New password"
+                name="new_password"
+                autocomplete="new-password"
+                hint="Saving signs out every other session.".to_owned()
+            />
+            <button type="submit" class="button primary">
+                {if has_password { "Change password" } else { "Set password" }}
+            </button>
+        </ActionForm>
+    };
+    let delete_form = if has_password {
+        view! {
+            <ActionForm action=delete>
+                <FormError error=delete_error />
+                <PasswordField label="Your password" name="password" autocomplete="current-password" />
+                <button type="submit" class="button danger">"Delete my account"</button>
+            </ActionForm>
+        }
+        .into_any()
+    } else if account.recently_signed_in {
+        view! {
+            <ActionForm action=delete>
+                <FormError error=delete_error />
+                <p>"You signed in a few minutes ago, so no password is needed."</p>
+                <button type="submit" class="button danger">"Delete my account"</button>
+            </ActionForm>
+        }
+        .into_any()
+    } else {
+        view! {
+            <FormError error=delete_error />
+            <p class="alert alert-warning">
+                "To delete an account without a password, sign out and sign in again first (it must be within the last 10 minutes)."
+            </p>
+        }
+        .into_any()
+    };
+    view! {
+        <h2>"Password"</h2>
+        {if has_password {
+            view! { <p class="muted">"Change the password you sign in with."</p> }.into_any()
+        } else {
+            view! { <p class="muted">"Your account has no password yet. Set one to sign in with your username as well."</p> }.into_any()
+        }}
+        {password_form}
+        <LinkedAccounts account=account.clone() />
+        <h2 class="danger-heading">"Delete account"</h2>
+        <p class="muted">"This deletes your account, its sessions and its connected sign-in methods. It can't be undone."</p>
+        {delete_form}
+    }
+}
+
+#[component]
+pub fn SessionSettingsPage() -> impl IntoView {
+    view! {
+        <Title text="Sessions · Gatehouse" />
+        <Guarded render=|_| view! { <SessionSettings /> }.into_any() />
+    }
+}
+
+#[component]
+fn SessionSettings() -> impl IntoView {
+    let revoke = ServerAction::<RevokeSession>::new();
+    let others = ServerAction::<RevokeOtherSessions>::new();
+    navigate_after_success(revoke);
+    navigate_after_success(others);
+    let error = action_error(revoke);
+    let query = use_query_map();
+    let sessions = Resource::new(
+        move || {
+            (
+                revoke.version().get(),
+                others.version().get(),
+                query.read().get("done"),
+            )
+        },
+        |_| my_sessions(),
+    );
+    view! {
+        <SettingsTabs />
+        <section class="card">
+            <h1>"Sessions"</h1>
+            <p class="muted">"Where your account is signed in. Sign out any session you don't recognise."</p>
+            <DoneNotice />
+            <FormError error />
+            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match sessions.await {
+                        Err(e) => view! { <p class="alert alert-error">{e.message}</p> }.into_any(),
+                        Ok(list) => {
+                            let count = list.len();
+                            let rows = list
+                                .into_iter()
+                                .map(|s| {
+                                    let action = if s.current {
+                                        view! { <span class="badge accent" data-testid="this-device">"This device"</span> }.into_any()
+                                    } else {
+                                        view! {
+                                            <ActionForm action=revoke>
+                                                <input type="hidden" name="handle" value=s.handle.clone() />
+                                                <button type="submit" class="button small">"Sign out"</button>
+                                            </ActionForm>
+                                        }
+                                            .into_any()
+                                    };
+                                    view! {
+                                        <tr data-testid="session-row">
+                                            <td>{s.device}</td>
+                                            <td>{s.ip.unwrap_or_else(|| "—".to_owned())}</td>
+                                            <td>{format_datetime(s.created_at)}</td>
+                                            <td>{format_datetime(s.last_seen_at)}</td>
+                                            <td>{action}</td>
+                                        </tr>
+                                    }
+                                })
+                                .collect_view();
+                            view! {
+                                <div class="table-wrap">
+                                    <table>
+                                        <thead>
+                                            <tr>
+                                                <th scope="col">"Device"</th>
+                                                <th scope="col">"IP address"</th>
+                                                <th scope="col">"Signed in"</th>
+                                                <th scope="col">"Last seen"</th>
+                                                <th scope="col"><span class="visually-hidden">"Action"</span></th>
+                                            </tr>
+                                        </thead>
+                                        <tbody>{rows}</tbody>
+                                    </table>
+                                </div>
+                                {(count > 1).then(|| view! {
+                                    <ActionForm action=others>
+                                        <button type="submit" class="button danger">"Sign out all other sessions"</button>
+                                    </ActionForm>
+                                })}
+                            }
+                                .into_any()
+                        }
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}

@@ -1,0 +1,52 @@
+use crate::{
+    api::auth::{auth_settings, Signup},
+    components::{
+        form::{action_error, navigate_after_success, FormError, PasswordField, TextField},
+        oauth::OAuthButtons,
+    },
+    domain::PASSWORD_MIN_CHARS,
+};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::A;
+
+#[component]
+pub fn SignupPage() -> impl IntoView {
+    let signup = ServerAction::<Signup>::new();
+    navigate_after_success(signup);
+    let error = action_error(signup);
+    let typed = error.get_untracked().and_then(|e| e.username);
+    let settings = Resource::new(|| (), |_| auth_settings());
+
+    view! {
+        <Title text="Create an account · Gatehouse" />
+        <section class="card auth-card">
+            <h1>"Create an account"</h1>
+            <ActionForm action=signup>
+                <FormError error />
+                <TextField
+                    label="Username"
+                    name="username"
+                    autocomplete="username"
+                    value=typed.unwrap_or_default()
+                    hint="3 to 32 characters: letters, digits, '_', '-' and '.'."
+                />
+                <Suspense fallback=|| {
+                    view! { <PasswordField label="Password" name="password" autocomplete="new-password" hint=password_hint(PASSWORD_MIN_CHARS) /> }
+                }>
+                    {move || Suspend::new(async move {
+                        let min = settings.await.map(|s| s.password_min_length).unwrap_or(PASSWORD_MIN_CHARS);
+                        view! { <PasswordField label="Password" name="password" autocomplete="new-password" hint=password_hint(min) /> }
+                    })}
+                </Suspense>
+                <button type="submit" class="button primary wide">"Create account"</button>
+            </ActionForm>
+            <OAuthButtons settings next=String::new() verb="Sign up" />
+            <p class="switch">"Already have an account? " <A href="/login">"Sign in"</A></p>
+        </section>
+    }
+}
+
+fn password_hint(min: usize) -> String {
+    format!("At least {min} characters. A few unrelated words make a strong password.")
+}

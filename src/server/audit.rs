@@ -1,0 +1,74 @@
+//! The audit trail: who did what, from where.
+
+use crate::{
+    model::AuditKind,
+    server::{
+        auth::session::ClientInfo,
+        db::{audit, now_seconds, Exec},
+    },
+};
+
+/// One event to record; fields left `None` are not known or not relevant.
+#[derive(Debug, Clone, Copy)]
+pub struct Event<'a> {
+    pub kind: AuditKind,
+    /// The account the event is about.
+    pub user_id: Option<i64>,
+    pub username: Option<&'a str>,
+    /// Who did it, when not the user themselves (an admin changing a role).
+    pub actor_id: Option<i64>,
+    pub detail: Option<&'a str>,
+}
+
+impl<'a> Event<'a> {
+    /// An event about `user_id`/`username`, done by that user.
+    pub fn about(kind: AuditKind, user_id: i64, username: &'a str) -> Event<'a> {
+        Event {
+            kind,
+            user_id: Some(user_id),
+            username: Some(username),
+            actor_id: None,
+            detail: None,
+        }
+    }
+
+    /// An event with no known account (a sign-in for an unknown username).
+    pub fn anonymous(kind: AuditKind) -> Event<'a> {
+        Event {
+            kind,
+            user_id: None,
+            username: None,
+            actor_id: None,
+            detail: None,
+        }
+    }
+
+    pub fn detail(mut self, detail: &'a str) -> Event<'a> {
+        self.detail = Some(detail);
+        self
+    }
+
+    pub fn actor(mut self, actor_id: i64) -> Event<'a> {
+        self.actor_id = Some(actor_id);
+        self
+    }
+}
+
+/// Writes the event (inside the caller's transaction when given one).
+pub async fn record(ex: Exec<'_>, client: &ClientInfo, event: Event<'_>) -> anyhow::Result<()> {
+    let user_agent = client.user_agent_truncated();
+    audit::insert(
+        ex,
+        &audit::NewEvent {
+            at: now_seconds(),
+            kind: event.kind.as_str(),
+            user_id: event.user_id,
+            username: event.username,
+            actor_id: event.actor_id,
+            ip: client.ip.as_deref(),
+            user_agent: user_agent.as_deref(),
+            detail: event.detail,
+        },
+    )
+    .await
+}

@@ -1,0 +1,492 @@
+//! Password hashing with argon2id, kept off the async executor.
+//!
+//! Hashing is deliberately expensive (19 MiB and two passes). It runs on a small pool of
+//! dedicated threads — one per CPU — so a storm of sign-ins queues here instead of
+//! stalling page rendering:
+//! - each thread keeps its 19 MiB of argon2 memory for its whole life, so memory is
+//!   bounded (threads × 19 MiB) and nothing is allocated or returned per hash;
+//! - the threads run at a lower scheduling priority (nice 3), so when pages and sign-ins
+//!   compete for a core, pages keep most of it and sign-ins still progress;
+//! - admission is a semaphore whose wait is bounded: past it the caller gets
+//!   [`HashError::Busy`] (503 + Retry-After) rather than an endless queue.
+
+use crate::domain::{Password, SecretString};
+use anyhow::{anyhow, Context};
+use argon2::{
+    password_hash::{Output, ParamsString, PasswordHash, SaltString},
+    Algorithm, Argon2, Block, Params, Version,
+};
+use std::{
+    sync::{mpsc, Arc, Mutex},
+    time::Duration,
+};
+use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
+
+/// argon2id memory cost in KiB (OWASP's first recommended configuration).
+pub const M_COST_KIB: u32 = 19_456;
+/// argon2id passes.
+pub const T_COST: u32 = 2;
+/// argon2id lanes.
+pub const P_COST: u32 = 1;
+/// How much less CPU time hashing threads get than request threads under contention
+/// (Linux nice value: weight 526 against 1024, about a third of a contended core).
+const HASH_NICENESS: i32 = 3;
+/// Largest memory cost a stored hash may ask for (a hostile or corrupt row must not
+/// make one verification allocate gigabytes).
+const MAX_M_COST_KIB: u32 = 256 * 1024;
+
+/// Why a hash or a verification did not produce an answer.
+#[derive(Debug, thiserror::Error)]
+pub enum HashError {
+    /// Every permit stayed taken for the whole wait: the server is saturated.
+    #[error("password hashing is saturated")]
+    Busy,
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+/// The outcome of checking a password against a stored hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    pub matches: bool,
+    /// The stored hash uses older (weaker) parameters and should be replaced.
+    pub needs_rehash: bool,
+}
+
+/// Work for a hashing thread: it lends its argon2 memory to the job.
+type Job = Box<dyn FnOnce(&mut Vec<Block>) + Send>;
+
+/// Hashes and verifies passwords with a bounded amount of parallel work.
+#[derive(Clone)]
+pub struct PasswordHasher {
+    permits: Arc<Semaphore>,
+    max_wait: Duration,
+    jobs: mpsc::Sender<Job>,
+    /// A real hash of a random password: verified when the username is unknown so that
+    /// both failures cost the same time.
+    dummy_hash: Arc<str>,
+}
+
+impl std::fmt::Debug for PasswordHasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PasswordHasher")
+            .field("available_permits", &self.permits.available_permits())
+            .finish_non_exhaustive()
+    }
+}
+
+fn params() -> Params {
+    // The constants are valid argon2 parameters; `Params::new` only rejects out-of-range values.
+    Params::new(M_COST_KIB, T_COST, P_COST, None).unwrap_or_default()
+}
+
+/// Lowers the calling thread's priority (Linux: the nice value is per thread).
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: gettid has no preconditions; setpriority only reads its arguments and
+    // changes the scheduling weight of this thread.
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        if libc::setpriority(libc::PRIO_PROCESS, tid, HASH_NICENESS) != 0 {
+            tracing::debug!("could not lower the priority of a hashing thread");
+        }
+    }
+}
+
+/// Runs argon2 with `memory` as its working space, growing it when the parameters ask
+/// for more than it has.
+fn run_argon2(
+    argon: &Argon2<'_>,
+    params: &Params,
+    password: &[u8],
+    salt: &[u8],
+    out: &mut [u8],
+    memory: &mut Vec<Block>,
+) -> anyhow::Result<()> {
+    let needed = params.block_count();
+    if memory.len() < needed {
+        memory.resize(needed, Block::default());
+    }
+    argon
+        .hash_password_into_with_memory(password, salt, out, &mut memory[..needed])
+        .map_err(|e| anyhow!("argon2 failed: {e}"))
+}
+
+/// A new PHC string for `password` with today's parameters.
+fn hash_with(password: &[u8], memory: &mut Vec<Block>) -> anyhow::Result<String> {
+    let params = params();
+    let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
+    let salt = SaltString::generate(&mut rand::rngs::OsRng);
+    let mut salt_bytes = [0u8; 64];
+    let salt_raw = salt
+        .decode_b64(&mut salt_bytes)
+        .map_err(|e| anyhow!("salt: {e}"))?;
+    let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+    run_argon2(&argon, &params, password, salt_raw, &mut out, memory)?;
+    let phc = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(&params).map_err(|e| anyhow!("params: {e}"))?,
+        salt: Some(salt.as_salt()),
+        hash: Some(Output::new(&out).map_err(|e| anyhow!("output: {e}"))?),
+    };
+    Ok(phc.to_string())
+}
+
+/// Checks `password` against a PHC string, with the parameters the string names.
+fn verify_with(password: &[u8], stored: &str, memory: &mut Vec<Block>) -> anyhow::Result<Verified> {
+    let parsed =
+        PasswordHash::new(stored).map_err(|e| anyhow!("stored password hash is not a PHC string: {e}"))?;
+    let algorithm =
+        Algorithm::try_from(parsed.algorithm).map_err(|e| anyhow!("stored hash algorithm: {e}"))?;
+    let version = parsed
+        .version
+        .map(Version::try_from)
+        .transpose()
+        .map_err(|e| anyhow!("stored hash version: {e}"))?
+        .unwrap_or_default();
+    let stored_params = Params::try_from(&parsed).map_err(|e| anyhow!("stored hash parameters: {e}"))?;
+    if stored_params.m_cost() > MAX_M_COST_KIB {
+        return Err(anyhow!(
+            "stored hash asks for {} KiB of memory",
+            stored_params.m_cost()
+        ));
+    }
+    let expected = parsed.hash.ok_or_else(|| anyhow!("stored hash has no output"))?;
+    let salt = parsed.salt.ok_or_else(|| anyhow!("stored hash has no salt"))?;
+    let mut salt_bytes = [0u8; 64];
+    let salt_raw = salt
+        .decode_b64(&mut salt_bytes)
+        .map_err(|e| anyhow!("stored salt: {e}"))?;
+    let argon = Argon2::new(algorithm, version, stored_params.clone());
+    let mut out = vec![0u8; expected.len()];
+    run_argon2(&argon, &stored_params, password, salt_raw, &mut out, memory)?;
+    // `Output` compares in constant time.
+    let matches = Output::new(&out).map_err(|e| anyhow!("output: {e}"))? == expected;
+    Ok(Verified {
+        matches,
+        needs_rehash: matches && is_outdated(&parsed),
+    })
+}
+
+/// True when a PHC hash is not argon2id v19 with at least our costs.
+fn is_outdated(hash: &PasswordHash<'_>) -> bool {
+    if hash.algorithm.as_str() != "argon2id" || hash.version != Some(0x13) {
+        return true;
+    }
+    match Params::try_from(hash) {
+        Ok(p) => p.m_cost() < M_COST_KIB || p.t_cost() < T_COST || p.p_cost() < P_COST,
+        Err(_) => true,
+    }
+}
+
+/// Starts `threads` hashing threads that take jobs from one queue; they end when every
+/// [`PasswordHasher`] clone is gone.
+fn start_pool(threads: usize) -> anyhow::Result<mpsc::Sender<Job>> {
+    let (sender, receiver) = mpsc::channel::<Job>();
+    let receiver = Arc::new(Mutex::new(receiver));
+    for n in 0..threads {
+        let receiver = Arc::clone(&receiver);
+        std::thread::Builder::new()
+            .name(format!("gatehouse-hash-{n}"))
+            .spawn(move || {
+                lower_priority();
+                let normal_blocks = params().block_count();
+                let mut memory: Vec<Block> = Vec::new();
+                loop {
+                    let job = match receiver.lock() {
+                        Ok(queue) => queue.recv(),
+                        Err(_) => return,
+                    };
+                    let Ok(job) = job else { return };
+                    // A panicking job must not take the thread with it: its caller sees
+                    // the dropped reply, and the pool keeps its size.
+                    let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut memory)));
+                    if ran.is_err() {
+                        memory = Vec::new();
+                    }
+                    // An old hash with a larger memory cost grew the buffer: give it back.
+                    if memory.len() > normal_blocks {
+                        memory.truncate(normal_blocks);
+                        memory.shrink_to_fit();
+                    }
+                }
+            })
+            .context("cannot start a hashing thread")?;
+    }
+    Ok(sender)
+}
+
+impl PasswordHasher {
+    /// A hasher with `parallelism` hashing threads (the CPU count in production) that
+    /// waits at most `max_wait` for one to be free. Computes the dummy hash, so call it
+    /// once.
+    pub async fn new(parallelism: usize, max_wait: Duration) -> anyhow::Result<PasswordHasher> {
+        let threads = parallelism.max(1);
+        let mut hasher = PasswordHasher {
+            permits: Arc::new(Semaphore::new(threads)),
+            max_wait,
+            jobs: start_pool(threads)?,
+            dummy_hash: Arc::from(""),
+        };
+        let mut random = [0u8; 32];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut random);
+        let dummy_password = hex::encode(random);
+        let dummy = hasher
+            .run(move |memory| hash_with(dummy_password.as_bytes(), memory))
+            .await
+            .map_err(|e| anyhow!("cannot compute the dummy hash: {e}"))?;
+        hasher.dummy_hash = dummy.into();
+        Ok(hasher)
+    }
+
+    /// Runs `work` on a hashing thread once a permit is free.
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Vec<Block>) -> anyhow::Result<T> + Send + 'static,
+    ) -> Result<T, HashError> {
+        let permit: OwnedSemaphorePermit =
+            tokio::time::timeout(self.max_wait, Arc::clone(&self.permits).acquire_owned())
+                .await
+                .map_err(|_| HashError::Busy)?
+                .map_err(|_| HashError::Busy)?;
+        let (done, result) = oneshot::channel();
+        let job: Job = Box::new(move |memory| {
+            let outcome = work(memory);
+            drop(permit);
+            let _ = done.send(outcome);
+        });
+        self.jobs
+            .send(job)
+            .map_err(|_| HashError::Other(anyhow!("the hashing threads have stopped")))?;
+        let outcome = result
+            .await
+            .map_err(|_| HashError::Other(anyhow!("a hashing thread dropped its job")))?;
+        Ok(outcome?)
+    }
+
+    /// Hashes a new password into a PHC string.
+    pub async fn hash(&self, password: &Password) -> Result<String, HashError> {
+        let password = password.expose().to_owned();
+        self.run(move |memory| hash_with(password.as_bytes(), memory))
+            .await
+    }
+
+    /// Checks `password` against `stored`; with no stored hash (unknown user, OAuth-only
+    /// account) the dummy hash is checked instead and the answer is always "no match".
+    pub async fn verify(&self, password: &SecretString, stored: Option<&str>) -> Result<Verified, HashError> {
+        let password = password.expose().to_owned();
+        match stored {
+            Some(stored) => {
+                let stored = stored.to_owned();
+                self.run(move |memory| verify_with(password.as_bytes(), &stored, memory))
+                    .await
+            }
+            None => {
+                let dummy = Arc::clone(&self.dummy_hash);
+                self.run(move |memory| verify_with(password.as_bytes(), &dummy, memory))
+                    .await?;
+                Ok(Verified {
+                    matches: false,
+                    needs_rehash: false,
+                })
+            }
+        }
+    }
+
+    /// Permits not in use right now (for tests and metrics).
+    pub fn available_permits(&self) -> usize {
+        self.permits.available_permits()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Username;
+    use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
+
+    fn password(s: &str) -> Password {
+        Password::parse(
+            &SecretString::new(s),
+            &Username::parse("alice").expect("valid"),
+            8,
+        )
+        .expect("strong")
+    }
+
+    #[tokio::test]
+    async fn hashes_are_argon2id_phc_strings_with_the_spec_parameters() {
+        let hasher = PasswordHasher::new(2, Duration::from_secs(30))
+            .await
+            .expect("hasher");
+        let hash = hasher.hash(&password("tangerine-violin-87")).await.expect("hash");
+        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
+        let again = hasher.hash(&password("tangerine-violin-87")).await.expect("hash");
+        assert_ne!(hash, again, "every hash has its own salt");
+    }
+
+    #[tokio::test]
+    async fn verification_accepts_the_password_and_nothing_else() {
+        let hasher = PasswordHasher::new(2, Duration::from_secs(30))
+            .await
+            .expect("hasher");
+        let hash = hasher.hash(&password("tangerine-violin-87")).await.expect("hash");
+        let ok = hasher
+            .verify(&SecretString::new("tangerine-violin-87"), Some(&hash))
+            .await
+            .expect("verify");
+        assert_eq!(
+            ok,
+            Verified {
+                matches: true,
+                needs_rehash: false
+            }
+        );
+        let wrong = hasher
+            .verify(&SecretString::new("tangerine-violin-88"), Some(&hash))
+            .await
+            .expect("verify");
+        assert!(!wrong.matches);
+        let unknown = hasher
+            .verify(&SecretString::new("tangerine-violin-87"), None)
+            .await
+            .expect("verify");
+        assert!(!unknown.matches);
+    }
+
+    #[tokio::test]
+    async fn hashes_with_weaker_parameters_are_flagged_for_upgrade() {
+        let hasher = PasswordHasher::new(1, Duration::from_secs(30))
+            .await
+            .expect("hasher");
+        let weak_params = Params::new(8192, 1, 1, None).expect("params");
+        let salt = SaltString::generate(&mut rand::rngs::OsRng);
+        let weak = Argon2::new(Algorithm::Argon2id, Version::V0x13, weak_params)
+            .hash_password(b"tangerine-violin-87", &salt)
+            .expect("hash")
+            .to_string();
+        let checked = hasher
+            .verify(&SecretString::new("tangerine-violin-87"), Some(&weak))
+            .await
+            .expect("verify");
+        assert_eq!(
+            checked,
+            Verified {
+                matches: true,
+                needs_rehash: true
+            }
+        );
+        let argon2i = Argon2::new(Algorithm::Argon2i, Version::V0x13, Params::default())
+            .hash_password(b"tangerine-violin-87", &salt)
+            .expect("hash")
+            .to_string();
+        let checked = hasher
+            .verify(&SecretString::new("tangerine-violin-87"), Some(&argon2i))
+            .await
+            .expect("verify");
+        assert!(checked.matches && checked.needs_rehash);
+    }
+
+    #[tokio::test]
+    async fn a_saturated_hasher_answers_busy_instead_of_queueing_forever() {
+        let hasher = PasswordHasher::new(1, Duration::from_millis(50))
+            .await
+            .expect("hasher");
+        let held = Arc::clone(&hasher.permits).acquire_owned().await.expect("permit");
+        let result = hasher.hash(&password("tangerine-violin-87")).await;
+        assert!(matches!(result, Err(HashError::Busy)), "{result:?}");
+        drop(held);
+        assert!(hasher.hash(&password("tangerine-violin-87")).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn our_hashes_and_the_reference_implementations_agree() {
+        let hasher = PasswordHasher::new(1, Duration::from_secs(30))
+            .await
+            .expect("hasher");
+        let ours = hasher.hash(&password("tangerine-violin-87")).await.expect("hash");
+        let parsed = PasswordHash::new(&ours).expect("PHC");
+        assert!(Argon2::default()
+            .verify_password(b"tangerine-violin-87", &parsed)
+            .is_ok());
+        assert!(Argon2::default()
+            .verify_password(b"tangerine-violin-88", &parsed)
+            .is_err());
+        let salt = SaltString::generate(&mut rand::rngs::OsRng);
+        let theirs = Argon2::new(Algorithm::Argon2id, Version::V0x13, params())
+            .hash_password(b"tangerine-violin-87", &salt)
+            .expect("hash")
+            .to_string();
+        let checked = hasher
+            .verify(&SecretString::new("tangerine-violin-87"), Some(&theirs))
+            .await
+            .expect("verify");
+        assert_eq!(
+            checked,
+            Verified {
+                matches: true,
+                needs_rehash: false
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn a_hash_asking_for_absurd_memory_is_refused() {
+        let hasher = PasswordHasher::new(1, Duration::from_secs(30))
+            .await
+            .expect("hasher");
+        let hostile =
+            "$argon2id$v=19$m=4194304,t=1,p=1$c2FsdHNhbHRzYWx0$2wGRVjTcCQ2qlS9Tt1dXnbHlATfGBjDgE8nEoaeZR5I";
+        let result = hasher
+            .verify(&SecretString::new("whatever-it-is"), Some(hostile))
+            .await;
+        assert!(matches!(result, Err(HashError::Other(_))), "{result:?}");
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn hashing_threads_run_at_a_lower_priority() {
+        let hasher = PasswordHasher::new(1, Duration::from_secs(30))
+            .await
+            .expect("hasher");
+        let nice = hasher
+            .run(|_| {
+                // SAFETY: reading this thread's own priority.
+                let nice = unsafe {
+                    libc::getpriority(libc::PRIO_PROCESS, libc::syscall(libc::SYS_gettid) as libc::id_t)
+                };
+                Ok(nice)
+            })
+            .await
+            .expect("job");
+        assert_eq!(nice, HASH_NICENESS);
+    }
+
+    #[tokio::test]
+    async fn a_panicking_job_leaves_the_pool_working() {
+        let hasher = PasswordHasher::new(1, Duration::from_secs(30))
+            .await
+            .expect("hasher");
+        let result = hasher
+            .run(|_| -> anyhow::Result<()> { panic!("a job that fails badly") })
+            .await;
+        assert!(matches!(result, Err(HashError::Other(_))), "{result:?}");
+        assert_eq!(hasher.available_permits(), 1, "the permit came back");
+        assert!(
+            hasher.hash(&password("tangerine-violin-87")).await.is_ok(),
+            "the only hashing thread survived"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_corrupt_stored_hash_is_an_error_not_a_match() {
+        let hasher = PasswordHasher::new(1, Duration::from_secs(30))
+            .await
+            .expect("hasher");
+        let result = hasher
+            .verify(&SecretString::new("whatever-it-is"), Some("not-a-hash"))
+            .await;
+        assert!(matches!(result, Err(HashError::Other(_))));
+    }
+}

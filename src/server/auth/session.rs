@@ -1,0 +1,259 @@
+//! Lucia-style database sessions (SPEC §5).
+//!
+//! The browser holds a random token; the database holds only hex(SHA-256(token)). A
+//! stolen database therefore yields no usable cookie, and looking a session up compares
+//! hashes, whose values an attacker cannot steer byte by byte.
+
+use crate::{
+    model::{Role, SessionUser},
+    server::{
+        config::SessionPolicy,
+        db::{self, now_seconds, sessions, Db, Exec},
+    },
+};
+use anyhow::Context;
+use data_encoding::BASE32_NOPAD;
+use sha2::{Digest, Sha256};
+use std::fmt;
+
+/// Bytes of randomness in a token: 200 bits, above the 160 the spec asks for.
+const TOKEN_BYTES: usize = 25;
+const _: () = assert!(TOKEN_BYTES * 8 >= 160, "tokens carry at least 160 bits");
+/// Characters of the encoded token (base32 of 25 bytes).
+const TOKEN_CHARS: usize = 40;
+/// `last_seen_at` is written at most this often per session.
+pub const LAST_SEEN_EVERY_SECONDS: i64 = 60;
+/// Most user-agent characters kept with a session.
+const USER_AGENT_MAX_CHARS: usize = 256;
+
+/// The secret a browser presents. Printing it shows nothing.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SessionToken(String);
+
+impl fmt::Debug for SessionToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SessionToken([redacted])")
+    }
+}
+
+impl SessionToken {
+    /// A new token from the operating system's CSPRNG, lowercase base32.
+    pub fn generate() -> SessionToken {
+        let mut bytes = [0u8; TOKEN_BYTES];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
+        SessionToken(BASE32_NOPAD.encode(&bytes).to_ascii_lowercase())
+    }
+
+    /// Accepts a cookie value only if it has the exact shape of our tokens, so junk
+    /// never reaches the database.
+    pub fn parse(value: &str) -> Option<SessionToken> {
+        let well_formed = value.len() == TOKEN_CHARS
+            && value
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(&b));
+        well_formed.then(|| SessionToken(value.to_owned()))
+    }
+
+    /// The stored session id: lowercase hex SHA-256 of the token.
+    pub fn id(&self) -> String {
+        session_id(&self.0)
+    }
+
+    /// The token itself, for the cookie and nowhere else.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Lowercase hex SHA-256 of a token.
+pub fn session_id(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// Where a request came from, recorded with sessions and audit events.
+#[derive(Clone, Debug, Default)]
+pub struct ClientInfo {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl ClientInfo {
+    /// The user agent cut to what the sessions table keeps.
+    pub fn user_agent_truncated(&self) -> Option<String> {
+        self.user_agent
+            .as_deref()
+            .map(|ua| ua.chars().take(USER_AGENT_MAX_CHARS).collect())
+    }
+}
+
+/// A freshly created session: the token goes into the cookie, never into storage.
+#[derive(Debug)]
+pub struct NewSession {
+    pub token: SessionToken,
+    pub expires_at: i64,
+}
+
+/// Creates a session for `user_id` (inside the caller's transaction, if any).
+pub async fn create(
+    ex: Exec<'_>,
+    policy: &SessionPolicy,
+    user_id: i64,
+    client: &ClientInfo,
+) -> anyhow::Result<NewSession> {
+    let now = now_seconds();
+    let token = SessionToken::generate();
+    let mut handle_bytes = [0u8; 12];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut handle_bytes);
+    let handle = hex::encode(handle_bytes);
+    let expires_at = now + seconds(policy.ttl.min(policy.absolute));
+    let user_agent = client.user_agent_truncated();
+    sessions::insert(
+        ex,
+        &sessions::NewSession {
+            id: &token.id(),
+            handle: &handle,
+            user_id,
+            created_at: now,
+            expires_at,
+            ip: client.ip.as_deref(),
+            user_agent: user_agent.as_deref(),
+        },
+    )
+    .await?;
+    Ok(NewSession { token, expires_at })
+}
+
+fn seconds(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 4)
+}
+
+/// The signed-in user of a request, as validated from its cookie.
+#[derive(Clone, Debug)]
+pub struct Authenticated {
+    /// Stored id of the session (the hash, not the token).
+    pub session_id: String,
+    /// The session's public row handle.
+    pub session_handle: String,
+    /// When this session was created by a sign-in (unix seconds).
+    pub signed_in_at: i64,
+    pub user: SessionUser,
+}
+
+/// What validating a token came to.
+#[derive(Debug)]
+pub enum Validation {
+    /// No such session, or it expired (and was deleted): the cookie should be cleared.
+    Invalid,
+    Valid {
+        auth: Authenticated,
+        /// Set when the expiry moved: the cookie must be re-set with this expiry.
+        renewed_until: Option<i64>,
+    },
+}
+
+/// Validates a token with one indexed query; writes only when renewal or the
+/// once-a-minute `last_seen_at` update is due (SPEC §5).
+pub async fn validate(db: &Db, policy: &SessionPolicy, token: &SessionToken) -> anyhow::Result<Validation> {
+    let id = token.id();
+    let now = now_seconds();
+    let Some(row) = db.find_session(&id).await? else {
+        return Ok(Validation::Invalid);
+    };
+    let absolute_end = row.created_at.saturating_add(seconds(policy.absolute));
+    if row.expires_at <= now || absolute_end <= now {
+        let mut conn = db.conn().await?;
+        sessions::delete(conn.exec(), &id).await?;
+        return Ok(Validation::Invalid);
+    }
+    let mut renewed_until = None;
+    if row.expires_at - now < seconds(policy.renew_within) && row.expires_at < absolute_end {
+        let expires_at = now.saturating_add(seconds(policy.ttl)).min(absolute_end);
+        let mut conn = db.conn().await?;
+        sessions::renew(conn.exec(), &id, expires_at, now).await?;
+        renewed_until = Some(expires_at);
+    } else if now - row.last_seen_at >= LAST_SEEN_EVERY_SECONDS {
+        let mut conn = db.conn().await?;
+        sessions::touch(conn.exec(), &id, now).await?;
+    }
+    let auth = Authenticated {
+        session_id: id,
+        session_handle: row.handle,
+        signed_in_at: row.created_at,
+        user: SessionUser {
+            id: row.user_id,
+            username: row.username,
+            role: row.role.parse().unwrap_or(Role::None),
+            display_name: row.display_name,
+            avatar_url: row.avatar_url,
+            created_at: row.user_created_at,
+        },
+    };
+    Ok(Validation::Valid { auth, renewed_until })
+}
+
+/// Deletes expired sessions; run by the hourly task and `gatehouse sessions purge`.
+pub async fn purge_expired(db: &Db) -> anyhow::Result<u64> {
+    let mut conn = db.conn().await?;
+    db::sessions::delete_expired(conn.exec(), now_seconds())
+        .await
+        .context("purge sessions")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_carry_at_least_160_bits_and_a_fixed_shape() {
+        let token = SessionToken::generate();
+        assert_eq!(token.expose().len(), TOKEN_CHARS);
+        assert!(SessionToken::parse(token.expose()).is_some());
+        assert_ne!(SessionToken::generate(), token);
+    }
+
+    #[test]
+    fn malformed_cookie_values_are_not_tokens() {
+        let good = SessionToken::generate();
+        for bad in [
+            "".to_owned(),
+            "short".to_owned(),
+            good.expose().to_uppercase(),
+            format!("{}a", good.expose()),
+            good.expose().replacen(|_: char| true, "1", 1),
+            "a".repeat(39) + "=",
+            "' OR 1=1 --".to_owned(),
+        ] {
+            assert!(SessionToken::parse(&bad).is_none(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_session_id_is_the_hex_sha256_of_the_token() {
+        // Known vector: SHA-256("abc").
+        assert_eq!(
+            session_id("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        let token = SessionToken::generate();
+        assert_eq!(token.id().len(), 64);
+        assert_ne!(token.id(), token.expose());
+    }
+
+    #[test]
+    fn tokens_do_not_print() {
+        let token = SessionToken::generate();
+        assert!(!format!("{token:?}").contains(token.expose()));
+    }
+
+    #[test]
+    fn user_agents_are_cut_to_256_characters() {
+        let client = ClientInfo {
+            ip: None,
+            user_agent: Some("é".repeat(1000)),
+        };
+        assert_eq!(
+            client.user_agent_truncated().map(|ua| ua.chars().count()),
+            Some(256)
+        );
+    }
+}

@@ -1,0 +1,270 @@
+//! The command line of the server binary (SPEC §12). Every command checks all of its
+//! input before it writes anything, and says what is wrong in one line.
+
+use super::{
+    admin,
+    auth::{accounts, session, session::ClientInfo},
+    config::Config,
+    db::{users, Db},
+    startup,
+    state::AppState,
+};
+use crate::{
+    domain::{Password, SecretString, Username},
+    model::Role,
+};
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+use std::io::{BufRead, IsTerminal, Write};
+
+/// Gatehouse: accounts, sessions and roles for a Leptos app.
+#[derive(Debug, Parser)]
+#[command(name = "gatehouse", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the site (the default): applies migrations, then listens on LEPTOS_SITE_ADDR.
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage sessions.
+    #[command(subcommand)]
+    Sessions(SessionsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user. The password is read from standard input (one line).
+    Create {
+        /// The username (3–32 letters, digits, '_', '-', '.').
+        #[arg(long)]
+        username: String,
+        /// none, user, admin or owner.
+        #[arg(long, default_value = "user")]
+        role: String,
+    },
+    /// Give a user another role (the last owner can't be demoted).
+    SetRole {
+        /// The username.
+        name: String,
+        /// none, user, admin or owner.
+        role: String,
+    },
+    /// Set a user's password, read from standard input, and sign them out everywhere.
+    SetPassword {
+        /// The username.
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SessionsCommand {
+    /// Delete expired sessions now (the server also does it every hour).
+    Purge,
+    /// Insert COUNT unusable sessions for a user (load tests: a big sessions table).
+    Seed {
+        /// The user the sessions belong to.
+        #[arg(long)]
+        username: String,
+        /// How many sessions to insert.
+        #[arg(long)]
+        count: u64,
+    },
+}
+
+/// Runs one command to completion.
+pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(config).await,
+        Command::Migrate => {
+            let db = Db::connect(&config.database_url).await?;
+            db.migrate().await?;
+            println!("migrations applied ({})", db.kind());
+            db.close().await;
+            Ok(())
+        }
+        Command::User(command) => user(command, config).await,
+        Command::Sessions(SessionsCommand::Purge) => {
+            let db = Db::connect(&config.database_url).await?;
+            db.migrate().await?;
+            let purged = session::purge_expired(&db).await?;
+            println!("{purged} expired sessions deleted");
+            db.close().await;
+            Ok(())
+        }
+        Command::Sessions(SessionsCommand::Seed { username, count }) => seed(config, &username, count).await,
+    }
+}
+
+/// Where the command line's changes come from, in the audit trail.
+fn operator() -> ClientInfo {
+    ClientInfo {
+        ip: None,
+        user_agent: Some("gatehouse command line".to_owned()),
+    }
+}
+
+fn parse_role(raw: &str) -> anyhow::Result<Role> {
+    raw.parse::<Role>().map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+fn parse_username(raw: &str) -> anyhow::Result<Username> {
+    Username::parse(raw).map_err(|e| anyhow::anyhow!("invalid username {raw:?}: {e}"))
+}
+
+/// Reads one line from standard input as the password; a prompt goes to the terminal.
+fn read_password() -> anyhow::Result<SecretString> {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprint!("Password (the input is not hidden; pipe it in to keep it off the screen): ");
+        let _ = std::io::stderr().flush();
+    }
+    let mut line = String::new();
+    stdin
+        .lock()
+        .read_line(&mut line)
+        .context("cannot read the password from standard input")?;
+    let password = line.strip_suffix('\n').unwrap_or(&line);
+    let password = password.strip_suffix('\r').unwrap_or(password);
+    if password.is_empty() {
+        bail!(
+            "no password on standard input: pipe one line, e.g. `printf '%s\\n' \"$PASSWORD\" | gatehouse …`"
+        );
+    }
+    Ok(SecretString::new(password))
+}
+
+/// A state for commands that change accounts: pool (migrated) and password hasher.
+async fn command_state(config: Config) -> anyhow::Result<AppState> {
+    let options = startup::leptos_options()?;
+    startup::build_state(config, options).await
+}
+
+async fn find_user(state: &AppState, name: &Username) -> anyhow::Result<users::UserRow> {
+    let mut conn = state.db.conn().await?;
+    users::find_by_key(conn.exec(), name.key())
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("there is no user {:?}", name.as_str()))
+}
+
+async fn user(command: UserCommand, config: Config) -> anyhow::Result<()> {
+    match command {
+        UserCommand::Create { username, role } => {
+            let name = parse_username(&username)?;
+            let role = parse_role(&role)?;
+            let password = Password::parse(&read_password()?, &name, config.password_min_length)
+                .map_err(|e| anyhow::anyhow!("password refused: {e}"))?;
+            let state = command_state(config).await?;
+            let id = accounts::create_account(&state, &operator(), &name, &password, role)
+                .await
+                .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+            println!("created user {} (id {id}) with role {role}", name.as_str());
+            state.db.close().await;
+        }
+        UserCommand::SetRole { name, role } => {
+            let name = parse_username(&name)?;
+            let role = parse_role(&role)?;
+            let state = command_state(config).await?;
+            let user = find_user(&state, &name).await?;
+            let changed = admin::change_role(&state.db, &operator(), admin::Actor::Operator, user.id, role)
+                .await
+                .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+            if changed.from == changed.to {
+                println!("{} already has the role {}", changed.username, changed.to);
+            } else {
+                println!("{}: {} → {}", changed.username, changed.from, changed.to);
+            }
+            state.db.close().await;
+        }
+        UserCommand::SetPassword { name } => {
+            let name = parse_username(&name)?;
+            let password = Password::parse(&read_password()?, &name, config.password_min_length)
+                .map_err(|e| anyhow::anyhow!("password refused: {e}"))?;
+            let state = command_state(config).await?;
+            let user = find_user(&state, &name).await?;
+            let (ended, _) = accounts::replace_password(
+                &state,
+                &operator(),
+                user.id,
+                &user.username,
+                &password,
+                false,
+                "set by the command line",
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+            println!("password set for {}; {ended} sessions signed out", user.username);
+            state.db.close().await;
+        }
+    }
+    Ok(())
+}
+
+/// Inserts `count` sessions whose tokens nobody knows (their ids are random, not the
+/// hash of any token handed out), in batches inside transactions.
+async fn seed(config: Config, username: &str, count: u64) -> anyhow::Result<()> {
+    const BATCH: u64 = 1000;
+    let name = parse_username(username)?;
+    let db = Db::connect(&config.database_url).await?;
+    db.migrate().await?;
+    let user_id = {
+        let mut conn = db.conn().await?;
+        users::find_by_key(conn.exec(), name.key())
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("there is no user {:?}", name.as_str()))?
+            .id
+    };
+    let started = std::time::Instant::now();
+    let now = super::db::now_seconds();
+    let expires = now + 30 * 86_400;
+    let mut done = 0;
+    while done < count {
+        let n = BATCH.min(count - done);
+        let rows: Vec<_> = (0..n)
+            .map(|_| {
+                let id: [u8; 32] = rand::random();
+                let handle: [u8; 12] = rand::random();
+                (hex::encode(id), hex::encode(handle), user_id, now, expires)
+            })
+            .collect();
+        let mut tx = db.begin().await?;
+        super::db::sessions::insert_many(tx.exec(), &rows).await?;
+        tx.commit().await?;
+        done += n;
+    }
+    println!(
+        "{count} sessions inserted for {} in {:.1} s",
+        name.as_str(),
+        started.elapsed().as_secs_f64()
+    );
+    db.close().await;
+    Ok(())
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let options = startup::leptos_options()?;
+    let addr = options.site_addr;
+    let state = startup::build_state(config, options).await?;
+    let maintenance = startup::spawn_maintenance(state.clone());
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    tracing::info!(
+        address = %format!("http://{addr}"),
+        database = state.db.kind(),
+        public_url = %state.config.public_origin,
+        "Gatehouse is listening"
+    );
+    let db = state.db.clone();
+    startup::serve(listener, startup::router(state), startup::shutdown_signal()).await?;
+    maintenance.abort();
+    db.close().await;
+    Ok(())
+}

@@ -1,0 +1,258 @@
+//! Storage: one code path over SQLite and PostgreSQL.
+//!
+//! Every query is written once, with `$1`-style placeholders that both drivers accept,
+//! and compiled against both native sqlx drivers by [`on_pool!`]. We chose this over
+//! sqlx's `Any` driver because the native drivers keep their own types, prepared
+//! statement caches and error codes (unique violations), and `Any` would add a dynamic
+//! layer on the hottest query (session validation). Where the dialects differ (DDL,
+//! `BEGIN IMMEDIATE`), the difference is spelled out next to the query.
+
+pub mod audit;
+pub mod oauth;
+pub mod rate_limits;
+pub mod reader;
+pub mod sessions;
+pub mod throttle;
+pub mod users;
+
+use anyhow::Context;
+use sqlx::{
+    migrate::Migrator,
+    pool::PoolConnection,
+    postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions},
+    sqlite::{
+        SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+        SqliteSynchronous,
+    },
+    ConnectOptions, Postgres, Sqlite, Transaction,
+};
+use std::{path::PathBuf, str::FromStr, sync::Arc, time::Duration};
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
+
+/// A connection pool on either database. Cheap to clone.
+#[derive(Clone, Debug)]
+pub enum Db {
+    Sqlite {
+        pool: SqlitePool,
+        file: Option<PathBuf>,
+        /// The request-thread reader for session validation (file databases only).
+        reader: Option<Arc<reader::SqliteReader>>,
+    },
+    Postgres {
+        pool: PgPool,
+    },
+}
+
+/// A connection taken from the pool for a few statements.
+pub enum Conn {
+    Sqlite(PoolConnection<Sqlite>),
+    Postgres(PoolConnection<Postgres>),
+}
+
+/// A transaction; dropped without [`Tx::commit`] it rolls back.
+pub enum Tx {
+    Sqlite(Transaction<'static, Sqlite>),
+    Postgres(Transaction<'static, Postgres>),
+}
+
+/// What every query function runs on: a borrowed connection of either driver, taken
+/// from a [`Conn`] or a [`Tx`].
+pub enum Exec<'a> {
+    Sqlite(&'a mut SqliteConnection),
+    Postgres(&'a mut PgConnection),
+}
+
+/// Runs the same expression against whichever pool `db` holds; `$pool` names the pool
+/// inside it. The expression is compiled once per driver, so it must type-check on both.
+#[allow(unused_macros)]
+macro_rules! on_pool {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db {
+            $crate::server::db::Db::Sqlite { pool: $pool, .. } => $body,
+            $crate::server::db::Db::Postgres { pool: $pool } => $body,
+        }
+    };
+}
+
+/// Like [`on_pool!`] for an [`Exec`]: `$conn` is a `&mut` connection of either driver.
+macro_rules! on_exec {
+    ($exec:expr, $conn:ident => $body:expr) => {
+        match $exec {
+            $crate::server::db::Exec::Sqlite($conn) => $body,
+            $crate::server::db::Exec::Postgres($conn) => $body,
+        }
+    };
+}
+pub(crate) use on_exec;
+
+impl Exec<'_> {
+    /// Borrows the connection again, for a function that runs several statements.
+    pub fn reborrow(&mut self) -> Exec<'_> {
+        match self {
+            Exec::Sqlite(c) => Exec::Sqlite(c),
+            Exec::Postgres(c) => Exec::Postgres(c),
+        }
+    }
+}
+
+impl Conn {
+    pub fn exec(&mut self) -> Exec<'_> {
+        match self {
+            Conn::Sqlite(c) => Exec::Sqlite(c),
+            Conn::Postgres(c) => Exec::Postgres(c),
+        }
+    }
+}
+
+impl Tx {
+    pub fn exec(&mut self) -> Exec<'_> {
+        match self {
+            Tx::Sqlite(t) => Exec::Sqlite(t),
+            Tx::Postgres(t) => Exec::Postgres(t),
+        }
+    }
+
+    pub async fn commit(self) -> anyhow::Result<()> {
+        match self {
+            Tx::Sqlite(t) => t.commit().await,
+            Tx::Postgres(t) => t.commit().await,
+        }
+        .context("commit failed")
+    }
+}
+
+/// Unix time now, in seconds.
+pub fn now_seconds() -> i64 {
+    now_millis() / 1000
+}
+
+/// Unix time now, in milliseconds.
+pub fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+impl Db {
+    /// Opens a pool for `url` (`sqlite://…` or `postgres://…`). Does not migrate.
+    pub async fn connect(url: &str) -> anyhow::Result<Db> {
+        if url.starts_with("sqlite:") {
+            let options = SqliteConnectOptions::from_str(url)
+                .context("DATABASE_URL is not a valid SQLite URL")?
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(5))
+                .pragma("temp_store", "memory")
+                .pragma("cache_size", "-4000")
+                .disable_statement_logging();
+            let file = Some(options.get_filename().to_path_buf()).filter(|p| p.as_os_str() != ":memory:");
+            // A local file does not drop connections behind our back: no ping before
+            // each use (it would double the round trips to SQLite's worker threads).
+            let pool = SqlitePoolOptions::new()
+                .max_connections(8)
+                .min_connections(1)
+                .test_before_acquire(false)
+                .acquire_timeout(Duration::from_secs(5))
+                .connect_with(options)
+                .await
+                .context("could not open the SQLite database")?;
+            let reader = file.as_deref().map(|f| Arc::new(reader::SqliteReader::new(f)));
+            Ok(Db::Sqlite { pool, file, reader })
+        } else {
+            let options = PgConnectOptions::from_str(url)
+                .context("DATABASE_URL is not a valid PostgreSQL URL")?
+                .disable_statement_logging();
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(5))
+                .connect_with(options)
+                .await
+                .context("could not connect to PostgreSQL")?;
+            Ok(Db::Postgres { pool })
+        }
+    }
+
+    /// Applies pending migrations. On PostgreSQL sqlx holds an advisory lock while it
+    /// migrates, so instances starting together apply each migration exactly once.
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        match self {
+            Db::Sqlite { pool, .. } => SQLITE_MIGRATIONS.run(pool).await,
+            Db::Postgres { pool } => POSTGRES_MIGRATIONS.run(pool).await,
+        }
+        .context("database migration failed")
+    }
+
+    /// Readiness: the database answers a query, and (SQLite) its file is still in place.
+    pub async fn ping(&self) -> anyhow::Result<()> {
+        if let Db::Sqlite { file: Some(file), .. } = self {
+            // A deleted file keeps working for open connections, but everything written
+            // from then on is lost: that is not a ready service.
+            anyhow::ensure!(
+                file.exists(),
+                "the SQLite database file {} is gone",
+                file.display()
+            );
+        }
+        let limit = Duration::from_secs(2);
+        let one: i32 = on_pool!(self, pool => tokio::time::timeout(limit, sqlx::query_scalar("SELECT 1").fetch_one(pool)).await)
+            .context("database ping timed out")?
+            .context("database ping failed")?;
+        anyhow::ensure!(one == 1, "database ping answered {one}");
+        Ok(())
+    }
+
+    /// Takes a connection from the pool.
+    pub async fn conn(&self) -> anyhow::Result<Conn> {
+        match self {
+            Db::Sqlite { pool, .. } => pool.acquire().await.map(Conn::Sqlite),
+            Db::Postgres { pool } => pool.acquire().await.map(Conn::Postgres),
+        }
+        .context("no database connection available")
+    }
+
+    /// Starts a write transaction. SQLite takes the write lock up front (`BEGIN
+    /// IMMEDIATE`): a deferred transaction that reads and then writes can fail with
+    /// "database is locked" without waiting, while an immediate one queues politely.
+    pub async fn begin(&self) -> anyhow::Result<Tx> {
+        match self {
+            Db::Sqlite { pool, .. } => pool.begin_with("BEGIN IMMEDIATE").await.map(Tx::Sqlite),
+            Db::Postgres { pool } => pool.begin().await.map(Tx::Postgres),
+        }
+        .context("could not start a transaction")
+    }
+
+    /// The session with this id joined with its user: the one read of every request.
+    pub async fn find_session(&self, id: &str) -> anyhow::Result<Option<sessions::SessionWithUser>> {
+        match self {
+            Db::Sqlite {
+                reader: Some(reader), ..
+            } => reader.find_with_user(id),
+            _ => {
+                let mut conn = self.conn().await?;
+                sessions::find_with_user(conn.exec(), id).await
+            }
+        }
+    }
+
+    /// A short name for logs and the CLI.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Db::Sqlite { .. } => "sqlite",
+            Db::Postgres { .. } => "postgres",
+        }
+    }
+
+    /// Closes every connection (graceful shutdown, tests).
+    pub async fn close(&self) {
+        on_pool!(self, pool => pool.close().await)
+    }
+}
+
+/// True when `err` is a unique-constraint violation (a taken username, a linked account).
+pub fn is_unique_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
+}

@@ -1,0 +1,300 @@
+//! Queries on `users`.
+
+use super::{on_exec, Exec};
+use crate::model::{Role, SessionUser};
+use anyhow::Context;
+use std::fmt;
+
+/// A row of `users`. Its `Debug` leaves the password hash out.
+#[derive(Clone, sqlx::FromRow)]
+pub struct UserRow {
+    pub id: i64,
+    pub username: String,
+    pub username_key: String,
+    pub password_hash: Option<String>,
+    pub role: String,
+    pub display_name: Option<String>,
+    pub avatar_url: Option<String>,
+    pub email: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl fmt::Debug for UserRow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UserRow")
+            .field("id", &self.id)
+            .field("username", &self.username)
+            .field("role", &self.role)
+            .field("has_password", &self.password_hash.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl UserRow {
+    /// The stored role; a value outside the CHECK constraint is treated as `none`.
+    pub fn role(&self) -> Role {
+        self.role.parse().unwrap_or(Role::None)
+    }
+
+    pub fn to_session_user(&self) -> SessionUser {
+        SessionUser {
+            id: self.id,
+            username: self.username.clone(),
+            role: self.role(),
+            display_name: self.display_name.clone(),
+            avatar_url: self.avatar_url.clone(),
+            created_at: self.created_at,
+        }
+    }
+}
+
+/// `SELECT <every users column> FROM users <rest>`, as one literal (no allocation per query).
+macro_rules! select_users {
+    ($rest:literal) => {
+        concat!(
+            "SELECT id, username, username_key, password_hash, role, display_name, avatar_url, email, \
+             created_at, updated_at FROM users ",
+            $rest
+        )
+    };
+}
+
+/// What inserting a user came to.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Inserted {
+    Created(i64),
+    /// The username key is taken (the UNIQUE constraint decided, so races end here too).
+    Taken,
+}
+
+/// A user to create.
+pub struct NewUser<'a> {
+    pub username: &'a str,
+    pub username_key: &'a str,
+    pub password_hash: Option<&'a str>,
+    pub role: Role,
+    pub display_name: Option<&'a str>,
+    pub avatar_url: Option<&'a str>,
+    pub email: Option<&'a str>,
+    pub now: i64,
+}
+
+/// Inserts a user; a taken username is an outcome, not an error.
+pub async fn insert(ex: Exec<'_>, user: &NewUser<'_>) -> anyhow::Result<Inserted> {
+    let result: Result<i64, sqlx::Error> = on_exec!(ex, c => sqlx::query_scalar(
+        "INSERT INTO users (username, username_key, password_hash, role, display_name, avatar_url, email, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id",
+    )
+    .bind(user.username)
+    .bind(user.username_key)
+    .bind(user.password_hash)
+    .bind(user.role.as_str())
+    .bind(user.display_name)
+    .bind(user.avatar_url)
+    .bind(user.email)
+    .bind(user.now)
+    .fetch_one(c)
+    .await);
+    match result {
+        Ok(id) => Ok(Inserted::Created(id)),
+        Err(e) if super::is_unique_violation(&e) => Ok(Inserted::Taken),
+        Err(e) => Err(e).context("insert user"),
+    }
+}
+
+pub async fn find_by_key(ex: Exec<'_>, username_key: &str) -> anyhow::Result<Option<UserRow>> {
+    on_exec!(ex, c => sqlx::query_as(select_users!("WHERE username_key = $1")).bind(username_key).fetch_optional(c).await)
+        .context("find user by username")
+}
+
+pub async fn find_by_id(ex: Exec<'_>, id: i64) -> anyhow::Result<Option<UserRow>> {
+    on_exec!(ex, c => sqlx::query_as(select_users!("WHERE id = $1")).bind(id).fetch_optional(c).await)
+        .context("find user by id")
+}
+
+/// True when a user with this username key exists.
+pub async fn key_exists(ex: Exec<'_>, username_key: &str) -> anyhow::Result<bool> {
+    let found: Option<i64> =
+        on_exec!(ex, c => sqlx::query_scalar("SELECT id FROM users WHERE username_key = $1")
+        .bind(username_key)
+        .fetch_optional(c)
+        .await)
+        .context("check username")?;
+    Ok(found.is_some())
+}
+
+pub async fn set_password_hash(ex: Exec<'_>, id: i64, hash: &str, now: i64) -> anyhow::Result<()> {
+    on_exec!(ex, c => sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
+        .bind(hash)
+        .bind(now)
+        .bind(id)
+        .execute(c)
+        .await
+        .map(|_| ()))
+    .context("update password hash")?;
+    Ok(())
+}
+
+/// Replaces the hash only if it is still `old_hash` (a parameter upgrade must not undo a
+/// password change that happened meanwhile).
+pub async fn upgrade_password_hash(
+    ex: Exec<'_>,
+    id: i64,
+    old_hash: &str,
+    new_hash: &str,
+) -> anyhow::Result<()> {
+    on_exec!(ex, c => sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2 AND password_hash = $3")
+        .bind(new_hash)
+        .bind(id)
+        .bind(old_hash)
+        .execute(c)
+        .await
+        .map(|_| ()))
+    .context("upgrade password hash")?;
+    Ok(())
+}
+
+/// Replaces the avatar (after a provider sign-in brought a new one).
+pub async fn set_avatar(ex: Exec<'_>, id: i64, avatar_url: Option<&str>) -> anyhow::Result<()> {
+    on_exec!(ex, c => sqlx::query("UPDATE users SET avatar_url = $1 WHERE id = $2")
+        .bind(avatar_url)
+        .bind(id)
+        .execute(c)
+        .await
+        .map(|_| ()))
+    .context("update avatar")
+}
+
+pub async fn set_role(ex: Exec<'_>, id: i64, role: Role, now: i64) -> anyhow::Result<()> {
+    on_exec!(ex, c => sqlx::query("UPDATE users SET role = $1, updated_at = $2 WHERE id = $3")
+        .bind(role.as_str())
+        .bind(now)
+        .bind(id)
+        .execute(c)
+        .await
+        .map(|_| ()))
+    .context("update role")?;
+    Ok(())
+}
+
+pub async fn count_with_role(ex: Exec<'_>, role: Role) -> anyhow::Result<i64> {
+    on_exec!(ex, c => sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = $1")
+        .bind(role.as_str())
+        .fetch_one(c)
+        .await)
+    .context("count users by role")
+}
+
+pub async fn delete(ex: Exec<'_>, id: i64) -> anyhow::Result<bool> {
+    let done = on_exec!(ex, c => sqlx::query("DELETE FROM users WHERE id = $1").bind(id).execute(c).await.map(|r| r.rows_affected()))
+        .context("delete user")?;
+    Ok(done > 0)
+}
+
+/// The rows a role change depends on — every owner, the actor and the target — read
+/// inside the change's transaction. PostgreSQL locks them (in id order, so two changes
+/// never deadlock) until the transaction ends; SQLite's `BEGIN IMMEDIATE` already
+/// serialises writers, and it has no `FOR UPDATE`.
+pub async fn lock_role_rows(
+    ex: Exec<'_>,
+    actor_id: i64,
+    target_id: i64,
+) -> anyhow::Result<Vec<(i64, String)>> {
+    const BASE: &str = "SELECT id, role FROM users WHERE role = 'owner' OR id = $1 OR id = $2 ORDER BY id";
+    match ex {
+        Exec::Sqlite(c) => {
+            sqlx::query_as(BASE)
+                .bind(actor_id)
+                .bind(target_id)
+                .fetch_all(c)
+                .await
+        }
+        Exec::Postgres(c) => {
+            sqlx::query_as(concat!(
+                "SELECT id, role FROM users WHERE role = 'owner' OR id = $1 OR id = $2 ORDER BY id",
+                " FOR UPDATE"
+            ))
+            .bind(actor_id)
+            .bind(target_id)
+            .fetch_all(c)
+            .await
+        }
+    }
+    .context("lock users for a role change")
+}
+
+/// A user as the admin table lists it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ListedUser {
+    pub id: i64,
+    pub username: String,
+    pub role: String,
+    pub created_at: i64,
+    pub last_seen_at: Option<i64>,
+    pub has_password: i64,
+    pub has_github: i64,
+    pub has_google: i64,
+}
+
+/// Escapes `%`, `_` and `\` so user input matches literally in `LIKE … ESCAPE '\'`.
+pub fn like_prefix(prefix: &str) -> String {
+    let mut pattern = String::with_capacity(prefix.len() + 1);
+    for c in prefix.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+/// Users whose username key starts with `key_prefix`, in a stable order, one page.
+pub async fn search(
+    ex: Exec<'_>,
+    key_prefix: &str,
+    limit: i64,
+    offset: i64,
+) -> anyhow::Result<Vec<ListedUser>> {
+    on_exec!(ex, c => sqlx::query_as(
+        "SELECT u.id, u.username, u.role, u.created_at, \
+                (SELECT MAX(s.last_seen_at) FROM sessions s WHERE s.user_id = u.id) AS last_seen_at, \
+                CAST(CASE WHEN u.password_hash IS NULL THEN 0 ELSE 1 END AS BIGINT) AS has_password, \
+                CAST(CASE WHEN EXISTS (SELECT 1 FROM oauth_accounts o WHERE o.user_id = u.id AND o.provider = 'github') \
+                     THEN 1 ELSE 0 END AS BIGINT) AS has_github, \
+                CAST(CASE WHEN EXISTS (SELECT 1 FROM oauth_accounts o WHERE o.user_id = u.id AND o.provider = 'google') \
+                     THEN 1 ELSE 0 END AS BIGINT) AS has_google \
+         FROM users u WHERE u.username_key LIKE $1 ESCAPE '\\' \
+         ORDER BY u.username_key, u.id LIMIT $2 OFFSET $3",
+    )
+    .bind(like_prefix(key_prefix))
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(c)
+    .await)
+    .context("search users")
+}
+
+/// How many users [`search`] would list in all.
+pub async fn count_matching(ex: Exec<'_>, key_prefix: &str) -> anyhow::Result<i64> {
+    on_exec!(ex, c => sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE username_key LIKE $1 ESCAPE '\\'")
+        .bind(like_prefix(key_prefix))
+        .fetch_one(c)
+        .await)
+    .context("count users")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::like_prefix;
+
+    #[test]
+    fn like_wildcards_in_a_search_match_literally() {
+        assert_eq!(like_prefix("al"), "al%");
+        assert_eq!(like_prefix("a_b"), "a\\_b%");
+        assert_eq!(like_prefix("100%"), "100\\%%");
+        assert_eq!(like_prefix("a\\b"), "a\\\\b%");
+        assert_eq!(like_prefix(""), "%");
+    }
+}

@@ -1,0 +1,17 @@
+//! Everything that runs only on the server: configuration, storage, authentication,
+//! HTTP layers and the command line.
+
+pub mod admin;
+pub mod audit;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod context;
+pub mod db;
+pub mod error;
+pub mod http;
+pub mod settings;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
+pub mod user_agent;

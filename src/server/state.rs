@@ -1,0 +1,46 @@
+//! The state every request shares.
+
+use super::{
+    auth::{cookie::SessionCookie, oauth::OAuth, password::PasswordHasher},
+    config::Config,
+    db::Db,
+};
+use axum::extract::FromRef;
+use leptos::config::LeptosOptions;
+use std::{ops::Deref, sync::Arc};
+
+/// Shared application state: configuration, pool, hasher, OAuth clients. Cloning it is
+/// one reference count: it is cloned into the context of every request.
+#[derive(Clone, Debug)]
+pub struct AppState(Arc<Shared>);
+
+/// What [`AppState`] holds.
+#[derive(Debug)]
+pub struct Shared {
+    pub config: Config,
+    pub db: Db,
+    pub hasher: PasswordHasher,
+    pub cookie: SessionCookie,
+    pub oauth: OAuth,
+    pub leptos_options: LeptosOptions,
+}
+
+impl AppState {
+    pub fn new(shared: Shared) -> AppState {
+        AppState(Arc::new(shared))
+    }
+}
+
+impl Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}

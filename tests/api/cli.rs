@@ -1,0 +1,520 @@
+//! The `gatehouse` binary: help, configuration errors, `migrate`, `serve` (logging and
+//! graceful shutdown).
+
+use crate::helpers::{Backend, TestDatabase};
+use std::{
+    io::{Read, Write},
+    process::{Command, Output, Stdio},
+    time::{Duration, Instant},
+};
+
+const BIN: &str = env!("CARGO_BIN_EXE_gatehouse");
+
+/// The binary with a clean environment: only what the test passes.
+fn gatehouse(args: &[&str], vars: &[(&str, &str)]) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
+    // Run from a directory without a .env file.
+    cmd.current_dir(std::env::temp_dir());
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
+fn run(args: &[&str], vars: &[(&str, &str)]) -> Output {
+    gatehouse(args, vars).output().expect("run gatehouse")
+}
+
+#[test]
+fn help_describes_every_command() {
+    let out = run(&["--help"], &[]);
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(help.contains("serve") && help.contains("migrate"), "{help}");
+    assert!(help.contains("user") && help.contains("sessions"), "{help}");
+    for command in ["serve", "migrate", "user", "sessions"] {
+        let out = run(&[command, "--help"], &[]);
+        assert!(out.status.success(), "{command} --help");
+        assert!(!out.stdout.is_empty());
+    }
+}
+
+#[test]
+fn an_unknown_command_is_refused_with_a_non_zero_exit() {
+    let out = run(&["frobnicate"], &[]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("frobnicate"));
+}
+
+#[test]
+fn bad_configuration_stops_start_up_with_one_line_naming_the_variable() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = format!("sqlite://{}?mode=rwc", dir.path().join("x.db").display());
+    for (variable, value) in [
+        ("GATEHOUSE_SESSION_TTL", "a fortnight"),
+        ("GATEHOUSE_PUBLIC_URL", "not a url"),
+        ("GATEHOUSE_DEFAULT_ROLE", "owner"),
+        ("GATEHOUSE_RATE_SIGNIN", "lots"),
+        ("DATABASE_URL", "mysql://localhost/db"),
+    ] {
+        let out = run(&["migrate"], &[("DATABASE_URL", &db), (variable, value)]);
+        assert_eq!(out.status.code(), Some(2), "{variable}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stderr.trim().lines().count(), 1, "{variable}: one line: {stderr}");
+        assert!(stderr.contains(variable), "{variable}: {stderr}");
+    }
+    assert!(!dir.path().join("x.db").exists(), "nothing was created");
+}
+
+#[test]
+fn an_unreachable_database_is_one_clear_line_and_a_failure() {
+    let out = run(
+        &["migrate"],
+        &[("DATABASE_URL", "postgres://nobody@127.0.0.1:1/none")],
+    );
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("could not connect to PostgreSQL"), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+}
+
+#[test]
+fn migrate_creates_the_sqlite_database_and_can_run_again() {
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("fresh.db");
+    let url = format!("sqlite://{}?mode=rwc", file.display());
+    for _ in 0..2 {
+        let out = run(&["migrate"], &[("DATABASE_URL", &url)]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(String::from_utf8_lossy(&out.stdout).contains("migrations applied (sqlite)"));
+    }
+    assert!(file.exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_migrating_postgresql_at_once_both_succeed_and_apply_each_migration_once() {
+    if crate::helpers::postgres_url().is_none() {
+        eprintln!("GATEHOUSE_TEST_POSTGRES_URL is not set: PostgreSQL run skipped");
+        return;
+    }
+    let database = TestDatabase::create(Backend::Postgres).await.expect("database");
+    let children: Vec<_> = (0..2)
+        .map(|_| {
+            gatehouse(&["migrate"], &[("DATABASE_URL", &database.url)])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn")
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().expect("wait");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let pool = sqlx::PgPool::connect(&database.url).await.expect("connect");
+    let applied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations")
+        .fetch_one(&pool)
+        .await
+        .expect("count");
+    let files = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/postgres"))
+        .expect("dir")
+        .count();
+    assert_eq!(applied, i64::try_from(files).expect("small"));
+    pool.close().await;
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_logs_the_request_id_of_a_failure_and_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().expect("dir");
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("serve.db").display());
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut child = gatehouse(
+        &["serve"],
+        &[
+            ("DATABASE_URL", &url),
+            ("LEPTOS_SITE_ADDR", &addr),
+            ("RUST_LOG", "info"),
+        ],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("spawn");
+    let client = crate::helpers::new_client();
+    let started = Instant::now();
+    loop {
+        if let Ok(r) = client.get(format!("http://{addr}/healthz")).send().await {
+            if r.status().is_success() {
+                break;
+            }
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "server did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // Break the database under the running server: validating any session now fails.
+    let pool = sqlx::SqlitePool::connect(&url).await.expect("connect");
+    sqlx::query("DROP TABLE sessions")
+        .execute(&pool)
+        .await
+        .expect("drop");
+    pool.close().await;
+    let token = "a".repeat(40);
+    let response = client
+        .get(format!("http://{addr}/"))
+        .header("cookie", format!("gatehouse_session={token}"))
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(response.status(), 500);
+    let id = response.headers()["x-request-id"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    let body = response.text().await.expect("body");
+    assert!(body.contains(&id), "the page shows the request id");
+    assert!(
+        !body.to_lowercase().contains("no such table"),
+        "no database text on the page: {body}"
+    );
+
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(kill.success());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "server did not stop after SIGTERM");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "clean exit after SIGTERM: {status:?}");
+    let mut log = String::new();
+    child
+        .stdout
+        .take()
+        .expect("stdout")
+        .read_to_string(&mut log)
+        .expect("read");
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut log)
+        .expect("read");
+    assert!(log.contains(&id), "the log names request {id}:\n{log}");
+    assert!(log.contains("no such table"), "the log keeps the cause:\n{log}");
+    assert!(!log.contains(&token), "the token never reaches the log");
+}
+
+/// Runs the binary on `database` with `stdin` piped in.
+fn run_with_input(database: &TestDatabase, args: &[&str], stdin: &str) -> Output {
+    let mut child = gatehouse(args, &[("DATABASE_URL", &database.url)])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write stdin");
+    child.wait_with_output().expect("wait")
+}
+
+fn assert_one_line_failure(out: &Output, expected: &str) {
+    assert!(
+        !out.status.success(),
+        "should fail: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+    assert!(stderr.contains(expected), "{expected:?} in {stderr}");
+}
+
+async fn count(database: &TestDatabase, sql: &str) -> i64 {
+    let db = gatehouse::server::db::Db::connect(&database.url)
+        .await
+        .expect("connect");
+    let n = match &db {
+        gatehouse::server::db::Db::Sqlite { pool, .. } => sqlx::query_scalar(sql).fetch_one(pool).await,
+        gatehouse::server::db::Db::Postgres { pool } => sqlx::query_scalar(sql).fetch_one(pool).await,
+    }
+    .expect(sql);
+    db.close().await;
+    n
+}
+
+async fn the_first_owner_is_created_on_the_command_line_and_can_sign_in(backend: Backend) {
+    let database = TestDatabase::create(backend).await.expect("database");
+    let out = run_with_input(
+        &database,
+        &["user", "create", "--username", "Root-Owner", "--role", "owner"],
+        "correct-horse-battery-staple-42\n",
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("created user Root-Owner"));
+    let app = crate::helpers::start_on(database, &[], axum::Router::new()).await;
+    let login = app
+        .login_with(&app.client, "root-owner", "correct-horse-battery-staple-42")
+        .await;
+    assert_eq!(login.status(), 200);
+    assert_eq!(app.role_of("root-owner").await, "owner");
+    assert_eq!(app.get("/admin").await.status(), 200);
+    let audited = app
+        .scalar("SELECT COUNT(*) FROM audit_events WHERE kind = 'signup' AND detail LIKE '%command line%'")
+        .await;
+    assert_eq!(audited, 1);
+}
+
+async fn bad_input_to_user_create_writes_nothing(backend: Backend) {
+    let database = TestDatabase::create(backend).await.expect("database");
+    let good = "correct-horse-battery-staple-42\n";
+    assert!(run_with_input(
+        &database,
+        &["user", "create", "--username", "taken", "--role", "user"],
+        good
+    )
+    .status
+    .success());
+    let cases: [(&[&str], &str, &str); 6] = [
+        (
+            &["user", "create", "--username", "x", "--role", "user"],
+            good,
+            "invalid username",
+        ),
+        (
+            &["user", "create", "--username", "fine-name", "--role", "emperor"],
+            good,
+            "unknown role",
+        ),
+        (
+            &["user", "create", "--username", "fine-name", "--role", "user"],
+            "password\n",
+            "password refused",
+        ),
+        (
+            &["user", "create", "--username", "fine-name", "--role", "user"],
+            "",
+            "no password on standard input",
+        ),
+        (
+            &["user", "create", "--username", "fine-name", "--role", "user"],
+            "short\n",
+            "at least 8 characters",
+        ),
+        (
+            &["user", "create", "--username", "TAKEN", "--role", "user"],
+            good,
+            "That username is taken",
+        ),
+    ];
+    for (args, stdin, expected) in cases {
+        let out = run_with_input(&database, args, stdin);
+        assert_one_line_failure(&out, expected);
+    }
+    assert_eq!(count(&database, "SELECT COUNT(*) FROM users").await, 1);
+    assert!(!String::from_utf8_lossy(
+        &run_with_input(
+            &database,
+            &["user", "create", "--username", "y", "--role", "user"],
+            "hunter2-secret-words\n"
+        )
+        .stderr
+    )
+    .contains("hunter2"));
+}
+
+async fn set_role_changes_a_role_and_keeps_the_last_owner(backend: Backend) {
+    let database = TestDatabase::create(backend).await.expect("database");
+    let good = "correct-horse-battery-staple-42\n";
+    assert!(run_with_input(
+        &database,
+        &["user", "create", "--username", "boss", "--role", "owner"],
+        good
+    )
+    .status
+    .success());
+    assert!(run_with_input(
+        &database,
+        &["user", "create", "--username", "worker", "--role", "user"],
+        good
+    )
+    .status
+    .success());
+    let out = run_with_input(&database, &["user", "set-role", "worker", "admin"], "");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("worker: user → admin"));
+    assert_one_line_failure(
+        &run_with_input(&database, &["user", "set-role", "boss", "admin"], ""),
+        "last owner",
+    );
+    assert_one_line_failure(
+        &run_with_input(&database, &["user", "set-role", "ghost", "admin"], ""),
+        "there is no user",
+    );
+    assert_one_line_failure(
+        &run_with_input(&database, &["user", "set-role", "worker", "king"], ""),
+        "unknown role",
+    );
+    assert_eq!(
+        count(&database, "SELECT COUNT(*) FROM users WHERE role = 'admin'").await,
+        1
+    );
+    assert_eq!(
+        count(&database, "SELECT COUNT(*) FROM users WHERE role = 'owner'").await,
+        1
+    );
+    assert_eq!(
+        count(
+            &database,
+            "SELECT COUNT(*) FROM audit_events WHERE kind = 'role_changed'"
+        )
+        .await,
+        1
+    );
+}
+
+async fn set_password_replaces_the_password_and_signs_the_user_out_everywhere(backend: Backend) {
+    let database = TestDatabase::create(backend).await.expect("database");
+    assert!(run_with_input(
+        &database,
+        &["user", "create", "--username", "forgetful", "--role", "user"],
+        "correct-horse-battery-staple-42\n"
+    )
+    .status
+    .success());
+    let app = crate::helpers::start_on(database, &[], axum::Router::new()).await;
+    let browsers = [crate::helpers::new_client(), crate::helpers::new_client()];
+    for browser in &browsers {
+        assert_eq!(
+            app.login_with(browser, "forgetful", "correct-horse-battery-staple-42")
+                .await
+                .status(),
+            200
+        );
+    }
+    let url = app.database.url.clone();
+    let shared = TestDatabase::shared(&url, backend);
+    assert_one_line_failure(
+        &run_with_input(&shared, &["user", "set-password", "forgetful"], "123\n"),
+        "password refused",
+    );
+    let out = run_with_input(
+        &shared,
+        &["user", "set-password", "forgetful"],
+        "an-entirely-new-passphrase-7\n",
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("2 sessions signed out"));
+    for browser in &browsers {
+        assert_eq!(
+            browser
+                .get(app.url("/profile"))
+                .send()
+                .await
+                .expect("GET")
+                .status(),
+            303
+        );
+    }
+    assert_eq!(
+        app.login_with(
+            &crate::helpers::new_client(),
+            "forgetful",
+            "correct-horse-battery-staple-42"
+        )
+        .await
+        .status(),
+        401
+    );
+    assert_eq!(
+        app.login_with(
+            &crate::helpers::new_client(),
+            "forgetful",
+            "an-entirely-new-passphrase-7"
+        )
+        .await
+        .status(),
+        200
+    );
+}
+
+async fn sessions_purge_deletes_expired_sessions(backend: Backend) {
+    let app = crate::helpers::spawn_app(backend).await.expect("app");
+    app.signed_up("alice").await;
+    app.signed_up_with_new_client("bob").await;
+    app.execute("UPDATE sessions SET expires_at = 1 WHERE user_id = (SELECT id FROM users WHERE username_key = 'alice')").await;
+    let shared = TestDatabase::shared(&app.database.url, backend);
+    let out = run_with_input(&shared, &["sessions", "purge"], "");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "1 expired sessions deleted"
+    );
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM sessions").await, 1);
+}
+
+backend_tests!(
+    the_first_owner_is_created_on_the_command_line_and_can_sign_in,
+    bad_input_to_user_create_writes_nothing,
+    set_role_changes_a_role_and_keeps_the_last_owner,
+    set_password_replaces_the_password_and_signs_the_user_out_everywhere,
+    sessions_purge_deletes_expired_sessions,
+);
+
+async fn sessions_seed_fills_the_table_with_unusable_sessions(backend: Backend) {
+    let app = crate::helpers::spawn_app(backend).await.expect("app");
+    app.signed_up("loaded").await;
+    let shared = TestDatabase::shared(&app.database.url, backend);
+    let out = run_with_input(
+        &shared,
+        &["sessions", "seed", "--username", "loaded", "--count", "2500"],
+        "",
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM sessions").await, 2501);
+    expect_ok_profile(&app).await;
+    assert_one_line_failure(
+        &run_with_input(
+            &shared,
+            &["sessions", "seed", "--username", "nobody", "--count", "5"],
+            "",
+        ),
+        "there is no user",
+    );
+}
+
+async fn expect_ok_profile(app: &crate::helpers::TestApp) {
+    assert_eq!(
+        app.get("/profile").await.status(),
+        200,
+        "the real session still works"
+    );
+}
+
+mod seeding {
+    use super::*;
+    backend_tests!(sessions_seed_fills_the_table_with_unusable_sessions);
+}

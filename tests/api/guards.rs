@@ -1,0 +1,96 @@
+//! Route guards (SPEC §7) and the `next` parameter.
+
+use crate::helpers::{expect_status, location, new_client, TestApp, GOOD_PASSWORD};
+use reqwest::StatusCode;
+
+const GUARDED: [&str; 5] = [
+    "/profile",
+    "/members",
+    "/admin",
+    "/settings/account",
+    "/settings/sessions",
+];
+
+async fn signed_out_visitors_of_guarded_pages_are_sent_to_sign_in_by_the_server(app: TestApp) {
+    for path in GUARDED {
+        let response = app.get(path).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{path}");
+        assert_eq!(location(&response), format!("/login?next={path}"), "{path}");
+        assert_eq!(
+            response.headers()["x-frame-options"],
+            "DENY",
+            "{path}: headers on redirects"
+        );
+    }
+    let response = app.get("/admin?page=2&q=a").await;
+    assert_eq!(location(&response), "/login?next=/admin%3Fpage%3D2%26q%3Da");
+}
+
+async fn signed_in_visitors_of_the_sign_in_and_sign_up_pages_go_to_their_profile(app: TestApp) {
+    app.signed_up("alice").await;
+    for path in ["/login", "/signup", "/login?next=/members"] {
+        let response = app.get(path).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{path}");
+        assert_eq!(location(&response), "/profile");
+    }
+}
+
+async fn the_sign_in_page_carries_next_in_a_hidden_field(app: TestApp) {
+    let page = expect_status(app.get("/login?next=/members").await, StatusCode::OK).await;
+    assert!(
+        page.contains("type=\"hidden\" name=\"next\" value=\"/members\""),
+        "{page}"
+    );
+    assert!(page.contains("autocomplete=\"username\"") && page.contains("autocomplete=\"current-password\""));
+    assert!(page.contains("<label for=\"field-username\""), "labelled inputs");
+    let signup = expect_status(app.get("/signup").await, StatusCode::OK).await;
+    assert!(signup.contains("autocomplete=\"new-password\""), "{signup}");
+}
+
+async fn next_is_followed_only_to_local_paths(app: TestApp) {
+    app.signed_up("alice").await;
+    let cases = [
+        ("/members", "/members"),
+        ("/settings/sessions?x=1", "/settings/sessions?x=1"),
+        ("%2Fmembers", "/members"),
+        ("//evil.example", "/profile"),
+        ("/\\evil.example", "/profile"),
+        ("https://evil.example", "/profile"),
+        ("http:evil.example", "/profile"),
+        ("%2F%2Fevil.example", "/profile"),
+        ("%2F%5Cevil.example", "/profile"),
+        ("/%0d%0aLocation:%20https://evil.example", "/profile"),
+        ("/\tevil", "/profile"),
+        ("javascript:alert(1)", "/profile"),
+        ("", "/profile"),
+    ];
+    for (next, expected) in cases {
+        let browser = new_client();
+        let response = app
+            .post_form_with(
+                &browser,
+                "/api/login",
+                &[("username", "alice"), ("password", GOOD_PASSWORD), ("next", next)],
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::FOUND, "{next:?}");
+        assert_eq!(location(&response), expected, "{next:?}");
+    }
+}
+
+async fn a_role_too_low_gets_the_403_page_with_status_403(app: TestApp) {
+    app.signed_up("alice").await;
+    app.execute("UPDATE users SET role = 'none' WHERE username_key = 'alice'")
+        .await;
+    let body = expect_status(app.get("/members").await, StatusCode::FORBIDDEN).await;
+    assert!(body.contains("You don't have permission to view this page."));
+    expect_status(app.get("/profile").await, StatusCode::OK).await;
+}
+
+db_tests!(
+    signed_out_visitors_of_guarded_pages_are_sent_to_sign_in_by_the_server,
+    signed_in_visitors_of_the_sign_in_and_sign_up_pages_go_to_their_profile,
+    the_sign_in_page_carries_next_in_a_hidden_field,
+    next_is_followed_only_to_local_paths,
+    a_role_too_low_gets_the_403_page_with_status_403,
+);
