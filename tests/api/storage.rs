@@ -1,7 +1,7 @@
 //! Databases: migrations and connection settings.
 
 use crate::helpers::{Backend, TestDatabase};
-use gatehouse::server::db::Db;
+use gatehouse::server::db::{Db, Tx};
 
 const TABLES: [&str; 6] = [
     "users",
@@ -81,5 +81,46 @@ async fn sqlite_runs_in_wal_mode_with_foreign_keys_and_a_busy_timeout() {
         .await
         .expect("pragma");
     assert!(timeout >= 1000, "busy timeout {timeout} ms");
+    db.close().await;
+}
+
+/// A request cancelled while its transaction was starting (the client hung up while
+/// another writer held the lock) must not leave the write lock held by nobody.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_start_cancelled_midway_does_not_keep_the_write_lock() {
+    use std::time::Duration;
+    let database = TestDatabase::create(Backend::Sqlite).await.expect("database");
+    let db = Db::connect(&database.url).await.expect("connect");
+    db.migrate().await.expect("migrate");
+
+    let holder = db.begin().await.expect("first writer");
+    // The second start waits for the lock (busy timeout) and is cancelled meanwhile.
+    let cancelled = tokio::time::timeout(Duration::from_millis(200), db.begin()).await;
+    assert!(cancelled.is_err(), "the second start had to wait for the lock");
+    drop(holder);
+    // Let the cancelled start's connection get the lock it was waiting for, if it will.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    // Another process (a second pool) can still write, well within its busy timeout.
+    let other = Db::connect(&database.url).await.expect("connect again");
+    let started = std::time::Instant::now();
+    let mut tx = tokio::time::timeout(Duration::from_secs(4), other.begin())
+        .await
+        .expect("the write lock was left held")
+        .expect("begin");
+    let Tx::Sqlite(inner) = &mut tx else {
+        panic!("sqlite")
+    };
+    sqlx::query("CREATE TABLE cancelled_start_probe (x INTEGER)")
+        .execute(&mut **inner)
+        .await
+        .expect("write");
+    tx.commit().await.expect("commit");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "waited {:?}",
+        started.elapsed()
+    );
+    other.close().await;
     db.close().await;
 }

@@ -105,7 +105,8 @@ wait "$storm_pid"
 storm_peak=$(peak_kib)
 
 profile small-table
-"$bin" sessions seed --username storm-user --count "$seed" >"$work/seed.log"
+"$bin" sessions seed --username storm-user --count "$seed" >"$work/seed.log" || {
+    echo "seeding failed; the server said:" >&2; tail -n 20 "$work/server.log" >&2; exit 1; }
 load warmup-large 32 -H "Cookie: $cookie" "$base/profile"
 profile large-table
 sessions_now=$(curl -fs -o /dev/null -w '%{http_code}' -H "Cookie: $cookie" "$base/profile")
@@ -154,4 +155,5 @@ print(f"during the storm /profile keeps {storm / profile:.0%} of its solo throug
 print(f"validation with {int(seed):,} sessions vs 1 k: p50 {large:.2f} ms vs {small:.2f} ms ({(large - small) / small:+.0%})")
 print("per-IP sign-in limit lifted for the storm (GATEHOUSE_RATE_SIGNIN=100000000/1s); argon2id m=19456 KiB, t=2, p=1")
 PY
+printf 'seeding: %s\n' "$(cat "$work/seed.log")"
 [ "$sessions_now" = 200 ] || { echo "the benchmark session stopped working ($sessions_now)" >&2; exit 1; }
