@@ -490,11 +490,12 @@ async fn sessions_seed_fills_the_table_with_unusable_sessions(backend: Backend) 
     let shared = TestDatabase::shared(&app.database.url, backend);
     let out = run_with_input(
         &shared,
-        &["sessions", "seed", "--username", "loaded", "--count", "2500"],
+        // More than one multi-row statement, the last one partly filled.
+        &["sessions", "seed", "--username", "loaded", "--count", "9500"],
         "",
     );
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(app.scalar("SELECT COUNT(*) FROM sessions").await, 2501);
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM sessions").await, 9501);
     expect_ok_profile(&app).await;
     assert_one_line_failure(
         &run_with_input(

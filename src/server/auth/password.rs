@@ -3,8 +3,10 @@
 //! Hashing is deliberately expensive (19 MiB and two passes). It runs on a small pool of
 //! dedicated threads — one per CPU — so a storm of sign-ins queues here instead of
 //! stalling page rendering:
-//! - each thread keeps its 19 MiB of argon2 memory for its whole life, so memory is
-//!   bounded (threads × 19 MiB) and nothing is allocated or returned per hash;
+//! - each thread keeps its 19 MiB of argon2 memory while sign-ins keep coming, so memory
+//!   is bounded (threads × 19 MiB) and nothing is allocated or returned per hash; a
+//!   thread that has had no work for [`IDLE_RELEASE`] gives its memory back, so an idle
+//!   server stays small;
 //! - the threads run at a lower scheduling priority (nice 3), so when pages and sign-ins
 //!   compete for a core, pages keep most of it and sign-ins still progress;
 //! - admission is a semaphore whose wait is bounded: past it the caller gets
@@ -17,7 +19,8 @@ use argon2::{
     Algorithm, Argon2, Block, Params, Version,
 };
 use std::{
-    sync::{mpsc, Arc, Mutex},
+    collections::VecDeque,
+    sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError},
     time::Duration,
 };
 use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
@@ -34,6 +37,8 @@ const HASH_NICENESS: i32 = 3;
 /// Largest memory cost a stored hash may ask for (a hostile or corrupt row must not
 /// make one verification allocate gigabytes).
 const MAX_M_COST_KIB: u32 = 256 * 1024;
+/// How long a hashing thread keeps its argon2 memory without work before returning it.
+pub const IDLE_RELEASE: Duration = Duration::from_secs(2);
 
 /// Why a hash or a verification did not produce an answer.
 #[derive(Debug, thiserror::Error)]
@@ -61,7 +66,7 @@ type Job = Box<dyn FnOnce(&mut Vec<Block>) + Send>;
 pub struct PasswordHasher {
     permits: Arc<Semaphore>,
     max_wait: Duration,
-    jobs: mpsc::Sender<Job>,
+    jobs: Arc<Submitter>,
     /// A real hash of a random password: verified when the username is unknown so that
     /// both failures cost the same time.
     dummy_hash: Arc<str>,
@@ -180,41 +185,138 @@ fn is_outdated(hash: &PasswordHash<'_>) -> bool {
     }
 }
 
-/// Starts `threads` hashing threads that take jobs from one queue; they end when every
-/// [`PasswordHasher`] clone is gone.
-fn start_pool(threads: usize) -> anyhow::Result<mpsc::Sender<Job>> {
-    let (sender, receiver) = mpsc::channel::<Job>();
-    let receiver = Arc::new(Mutex::new(receiver));
-    for n in 0..threads {
-        let receiver = Arc::clone(&receiver);
-        std::thread::Builder::new()
-            .name(format!("gatehouse-hash-{n}"))
-            .spawn(move || {
-                lower_priority();
-                let normal_blocks = params().block_count();
-                let mut memory: Vec<Block> = Vec::new();
-                loop {
-                    let job = match receiver.lock() {
-                        Ok(queue) => queue.recv(),
-                        Err(_) => return,
-                    };
-                    let Ok(job) = job else { return };
-                    // A panicking job must not take the thread with it: its caller sees
-                    // the dropped reply, and the pool keeps its size.
-                    let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut memory)));
-                    if ran.is_err() {
-                        memory = Vec::new();
-                    }
-                    // An old hash with a larger memory cost grew the buffer: give it back.
-                    if memory.len() > normal_blocks {
-                        memory.truncate(normal_blocks);
-                        memory.shrink_to_fit();
+/// Jobs waiting for a hashing thread.
+struct Queue {
+    state: Mutex<QueueState>,
+    ready: Condvar,
+}
+
+struct QueueState {
+    jobs: VecDeque<Job>,
+    /// False once every [`PasswordHasher`] is gone: the threads finish.
+    open: bool,
+}
+
+/// What a hashing thread does next.
+enum Next {
+    Run(Job),
+    /// No work came for the idle period.
+    Idle,
+    Stop,
+}
+
+impl Queue {
+    fn lock(&self) -> MutexGuard<'_, QueueState> {
+        // Jobs never run under the lock, so a poisoned lock still guards a sound queue.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn push(&self, job: Job) -> bool {
+        let mut state = self.lock();
+        if !state.open {
+            return false;
+        }
+        state.jobs.push_back(job);
+        drop(state);
+        self.ready.notify_one();
+        true
+    }
+
+    /// The next job; waits at most `idle` for one when given.
+    fn next(&self, idle: Option<Duration>) -> Next {
+        let mut state = self.lock();
+        loop {
+            if let Some(job) = state.jobs.pop_front() {
+                return Next::Run(job);
+            }
+            if !state.open {
+                return Next::Stop;
+            }
+            match idle {
+                None => state = self.ready.wait(state).unwrap_or_else(PoisonError::into_inner),
+                Some(idle) => {
+                    let (guard, waited) = self
+                        .ready
+                        .wait_timeout(state, idle)
+                        .unwrap_or_else(PoisonError::into_inner);
+                    state = guard;
+                    if waited.timed_out() && state.jobs.is_empty() && state.open {
+                        return Next::Idle;
                     }
                 }
-            })
+            }
+        }
+    }
+}
+
+/// The submitting side of the queue, shared by every clone of a [`PasswordHasher`];
+/// when the last clone goes, the hashing threads finish.
+struct Submitter(Arc<Queue>);
+
+impl Drop for Submitter {
+    fn drop(&mut self) {
+        self.0.lock().open = false;
+        self.0.ready.notify_all();
+    }
+}
+
+/// Gives a hashing thread's argon2 memory back to the operating system.
+fn release(memory: &mut Vec<Block>) {
+    *memory = Vec::new();
+    // glibc keeps freed memory in the thread's arena; ask it to return what is free.
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks the allocator's own free lists.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+/// The body of one hashing thread.
+fn hashing_thread(queue: &Queue, idle_release: Duration) {
+    lower_priority();
+    let normal_blocks = params().block_count();
+    let mut memory: Vec<Block> = Vec::new();
+    loop {
+        let wait = (memory.capacity() > 0).then_some(idle_release);
+        let job = match queue.next(wait) {
+            Next::Run(job) => job,
+            Next::Idle => {
+                release(&mut memory);
+                continue;
+            }
+            Next::Stop => return,
+        };
+        // A panicking job must not take the thread with it: its caller sees the dropped
+        // reply, and the pool keeps its size.
+        let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut memory)));
+        if ran.is_err() {
+            memory = Vec::new();
+        }
+        // An old hash with a larger memory cost grew the buffer: give it back.
+        if memory.len() > normal_blocks {
+            memory.truncate(normal_blocks);
+            memory.shrink_to_fit();
+        }
+    }
+}
+
+/// Starts `threads` hashing threads that take jobs from one queue.
+fn start_pool(threads: usize, idle_release: Duration) -> anyhow::Result<Arc<Submitter>> {
+    let queue = Arc::new(Queue {
+        state: Mutex::new(QueueState {
+            jobs: VecDeque::new(),
+            open: true,
+        }),
+        ready: Condvar::new(),
+    });
+    for n in 0..threads {
+        let queue = Arc::clone(&queue);
+        std::thread::Builder::new()
+            .name(format!("gatehouse-hash-{n}"))
+            .spawn(move || hashing_thread(&queue, idle_release))
             .context("cannot start a hashing thread")?;
     }
-    Ok(sender)
+    Ok(Arc::new(Submitter(queue)))
 }
 
 impl PasswordHasher {
@@ -222,11 +324,21 @@ impl PasswordHasher {
     /// waits at most `max_wait` for one to be free. Computes the dummy hash, so call it
     /// once.
     pub async fn new(parallelism: usize, max_wait: Duration) -> anyhow::Result<PasswordHasher> {
+        Self::with_idle_release(parallelism, max_wait, IDLE_RELEASE).await
+    }
+
+    /// [`PasswordHasher::new`] whose threads return their memory after `idle_release`
+    /// without work.
+    pub async fn with_idle_release(
+        parallelism: usize,
+        max_wait: Duration,
+        idle_release: Duration,
+    ) -> anyhow::Result<PasswordHasher> {
         let threads = parallelism.max(1);
         let mut hasher = PasswordHasher {
             permits: Arc::new(Semaphore::new(threads)),
             max_wait,
-            jobs: start_pool(threads)?,
+            jobs: start_pool(threads, idle_release)?,
             dummy_hash: Arc::from(""),
         };
         let mut random = [0u8; 32];
@@ -256,9 +368,9 @@ impl PasswordHasher {
             drop(permit);
             let _ = done.send(outcome);
         });
-        self.jobs
-            .send(job)
-            .map_err(|_| HashError::Other(anyhow!("the hashing threads have stopped")))?;
+        if !self.jobs.0.push(job) {
+            return Err(HashError::Other(anyhow!("the hashing threads have stopped")));
+        }
         let outcome = result
             .await
             .map_err(|_| HashError::Other(anyhow!("a hashing thread dropped its job")))?;
@@ -477,6 +589,46 @@ mod tests {
             hasher.hash(&password("tangerine-violin-87")).await.is_ok(),
             "the only hashing thread survived"
         );
+    }
+
+    /// The capacity of the argon2 memory a hashing thread holds when it takes a job.
+    async fn held_blocks(hasher: &PasswordHasher) -> usize {
+        hasher.run(|memory| Ok(memory.capacity())).await.expect("job")
+    }
+
+    #[tokio::test]
+    async fn a_hashing_thread_keeps_its_memory_between_hashes() {
+        let hasher = PasswordHasher::with_idle_release(1, Duration::from_secs(30), Duration::from_secs(600))
+            .await
+            .expect("hasher");
+        hasher.hash(&password("tangerine-violin-87")).await.expect("hash");
+        assert!(held_blocks(&hasher).await >= params().block_count());
+    }
+
+    #[tokio::test]
+    async fn an_idle_hashing_thread_returns_its_memory_and_still_hashes() {
+        let idle = Duration::from_millis(50);
+        let hasher = PasswordHasher::with_idle_release(1, Duration::from_secs(30), idle)
+            .await
+            .expect("hasher");
+        // The dummy hash made the thread take its memory; with no work, it gives it back.
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            tokio::time::sleep(idle * 4).await;
+            if held_blocks(&hasher).await == 0 {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the memory was never released"
+            );
+        }
+        let hash = hasher.hash(&password("tangerine-violin-87")).await.expect("hash");
+        let checked = hasher
+            .verify(&SecretString::new("tangerine-violin-87"), Some(&hash))
+            .await
+            .expect("verify");
+        assert!(checked.matches);
     }
 
     #[tokio::test]
