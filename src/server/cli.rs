@@ -255,6 +255,16 @@ async fn seed(config: Config, username: &str, count: u64) -> anyhow::Result<()> 
         }
         tx.commit().await?;
     }
+    // Leave the rows in the database file, not in a log of a few hundred MiB that every
+    // reader would have to search page by page (it measurably slows session validation).
+    let mut conn = db.conn().await?;
+    if let super::db::Exec::Sqlite(conn) = conn.exec() {
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(conn)
+            .await
+            .context("cannot checkpoint the write-ahead log")?;
+    }
+    drop(conn);
     println!(
         "{count} sessions inserted for {} in {:.1} s",
         name.as_str(),

@@ -495,6 +495,14 @@ async fn sessions_seed_fills_the_table_with_unusable_sessions(backend: Backend) 
         "",
     );
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    if let Some(file) = &app.database.sqlite_file {
+        let wal = std::path::PathBuf::from(format!("{}-wal", file.display()));
+        let wal_bytes = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+        assert_eq!(
+            wal_bytes, 0,
+            "seeding leaves the rows in the database file, not the log"
+        );
+    }
     assert_eq!(app.scalar("SELECT COUNT(*) FROM sessions").await, 9501);
     expect_ok_profile(&app).await;
     assert_one_line_failure(
