@@ -7,14 +7,18 @@
 #                          database is created and dropped)
 #   BENCH_SECONDS=20       length of each phase (default 10)
 #   BENCH_SEED=1000000     sessions in the table for the large-table phase (default 1 M)
+#   BENCH_ROUNDS=5         rounds of the small-table / large-table comparison (default 5)
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 bin="$root/target/release/gatehouse"
 seconds="${BENCH_SECONDS:-10}"
 seed="${BENCH_SEED:-1000000}"
+rounds="${BENCH_ROUNDS:-5}"
+round_seconds=4
 port="${BENCH_PORT:-3300}"
 base="http://127.0.0.1:$port"
+large_base="http://127.0.0.1:$((port + 1))"
 password="bench-correct-horse-battery-staple"
 server_cpu=0
 load_cpu=1
@@ -26,65 +30,101 @@ command -v taskset >/dev/null || { echo "taskset is missing (util-linux)" >&2; e
 
 work="$(mktemp -d)"
 server_pid=""
-pg_db=""
+large_pid=""
+pg_dbs=()
 cleanup() {
-    [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true
-    if [ -n "$pg_db" ]; then psql "$pg_admin" -qc "DROP DATABASE IF EXISTS $pg_db WITH (FORCE)" >/dev/null 2>&1 || true; fi
+    for pid in $server_pid $large_pid; do
+        kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
+    done
+    for db in "${pg_dbs[@]}"; do
+        psql "$pg_admin" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
+    done
     rm -rf "$work"
 }
 trap cleanup EXIT
 
+# new_database <name>: a scratch database; prints its URL.
 if [ "${PG:-0}" = 1 ]; then
     pg_admin="${GATEHOUSE_BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
-    pg_db="gatehouse_bench_$$"
-    psql "$pg_admin" -qc "CREATE DATABASE $pg_db" >/dev/null
-    database_url="${pg_admin%/*}/$pg_db"
     backend="PostgreSQL"
+    new_database() {
+        local db="gatehouse_bench_${1}_$$"
+        psql "$pg_admin" -qc "CREATE DATABASE $db" >/dev/null
+        echo "${pg_admin%/*}/$db"
+    }
+    count_sessions() { psql "$1" -Atc "SELECT COUNT(*) FROM sessions"; }
 else
-    database_url="sqlite://$work/bench.db?mode=rwc"
     backend="SQLite"
+    new_database() { echo "sqlite://$work/$1.db?mode=rwc"; }
+    count_sessions() {
+        python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT COUNT(*) FROM sessions").fetchone()[0])' \
+            "$work/$2.db"
+    }
 fi
+[ "${PG:-0}" = 1 ] && pg_dbs+=("gatehouse_bench_main_$$" "gatehouse_bench_large_$$")
+database_url="$(new_database main)"
+large_url="$(new_database large)"
 
-export DATABASE_URL="$database_url"
-export LEPTOS_SITE_ROOT="$root/target/site" LEPTOS_SITE_ADDR="127.0.0.1:$port" LEPTOS_ENV=PROD
-export GATEHOUSE_PUBLIC_URL="$base" RUST_LOG=warn
+export LEPTOS_SITE_ROOT="$root/target/site" LEPTOS_ENV=PROD RUST_LOG=warn
 # The per-IP limiter would turn a sign-in storm from one address into a stream of 429s:
 # lift it, so the storm measures hashing. Per-username lock-out stays as configured.
 export GATEHOUSE_RATE_SIGNIN="100000000/1s" GATEHOUSE_RATE_SIGNUP="100000000/1s"
 
-"$bin" migrate >/dev/null
-printf '%s\n' "$password" | "$bin" user create --username bench-user --role user >/dev/null
-printf '%s\n' "$password" | "$bin" user create --username storm-user --role user >/dev/null
+# prepare <database url>: migrated, with the two benchmark users.
+prepare() {
+    DATABASE_URL="$1" "$bin" migrate >/dev/null
+    printf '%s\n' "$password" | DATABASE_URL="$1" "$bin" user create --username bench-user --role user >/dev/null
+    printf '%s\n' "$password" | DATABASE_URL="$1" "$bin" user create --username storm-user --role user >/dev/null
+}
+# start <database url> <base url> <log>: a server pinned to the server core; prints its pid.
+start() {
+    DATABASE_URL="$1" GATEHOUSE_PUBLIC_URL="$2" LEPTOS_SITE_ADDR="${2#http://}" \
+        taskset -c "$server_cpu" "$bin" serve >"$3" 2>&1 &
+    echo $!
+}
+# wait_up <base url> <log>
+wait_up() {
+    for _ in $(seq 1 100); do
+        curl -fs "$1/healthz" >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    echo "the server did not start:" >&2
+    cat "$2" >&2
+    exit 1
+}
+# sign_in <base url>: a session cookie for bench-user.
+sign_in() {
+    local token
+    token="$(curl -fs -o /dev/null -D - -X POST "$1/api/login" \
+        -H "Origin: $1" -H 'Accept: application/json' \
+        -H 'Content-Type: application/x-www-form-urlencoded' \
+        --data "username=bench-user&password=$password&next=" \
+        | sed -n 's/^[Ss]et-[Cc]ookie: gatehouse_session=\([a-z2-7]*\);.*/\1/p' | head -n1)"
+    [ -n "$token" ] || { echo "could not sign in the benchmark user at $1" >&2; exit 1; }
+    echo "gatehouse_session=$token"
+}
 
-taskset -c "$server_cpu" "$bin" serve >"$work/server.log" 2>&1 &
-server_pid=$!
-for _ in $(seq 1 100); do
-    curl -fs "$base/healthz" >/dev/null 2>&1 && break
-    sleep 0.1
-done
-curl -fs "$base/healthz" >/dev/null || { echo "the server did not start:" >&2; cat "$work/server.log" >&2; exit 1; }
+prepare "$database_url"
+# The small table of the validation comparison: 1,000 sessions, plus the storm's own.
+DATABASE_URL="$database_url" "$bin" sessions seed --username storm-user --count 1000 >/dev/null
+server_pid="$(start "$database_url" "$base" "$work/server.log")"
+wait_up "$base" "$work/server.log"
 
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$server_pid/status"; }
 peak_kib() { awk '/^VmHWM/ {print $2}' "/proc/$server_pid/status"; }
 reset_peak() { echo 5 > "/proc/$server_pid/clear_refs" 2>/dev/null || true; }
 
-login_body="username=bench-user&password=$password&next="
-token="$(curl -fs -o /dev/null -D - -X POST "$base/api/login" \
-    -H "Origin: $base" -H 'Accept: application/json' \
-    -H 'Content-Type: application/x-www-form-urlencoded' --data "$login_body" \
-    | sed -n 's/^[Ss]et-[Cc]ookie: gatehouse_session=\([a-z2-7]*\);.*/\1/p' | head -n1)"
-[ -n "$token" ] || { echo "could not sign in the benchmark user" >&2; exit 1; }
-cookie="gatehouse_session=$token"
+cookie="$(sign_in "$base")"
 
-# oha <name> <concurrency> <args…>: one phase, JSON summary in $work/<name>.json.
+# load <name> <seconds> <concurrency> <args…>: one phase, JSON summary in $work/<name>.json.
 load() {
-    local name="$1" concurrency="$2"
-    shift 2
-    taskset -c "$load_cpu" oha --no-tui --output-format json -z "${seconds}s" -c "$concurrency" "$@" >"$work/$name.json"
+    local name="$1" length="$2" concurrency="$3"
+    shift 3
+    taskset -c "$load_cpu" oha --no-tui --output-format json -z "${length}s" -c "$concurrency" "$@" >"$work/$name.json"
 }
-profile() { load "$1" 32 -H "Cookie: $cookie" "$base/profile"; }
+profile() { load "$1" "$seconds" 32 -H "Cookie: $cookie" "$base/profile"; }
 signins() {
-    load "$1" 16 -m POST -H "Origin: $base" -H 'Accept: application/json' \
+    load "$1" "$seconds" 16 -m POST -H "Origin: $base" -H 'Accept: application/json' \
         -H 'Content-Type: application/x-www-form-urlencoded' \
         -d "username=storm-user&password=$password&next=" "$base/api/login"
 }
@@ -93,29 +133,41 @@ signins() {
 # (IDLE_RELEASE, 2 s; the server hashed once at start-up, for the dummy hash).
 sleep 3
 idle_rss=$(rss_kib)
-load warmup 32 -H "Cookie: $cookie" "$base/profile"
+profile warmup
 reset_peak
 profile profile
-load anonymous 32 "$base/"
+load anonymous "$seconds" 32 "$base/"
 signins signin
 signin_peak=$(peak_kib)
 reset_peak
-profiled_storm() { profile storm-profile; }
 signins storm-signin & storm_pid=$!
-profiled_storm
+profile storm-profile
 wait "$storm_pid"
 storm_peak=$(peak_kib)
 
-profile small-table
-"$bin" sessions seed --username storm-user --count "$seed" >"$work/seed.log" || {
-    echo "seeding failed; the server said:" >&2; tail -n 20 "$work/server.log" >&2; exit 1; }
-load warmup-large 32 -H "Cookie: $cookie" "$base/profile"
-profile large-table
+# Session validation against a small and a large table: a second server on its own
+# database holding $seed more sessions, measured in alternation with the first, so that
+# the machine's speed drifting (it does, by tens of percent within minutes) hits both
+# alike. Each side's figure is the median of its rounds.
+prepare "$large_url"
+DATABASE_URL="$large_url" "$bin" sessions seed --username storm-user --count "$seed" >"$work/seed.log" || {
+    echo "seeding failed" >&2; exit 1; }
+large_pid="$(start "$large_url" "$large_base" "$work/large.log")"
+wait_up "$large_base" "$work/large.log"
+large_cookie="$(sign_in "$large_base")"
+small_rows="$(count_sessions "$database_url" main)"
+large_rows="$(count_sessions "$large_url" large)"
+load warmup-large "$round_seconds" 32 -H "Cookie: $large_cookie" "$large_base/profile"
+for round in $(seq 1 "$rounds"); do
+    load "small-$round" "$round_seconds" 32 -H "Cookie: $cookie" "$base/profile"
+    load "large-$round" "$round_seconds" 32 -H "Cookie: $large_cookie" "$large_base/profile"
+done
 sessions_now=$(curl -fs -o /dev/null -w '%{http_code}' -H "Cookie: $cookie" "$base/profile")
 
-python3 - "$work" "$backend" "$seconds" "$idle_rss" "$signin_peak" "$storm_peak" "$seed" <<'PY'
-import json, sys, datetime
-work, backend, seconds, idle, signin_peak, storm_peak, seed = sys.argv[1:]
+python3 - "$work" "$backend" "$seconds" "$idle_rss" "$signin_peak" "$storm_peak" "$rounds" "$round_seconds" "$small_rows" "$large_rows" <<'PY'
+import json, sys, datetime, statistics
+work, backend, seconds, idle, signin_peak, storm_peak, rounds, round_seconds, small_rows, large_rows = sys.argv[1:]
+rounds = int(rounds)
 
 def phase(name):
     with open(f"{work}/{name}.json") as f:
@@ -123,38 +175,38 @@ def phase(name):
     s = d["summary"]
     p = d.get("latencyPercentiles", {})
     codes = d.get("statusCodeDistribution", {})
-    ok = sum(v for k, v in codes.items() if k.startswith("2"))
     # Requests still in flight when the phase's time runs out are cut off by oha itself:
     # they are not errors of the server.
     failed = sum(v for k, v in d.get("errorDistribution", {}).items() if "deadline" not in k)
     errors = failed + sum(v for k, v in codes.items() if not k.startswith("2"))
-    return s.get("requestsPerSec") or 0.0, (p.get("p50") or 0) * 1000, (p.get("p99") or 0) * 1000, errors, ok
+    return s.get("requestsPerSec") or 0.0, (p.get("p50") or 0) * 1000, (p.get("p99") or 0) * 1000, errors
 
-rows = [
-    ("authenticated GET /profile (c=32)", "profile", None),
-    ("anonymous GET / (c=32)", "anonymous", None),
-    ("sign-in POST /api/login (c=16)", "signin", signin_peak),
-    ("storm: /profile (c=32) during sign-ins", "storm-profile", None),
-    ("storm: sign-ins (c=16) during /profile", "storm-signin", storm_peak),
-    ("/profile, 1 k sessions in the table", "small-table", None),
-    (f"/profile, {int(seed):,} sessions in the table", "large-table", None),
-]
+def median_of(prefix):
+    runs = [phase(f"{prefix}-{r}") for r in range(1, rounds + 1)]
+    return tuple(statistics.median(r[i] for r in runs) for i in range(3)) + (sum(r[3] for r in runs),)
+
 mib = lambda kib: f"{int(kib) / 1024:.0f} MiB"
+rows = [
+    ("authenticated GET /profile (c=32)", phase("profile"), None),
+    ("anonymous GET / (c=32)", phase("anonymous"), None),
+    ("sign-in POST /api/login (c=16)", phase("signin"), signin_peak),
+    ("storm: /profile (c=32) during sign-ins", phase("storm-profile"), None),
+    ("storm: sign-ins (c=16) during /profile", phase("storm-signin"), storm_peak),
+    (f"/profile, {int(small_rows):,} sessions in the table (median of {rounds} × {round_seconds} s)", median_of("small"), None),
+    (f"/profile, {int(large_rows):,} sessions in the table (median of {rounds} × {round_seconds} s)", median_of("large"), None),
+]
 print(f"\nGatehouse benchmark — {backend}, {datetime.date.today()}, server on 1 pinned core, oha on another, {seconds} s per phase")
 print(f"idle RSS: {mib(idle)}\n")
-print(f"| phase | req/s | p50 ms | p99 ms | errors | peak RSS |")
-print(f"|---|---:|---:|---:|---:|---:|")
-results = {}
-for label, name, peak in rows:
-    rps, p50, p99, errors, ok = phase(name)
-    results[name] = (rps, p50, p99)
+print("| phase | req/s | p50 ms | p99 ms | errors | peak RSS |")
+print("|---|---:|---:|---:|---:|---:|")
+for label, (rps, p50, p99, errors), peak in rows:
     print(f"| {label} | {rps:,.0f} | {p50:.2f} | {p99:.2f} | {errors} | {mib(peak) if peak else ''} |")
-profile, storm = results["profile"][0], results["storm-profile"][0]
-signin, storm_signin = results["signin"][0], results["storm-signin"][0]
-small, large = results["small-table"][1], results["large-table"][1]
+profile, storm = rows[0][1][0], rows[3][1][0]
+signin, storm_signin = rows[2][1][0], rows[4][1][0]
+small, large = rows[5][1][1], rows[6][1][1]
 print()
 print(f"during the storm /profile keeps {storm / profile:.0%} of its solo throughput; sign-ins keep {storm_signin / signin:.0%} of theirs")
-print(f"validation with {int(seed):,} sessions vs 1 k: p50 {large:.2f} ms vs {small:.2f} ms ({(large - small) / small:+.0%})")
+print(f"validation with {int(large_rows):,} sessions vs {int(small_rows):,}: p50 {large:.2f} ms vs {small:.2f} ms ({(large - small) / small:+.0%})")
 print("per-IP sign-in limit lifted for the storm (GATEHOUSE_RATE_SIGNIN=100000000/1s); argon2id m=19456 KiB, t=2, p=1")
 PY
 printf 'seeding: %s\n' "$(cat "$work/seed.log")"
