@@ -217,7 +217,7 @@ async fn seed(config: Config, username: &str, count: u64) -> anyhow::Result<()> 
     /// Rows per transaction.
     const ROWS_PER_COMMIT: u64 = 100_000;
     /// Page cache of the seeding connection on SQLite, in KiB (the server's is 4 MiB).
-    const SQLITE_SEED_CACHE_KIB: u32 = 256 * 1024;
+    const SEED_CACHE_KIB: u32 = 256 * 1024;
     let name = parse_username(username)?;
     let db = Db::connect(&config.database_url).await?;
     db.migrate().await?;
@@ -234,12 +234,8 @@ async fn seed(config: Config, username: &str, count: u64) -> anyhow::Result<()> 
     let mut done = 0;
     while done < count {
         let mut tx = db.begin().await?;
-        if let super::db::Exec::Sqlite(conn) = tx.exec() {
-            sqlx::query(&format!("PRAGMA cache_size = -{SQLITE_SEED_CACHE_KIB}"))
-                .execute(conn)
-                .await
-                .context("cannot enlarge the page cache")?;
-        }
+        // Per transaction: each may run on a different connection of the pool.
+        super::db::enlarge_page_cache(tx.exec(), SEED_CACHE_KIB).await?;
         let commit_end = (done + ROWS_PER_COMMIT).min(count);
         while done < commit_end {
             let n = ROWS_PER_STATEMENT.min(commit_end - done);
@@ -255,16 +251,9 @@ async fn seed(config: Config, username: &str, count: u64) -> anyhow::Result<()> 
         }
         tx.commit().await?;
     }
-    // Leave the rows in the database file, not in a log of a few hundred MiB that every
-    // reader would have to search page by page (it measurably slows session validation).
-    let mut conn = db.conn().await?;
-    if let super::db::Exec::Sqlite(conn) = conn.exec() {
-        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-            .execute(conn)
-            .await
-            .context("cannot checkpoint the write-ahead log")?;
-    }
-    drop(conn);
+    // Leave the rows in the database file, not in a log of a few hundred MiB (it
+    // measurably slows session validation).
+    db.checkpoint().await?;
     println!(
         "{count} sessions inserted for {} in {:.1} s",
         name.as_str(),

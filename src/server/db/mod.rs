@@ -225,6 +225,19 @@ impl Db {
         .context("could not start a transaction")
     }
 
+    /// Writes what the write-ahead log holds into the database file and empties the log
+    /// (SQLite; nothing to do on PostgreSQL). After a bulk load the log can be as large
+    /// as the table, and every reader would search it page by page.
+    pub async fn checkpoint(&self) -> anyhow::Result<()> {
+        if let Db::Sqlite { pool, .. } = self {
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(pool)
+                .await
+                .context("cannot checkpoint the write-ahead log")?;
+        }
+        Ok(())
+    }
+
     /// The session with this id joined with its user: the one read of every request.
     pub async fn find_session(&self, id: &str) -> anyhow::Result<Option<sessions::SessionWithUser>> {
         match self {
@@ -250,6 +263,18 @@ impl Db {
     pub async fn close(&self) {
         on_pool!(self, pool => pool.close().await)
     }
+}
+
+/// Gives this connection a page cache of `kib` KiB for a bulk load (SQLite; PostgreSQL
+/// has no per-connection page cache). The server's connections keep their 4 MiB.
+pub async fn enlarge_page_cache(ex: Exec<'_>, kib: u32) -> anyhow::Result<()> {
+    if let Exec::Sqlite(conn) = ex {
+        sqlx::query(&format!("PRAGMA cache_size = -{kib}"))
+            .execute(conn)
+            .await
+            .context("cannot enlarge the page cache")?;
+    }
+    Ok(())
 }
 
 /// True when `err` is a unique-constraint violation (a taken username, a linked account).
