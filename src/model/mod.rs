@@ -21,7 +21,7 @@ pub use settings::{AccountOverview, SessionInfo, RECENT_SIGN_IN_SECONDS};
 use serde::{Deserialize, Serialize};
 
 /// What the browser knows about the signed-in user: never a secret, never a hash.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct SessionUser {
     pub id: i64,
     pub username: String,

@@ -6,6 +6,11 @@ use url::Url;
 
 use crate::domain::{PASSWORD_MAX_CHARS, PASSWORD_MIN_CHARS};
 
+/// Memory for reusable rendered pages unless `GATEHOUSE_PAGE_CACHE_MIB` says otherwise.
+const DEFAULT_PAGE_CACHE_MIB: u64 = 8;
+/// Largest page cache accepted.
+const MAX_PAGE_CACHE_MIB: u64 = 4096;
+
 /// Everything Gatehouse can be told from outside (SPEC §3).
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -26,6 +31,8 @@ pub struct Config {
     pub google: Option<OAuthClient>,
     /// Longest wait for an OAuth provider's token or user endpoint.
     pub oauth_timeout: Duration,
+    /// Memory for rendered pages kept for reuse (`0`: render every page afresh).
+    pub page_cache_bytes: u64,
 }
 
 /// Session lifetimes (SPEC §5).
@@ -274,8 +281,25 @@ impl Config {
 
         let oauth_timeout = duration("GATEHOUSE_OAUTH_TIMEOUT", "10s")?;
 
+        let page_cache_mib = match var("GATEHOUSE_PAGE_CACHE_MIB") {
+            None => DEFAULT_PAGE_CACHE_MIB,
+            Some(raw) => match raw.trim().parse::<u64>() {
+                Ok(n) if n <= MAX_PAGE_CACHE_MIB => n,
+                _ => {
+                    return Err(invalid(
+                        "GATEHOUSE_PAGE_CACHE_MIB",
+                        format!(
+                            "expected a number of MiB from 0 (off) to {MAX_PAGE_CACHE_MIB}, got {}",
+                            shown(&raw)
+                        ),
+                    ))
+                }
+            },
+        };
+
         Ok(Config {
             oauth_timeout,
+            page_cache_bytes: page_cache_mib * 1024 * 1024,
             database_url,
             public_origin,
             https,
@@ -392,6 +416,7 @@ mod tests {
         );
         assert!(c.github.is_none() && c.google.is_none());
         assert_eq!(c.oauth_timeout, Duration::from_secs(10));
+        assert_eq!(c.page_cache_bytes, 8 * 1024 * 1024);
     }
 
     #[test]
@@ -409,8 +434,10 @@ mod tests {
             ("GITHUB_CLIENT_ID", "id"),
             ("GITHUB_CLIENT_SECRET", "secret"),
             ("GATEHOUSE_GITHUB_API_URL", "http://127.0.0.1:9999"),
+            ("GATEHOUSE_PAGE_CACHE_MIB", "0"),
         ])
         .expect("valid");
+        assert_eq!(c.page_cache_bytes, 0);
         assert!(c.is_postgres() && c.https && c.trust_proxy);
         assert_eq!(c.public_origin, "https://auth.example.com");
         assert_eq!(c.session.ttl, Duration::from_secs(900));
@@ -453,6 +480,9 @@ mod tests {
             ("GATEHOUSE_RATE_SIGNUP", "ten/1h"),
             ("GITHUB_CLIENT_SECRET", "only-the-secret"),
             ("GATEHOUSE_OAUTH_TIMEOUT", "soon"),
+            ("GATEHOUSE_PAGE_CACHE_MIB", "-1"),
+            ("GATEHOUSE_PAGE_CACHE_MIB", "8MiB"),
+            ("GATEHOUSE_PAGE_CACHE_MIB", "4097"),
         ];
         for (variable, value) in cases {
             let err = config(&[(variable, value)]).expect_err(variable);

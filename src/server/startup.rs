@@ -5,9 +5,11 @@ use super::{
     config::Config,
     db::Db,
     http::{
+        csp,
         csrf::{self, CsrfPolicy},
         guard::guard_pages,
         headers::{self, SecurityHeaders},
+        page_cache::{self, PageCache},
         request_id::{self, RequestId},
         server_fn,
     },
@@ -26,7 +28,12 @@ use axum::{
 };
 use leptos::{config::LeptosOptions, prelude::provide_context};
 use leptos_axum::{generate_route_list, LeptosRoutes};
-use std::{net::SocketAddr, path::PathBuf, sync::OnceLock, time::Duration};
+use std::{
+    net::SocketAddr,
+    path::PathBuf,
+    sync::{Arc, OnceLock},
+    time::Duration,
+};
 use tokio::net::TcpListener;
 use tower_cookies::CookieManagerLayer;
 use tower_http::{
@@ -123,6 +130,10 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
         let state = state.clone();
         move || provide_context(state.clone())
     };
+    let page_cache = Arc::new(PageCache::new(state.config.page_cache_bytes, {
+        let state = state.clone();
+        move |nonce| csp::page_policy(nonce, Some(&state))
+    }));
     let app = Router::new()
         .leptos_routes_with_context(&state, routes, context.clone(), {
             let options = state.leptos_options.clone();
@@ -136,6 +147,7 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(
             context, shell,
         ))
+        .layer(from_fn_with_state(page_cache, page_cache::serve))
         .layer(from_fn(server_fn::guard))
         .layer(from_fn(guard_pages))
         .layer(from_fn_with_state(state.clone(), auth::authenticate))

@@ -72,6 +72,7 @@ mod hardening;
 mod health;
 mod multi_instance;
 mod oauth;
+mod page_cache;
 mod pages;
 mod sessions;
 mod settings;

@@ -19,6 +19,7 @@ round_seconds=4
 port="${BENCH_PORT:-3300}"
 base="http://127.0.0.1:$port"
 large_base="http://127.0.0.1:$((port + 1))"
+uncached_base="http://127.0.0.1:$((port + 2))"
 password="bench-correct-horse-battery-staple"
 server_cpu=0
 load_cpu=1
@@ -31,9 +32,10 @@ command -v taskset >/dev/null || { echo "taskset is missing (util-linux)" >&2; e
 work="$(mktemp -d)"
 server_pid=""
 large_pid=""
+uncached_pid=""
 pg_dbs=()
 cleanup() {
-    for pid in $server_pid $large_pid; do
+    for pid in $server_pid $large_pid $uncached_pid; do
         kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
     done
     for db in "${pg_dbs[@]}"; do
@@ -145,6 +147,17 @@ profile storm-profile
 wait "$storm_pid"
 storm_peak=$(peak_kib)
 
+# The same pages rendered for every request: a server on the same database with the
+# page cache off (what a page that cannot be cached costs).
+uncached_pid="$(GATEHOUSE_PAGE_CACHE_MIB=0 start "$database_url" "$uncached_base" "$work/uncached.log")"
+wait_up "$uncached_base" "$work/uncached.log"
+uncached_cookie="$(sign_in "$uncached_base")"
+load warmup-uncached "$round_seconds" 32 -H "Cookie: $uncached_cookie" "$uncached_base/profile"
+load uncached-profile "$seconds" 32 -H "Cookie: $uncached_cookie" "$uncached_base/profile"
+load uncached-anonymous "$seconds" 32 "$uncached_base/"
+kill "$uncached_pid" && wait "$uncached_pid" 2>/dev/null || true
+uncached_pid=""
+
 # Session validation against a small and a large table: a second server on its own
 # database holding $seed more sessions, measured in alternation with the first, so that
 # the machine's speed drifting (it does, by tens of percent within minutes) hits both
@@ -189,6 +202,8 @@ mib = lambda kib: f"{int(kib) / 1024:.0f} MiB"
 rows = [
     ("authenticated GET /profile (c=32)", phase("profile"), None),
     ("anonymous GET / (c=32)", phase("anonymous"), None),
+    ("page cache off: GET /profile (c=32)", phase("uncached-profile"), None),
+    ("page cache off: GET / (c=32)", phase("uncached-anonymous"), None),
     ("sign-in POST /api/login (c=16)", phase("signin"), signin_peak),
     ("storm: /profile (c=32) during sign-ins", phase("storm-profile"), None),
     ("storm: sign-ins (c=16) during /profile", phase("storm-signin"), storm_peak),
@@ -201,12 +216,16 @@ print("| phase | req/s | p50 ms | p99 ms | errors | peak RSS |")
 print("|---|---:|---:|---:|---:|---:|")
 for label, (rps, p50, p99, errors), peak in rows:
     print(f"| {label} | {rps:,.0f} | {p50:.2f} | {p99:.2f} | {errors} | {mib(peak) if peak else ''} |")
-profile, storm = rows[0][1][0], rows[3][1][0]
-signin, storm_signin = rows[2][1][0], rows[4][1][0]
-small, large = rows[5][1][1], rows[6][1][1]
+by_label = {label: figures for label, figures, _ in rows}
+profile = by_label["authenticated GET /profile (c=32)"][0]
+storm = by_label["storm: /profile (c=32) during sign-ins"][0]
+signin = by_label["sign-in POST /api/login (c=16)"][0]
+storm_signin = by_label["storm: sign-ins (c=16) during /profile"][0]
+small, large = rows[-2][1][1], rows[-1][1][1]
 print()
 print(f"during the storm /profile keeps {storm / profile:.0%} of its solo throughput; sign-ins keep {storm_signin / signin:.0%} of theirs")
 print(f"validation with {int(large_rows):,} sessions vs {int(small_rows):,}: p50 {large:.2f} ms vs {small:.2f} ms ({(large - small) / small:+.0%})")
+print("page cache on (GATEHOUSE_PAGE_CACHE_MIB=8, the default) except in the two 'page cache off' phases, served by a second server on the same database")
 print("per-IP sign-in limit lifted for the storm (GATEHOUSE_RATE_SIGNIN=100000000/1s); argon2id m=19456 KiB, t=2, p=1")
 PY
 printf 'seeding: %s\n' "$(cat "$work/seed.log")"
