@@ -183,21 +183,12 @@ impl Config {
             ));
         }
 
-        let password_min_length = match var("GATEHOUSE_PASSWORD_MIN_LENGTH") {
-            None => PASSWORD_MIN_CHARS,
-            Some(raw) => match raw.trim().parse::<usize>() {
-                Ok(n) if (PASSWORD_MIN_CHARS..=PASSWORD_MAX_CHARS).contains(&n) => n,
-                _ => {
-                    return Err(invalid(
-                        "GATEHOUSE_PASSWORD_MIN_LENGTH",
-                        format!(
-                            "expected a number from {PASSWORD_MIN_CHARS} to {PASSWORD_MAX_CHARS}, got {}",
-                            shown(&raw)
-                        ),
-                    ))
-                }
-            },
-        };
+        let password_min_length = number(
+            "GATEHOUSE_PASSWORD_MIN_LENGTH",
+            var("GATEHOUSE_PASSWORD_MIN_LENGTH"),
+            PASSWORD_MIN_CHARS as u64,
+            PASSWORD_MIN_CHARS as u64..=PASSWORD_MAX_CHARS as u64,
+        )? as usize;
 
         let default_role = match var("GATEHOUSE_DEFAULT_ROLE") {
             None => Role::User,
@@ -223,18 +214,12 @@ impl Config {
             }
         };
 
-        let login_max_failures = match var("GATEHOUSE_LOGIN_MAX_FAILURES") {
-            None => 5,
-            Some(raw) => match raw.trim().parse::<u32>() {
-                Ok(n) if (1..=1000).contains(&n) => n,
-                _ => {
-                    return Err(invalid(
-                        "GATEHOUSE_LOGIN_MAX_FAILURES",
-                        format!("expected a number from 1 to 1000, got {}", shown(&raw)),
-                    ))
-                }
-            },
-        };
+        let login_max_failures = number(
+            "GATEHOUSE_LOGIN_MAX_FAILURES",
+            var("GATEHOUSE_LOGIN_MAX_FAILURES"),
+            5,
+            1..=1000,
+        )? as u32;
 
         let rate_signin = parse_rate(
             "GATEHOUSE_RATE_SIGNIN",
@@ -281,21 +266,13 @@ impl Config {
 
         let oauth_timeout = duration("GATEHOUSE_OAUTH_TIMEOUT", "10s")?;
 
-        let page_cache_mib = match var("GATEHOUSE_PAGE_CACHE_MIB") {
-            None => DEFAULT_PAGE_CACHE_MIB,
-            Some(raw) => match raw.trim().parse::<u64>() {
-                Ok(n) if n <= MAX_PAGE_CACHE_MIB => n,
-                _ => {
-                    return Err(invalid(
-                        "GATEHOUSE_PAGE_CACHE_MIB",
-                        format!(
-                            "expected a number of MiB from 0 (off) to {MAX_PAGE_CACHE_MIB}, got {}",
-                            shown(&raw)
-                        ),
-                    ))
-                }
-            },
-        };
+        // In MiB; 0 turns the cache off.
+        let page_cache_mib = number(
+            "GATEHOUSE_PAGE_CACHE_MIB",
+            var("GATEHOUSE_PAGE_CACHE_MIB"),
+            DEFAULT_PAGE_CACHE_MIB,
+            0..=MAX_PAGE_CACHE_MIB,
+        )?;
 
         Ok(Config {
             oauth_timeout,
@@ -318,6 +295,28 @@ impl Config {
     /// True when the database is PostgreSQL.
     pub fn is_postgres(&self) -> bool {
         !self.database_url.starts_with("sqlite:")
+    }
+}
+
+/// A whole number within `range`, or `default` when the variable is unset.
+fn number(
+    variable: &'static str,
+    raw: Option<String>,
+    default: u64,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<u64, ConfigError> {
+    let Some(raw) = raw else { return Ok(default) };
+    match raw.trim().parse::<u64>() {
+        Ok(n) if range.contains(&n) => Ok(n),
+        _ => Err(invalid(
+            variable,
+            format!(
+                "expected a number from {} to {}, got {}",
+                range.start(),
+                range.end(),
+                shown(&raw)
+            ),
+        )),
     }
 }
 

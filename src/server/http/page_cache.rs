@@ -71,16 +71,6 @@ impl PageCache {
         }
     }
 
-    /// How many pages are kept now.
-    pub fn len(&self) -> usize {
-        self.pages.as_ref().map_or(0, Cache::len)
-    }
-
-    /// True when nothing is kept.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// The page for `page` with a fresh nonce, or `None` when its policy is unusable.
     fn answer(&self, page: &Page) -> Option<Response> {
         let nonce = Nonce::new();
