@@ -8,6 +8,8 @@
 #   BENCH_SECONDS=20       length of each phase (default 10)
 #   BENCH_SEED=1000000     sessions in the table for the large-table phase (default 1 M)
 #   BENCH_ROUNDS=5         rounds of the small-table / large-table comparison (default 5)
+#   BENCH_REFERENCE=0      skip the reference argon2 row (it installs @node-rs/argon2, the
+#                          reference stack's hashing library, from npm into a scratch dir)
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -141,6 +143,19 @@ profile profile
 load anonymous "$seconds" 32 "$base/"
 signins signin
 signin_peak=$(peak_kib)
+# The reference stack's hashing library on the same core, right after our sign-ins: the
+# machine's speed drifts, so the sign-in target is judged against a figure taken now.
+reference_rate=""
+reference_version="2.2.1"
+if [ "${BENCH_REFERENCE:-1}" = 1 ] && command -v node >/dev/null && command -v npm >/dev/null; then
+    if npm install --prefix "$work/reference" --no-audit --no-fund --silent \
+        "@node-rs/argon2@$reference_version" >/dev/null 2>&1; then
+        reference_rate="$(NODE_PATH="$work/reference/node_modules" \
+            taskset -c "$server_cpu" node "$root/tests/bench/argon2-reference.js" "$seconds")"
+    else
+        echo "could not install @node-rs/argon2 from npm: reference row skipped" >&2
+    fi
+fi
 reset_peak
 signins storm-signin & storm_pid=$!
 profile storm-profile
@@ -177,9 +192,9 @@ for round in $(seq 1 "$rounds"); do
 done
 sessions_now=$(curl -fs -o /dev/null -w '%{http_code}' -H "Cookie: $cookie" "$base/profile")
 
-python3 - "$work" "$backend" "$seconds" "$idle_rss" "$signin_peak" "$storm_peak" "$rounds" "$round_seconds" "$small_rows" "$large_rows" <<'PY'
+python3 - "$work" "$backend" "$seconds" "$idle_rss" "$signin_peak" "$storm_peak" "$rounds" "$round_seconds" "$small_rows" "$large_rows" "$reference_rate" "$reference_version" <<'PY'
 import json, sys, datetime, statistics
-work, backend, seconds, idle, signin_peak, storm_peak, rounds, round_seconds, small_rows, large_rows = sys.argv[1:]
+work, backend, seconds, idle, signin_peak, storm_peak, rounds, round_seconds, small_rows, large_rows, reference_rate, reference_version = sys.argv[1:]
 rounds = int(rounds)
 
 def phase(name):
@@ -224,6 +239,10 @@ storm_signin = by_label["storm: sign-ins (c=16) during /profile"][0]
 small, large = rows[-2][1][1], rows[-1][1][1]
 print()
 print(f"during the storm /profile keeps {storm / profile:.0%} of its solo throughput; sign-ins keep {storm_signin / signin:.0%} of theirs")
+if reference_rate:
+    reference = float(reference_rate)
+    print(f"reference hashing, same core, just after the sign-in phase: @node-rs/argon2 {reference_version} "
+          f"{reference:.1f} hashes/s; Gatehouse sign-ins {signin:.1f}/s ({signin / reference:.2f}x)")
 print(f"validation with {int(large_rows):,} sessions vs {int(small_rows):,}: p50 {large:.2f} ms vs {small:.2f} ms ({(large - small) / small:+.0%})")
 print("page cache on (GATEHOUSE_PAGE_CACHE_MIB=8, the default) except in the two 'page cache off' phases, served by a second server on the same database")
 print("per-IP sign-in limit lifted for the storm (GATEHOUSE_RATE_SIGNIN=100000000/1s); argon2id m=19456 KiB, t=2, p=1")
