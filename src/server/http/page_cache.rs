@@ -16,6 +16,11 @@
 //! Only a `GET` without a query string is served from or stored in the cache, and only a
 //! 200 answer whose headers are the two rendering sets (type and policy). The session and
 //! guard layers run before this one on every request, cached or not.
+//!
+//! Debug builds (the dev server and every test run) check the list: each reuse also
+//! renders the page afresh and stops with a panic if the two differ beyond the nonce —
+//! a page added to [`CACHEABLE`] that reads anything else fails the test suite the first
+//! time it is served twice.
 
 use crate::{model::SessionUser, server::context::CurrentAuth};
 use axum::{
@@ -44,6 +49,8 @@ type PolicyFn = dyn Fn(&str) -> String + Send + Sync;
 pub struct PageCache {
     pages: Option<Cache<Key, Arc<Page>, PageWeight>>,
     policy: Box<PolicyFn>,
+    /// Render again on every reuse and require the same page (debug builds).
+    check_reuse: bool,
 }
 
 impl fmt::Debug for PageCache {
@@ -68,7 +75,14 @@ impl PageCache {
         PageCache {
             pages,
             policy: Box::new(policy),
+            check_reuse: cfg!(debug_assertions),
         }
+    }
+
+    /// Whether every reuse is checked against a fresh render (on in debug builds).
+    pub fn checking_reuse(mut self, check: bool) -> PageCache {
+        self.check_reuse = check;
+        self
     }
 
     /// The page for `page` with a fresh nonce, or `None` when its policy is unusable.
@@ -174,6 +188,9 @@ pub async fn serve(State(cache): State<Arc<PageCache>>, req: Request, next: Next
         return next.run(req).await;
     };
     if let Some(page) = pages.get(&key) {
+        if cache.check_reuse {
+            return checked_reuse(&cache, &page, key.path, req, next).await;
+        }
         if let Some(response) = cache.answer(&page) {
             return response;
         }
@@ -212,6 +229,36 @@ pub async fn serve(State(cache): State<Arc<PageCache>>, req: Request, next: Next
     Response::from_parts(parts, Body::from(bytes))
 }
 
+/// Answers from the kept `page` after rendering the request afresh and requiring the
+/// same HTML apart from the nonce. Panics otherwise: the page must not be in
+/// [`CACHEABLE`]. A fresh render that is not a plain 200 page is answered as is.
+async fn checked_reuse(cache: &PageCache, page: &Page, path: &str, req: Request, next: Next) -> Response {
+    let fresh = next.run(req).await;
+    let nonce = fresh
+        .headers()
+        .get(header::CONTENT_SECURITY_POLICY)
+        .and_then(|v| v.to_str().ok())
+        .and_then(nonce_in)
+        .map(str::to_owned);
+    let Some(nonce) = nonce.filter(|_| fresh.status() == StatusCode::OK) else {
+        return fresh;
+    };
+    let (parts, body) = fresh.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
+        return super::error_page::render(StatusCode::INTERNAL_SERVER_ERROR, None);
+    };
+    let kept = page.with_nonce(&nonce);
+    assert!(
+        bytes == kept.as_bytes(),
+        "the page cache answered {path} with HTML that a fresh render no longer gives for \
+         the same user: a page that reads anything beyond its path and user must not be \
+         listed in CACHEABLE"
+    );
+    cache
+        .answer(page)
+        .unwrap_or_else(|| Response::from_parts(parts, Body::from(bytes)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -238,10 +285,24 @@ mod tests {
     /// A router whose pages count their renders, behind the cache and a stand-in for the
     /// session layer (the `x-user` header names the signed-in user).
     fn app(bytes: u64, renders: Arc<AtomicUsize>) -> Router {
+        app_with(
+            PageCache::new(bytes, policy).checking_reuse(false),
+            renders,
+            false,
+        )
+    }
+
+    /// [`app`] with a given cache; `impure` pages also show how many renders came before.
+    fn app_with(cache: PageCache, renders: Arc<AtomicUsize>, impure: bool) -> Router {
         let page = move |req: Request| {
             let renders = renders.clone();
             async move {
-                renders.fetch_add(1, Ordering::SeqCst);
+                let before = renders.fetch_add(1, Ordering::SeqCst);
+                let impurity = if impure {
+                    format!(" render {before}")
+                } else {
+                    String::new()
+                };
                 let nonce = Nonce::new();
                 let who = req
                     .extensions()
@@ -261,7 +322,7 @@ mod tests {
                     .header(header::CONTENT_TYPE, "text/html; charset=utf-8")
                     .header(header::CONTENT_SECURITY_POLICY, policy(&nonce))
                     .body(Body::from(format!(
-                        "<p>{who} {}</p><script nonce=\"{nonce}\"></script><script nonce=\"{nonce}\"></script>",
+                        "<p>{who} {}{impurity}</p><script nonce=\"{nonce}\"></script><script nonce=\"{nonce}\"></script>",
                         req.uri()
                     )))
                     .expect("response")
@@ -289,7 +350,7 @@ mod tests {
             .route("/profile", get(page.clone()))
             .route("/members", get(page.clone()))
             .route("/admin", get(page))
-            .layer(from_fn_with_state(Arc::new(PageCache::new(bytes, policy)), serve))
+            .layer(from_fn_with_state(Arc::new(cache), serve))
             .layer(axum::middleware::from_fn(session))
     }
 
@@ -380,6 +441,48 @@ mod tests {
             assert!(body.contains(nonce));
         }
         assert_eq!(renders.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_checked_reuse_renders_again_and_answers_with_a_fresh_nonce() {
+        let renders = Arc::new(AtomicUsize::new(0));
+        let app = app_with(
+            PageCache::new(1 << 20, policy).checking_reuse(true),
+            renders.clone(),
+            false,
+        );
+        let mut nonces = Vec::new();
+        for _ in 0..3 {
+            let (status, policy, body) = fetch(&app, "/profile", Some("ada")).await;
+            assert_eq!(status, StatusCode::OK);
+            let nonce = nonce_in(&policy).expect("nonce").to_owned();
+            assert_eq!(body.matches(&format!("nonce=\"{nonce}\"")).count(), 2, "{body}");
+            nonces.push(nonce);
+        }
+        assert_eq!(renders.load(Ordering::SeqCst), 3, "every reuse rendered again");
+        nonces.dedup();
+        assert_eq!(nonces.len(), 3);
+    }
+
+    #[tokio::test]
+    #[should_panic(expected = "must not be listed in CACHEABLE")]
+    async fn a_checked_reuse_of_a_page_that_changes_between_renders_panics() {
+        let renders = Arc::new(AtomicUsize::new(0));
+        let app = app_with(
+            PageCache::new(1 << 20, policy).checking_reuse(true),
+            renders,
+            true,
+        );
+        fetch(&app, "/profile", Some("ada")).await;
+        fetch(&app, "/profile", Some("ada")).await;
+    }
+
+    #[test]
+    fn reuse_is_checked_exactly_in_debug_builds() {
+        assert_eq!(
+            PageCache::new(1 << 20, policy).check_reuse,
+            cfg!(debug_assertions)
+        );
     }
 
     #[test]
