@@ -7,7 +7,7 @@
 //!   is bounded (threads × 19 MiB) and nothing is allocated or returned per hash; a
 //!   thread that has had no work for [`IDLE_RELEASE`] gives its memory back (wiped), so
 //!   an idle server stays small;
-//! - the threads run at a lower scheduling priority (nice 3), so when pages and sign-ins
+//! - the threads run at a lower scheduling priority (nice 2), so when pages and sign-ins
 //!   compete for a core, pages keep most of it and sign-ins still progress;
 //! - admission is a semaphore whose wait is bounded: past it the caller gets
 //!   [`HashError::Busy`] (503 + Retry-After) rather than an endless queue.
@@ -41,8 +41,8 @@ pub const T_COST: u32 = 2;
 /// argon2id lanes.
 pub const P_COST: u32 = 1;
 /// How much less CPU time hashing threads get than request threads under contention
-/// (Linux nice value: weight 526 against 1024, about a third of a contended core).
-const HASH_NICENESS: i32 = 3;
+/// (Linux nice value: weight 655 against 1024, about two fifths of a contended core).
+const HASH_NICENESS: i32 = 2;
 /// Largest memory cost a stored hash may ask for (a hostile or corrupt row must not
 /// make one verification allocate gigabytes).
 const MAX_M_COST_KIB: u32 = 256 * 1024;
