@@ -179,6 +179,28 @@ fn nonce_in(policy: &str) -> Option<&str> {
     Some(&policy[start..start + length]).filter(|n| !n.is_empty())
 }
 
+/// The nonce a rendered page was given, when it is a 200 page with a nonce policy.
+fn page_nonce(response: &Response) -> Option<String> {
+    if response.status() != StatusCode::OK {
+        return None;
+    }
+    response
+        .headers()
+        .get(header::CONTENT_SECURITY_POLICY)
+        .and_then(|v| v.to_str().ok())
+        .and_then(nonce_in)
+        .map(str::to_owned)
+}
+
+/// A rendered page's text, or the error page when it cannot be read. The app renders
+/// the whole page before answering: this only gathers its chunks.
+async fn page_bytes(body: Body) -> Result<axum::body::Bytes, Response> {
+    axum::body::to_bytes(body, usize::MAX).await.map_err(|err| {
+        tracing::error!(error = %err, "a rendered page could not be read");
+        super::error_page::render(StatusCode::INTERNAL_SERVER_ERROR, None)
+    })
+}
+
 /// The layer: answers a listed page from the cache, or renders it and keeps it.
 pub async fn serve(State(cache): State<Arc<PageCache>>, req: Request, next: Next) -> Response {
     let Some(pages) = &cache.pages else {
@@ -196,28 +218,17 @@ pub async fn serve(State(cache): State<Arc<PageCache>>, req: Request, next: Next
         }
     }
     let response = next.run(req).await;
-    let keepable = response.status() == StatusCode::OK
-        && response
-            .headers()
-            .keys()
-            .all(|name| name == header::CONTENT_TYPE || name == header::CONTENT_SECURITY_POLICY);
-    let nonce = response
+    let keepable = response
         .headers()
-        .get(header::CONTENT_SECURITY_POLICY)
-        .and_then(|v| v.to_str().ok())
-        .and_then(nonce_in)
-        .map(str::to_owned);
-    let (Some(nonce), true) = (nonce, keepable) else {
+        .keys()
+        .all(|name| name == header::CONTENT_TYPE || name == header::CONTENT_SECURITY_POLICY);
+    let (Some(nonce), true) = (page_nonce(&response), keepable) else {
         return response;
     };
     let (parts, body) = response.into_parts();
-    // The app renders the whole page before answering: this only gathers its chunks.
-    let bytes = match axum::body::to_bytes(body, usize::MAX).await {
+    let bytes = match page_bytes(body).await {
         Ok(bytes) => bytes,
-        Err(err) => {
-            tracing::error!(error = %err, "a rendered page could not be read");
-            return super::error_page::render(StatusCode::INTERNAL_SERVER_ERROR, None);
-        }
+        Err(error_page) => return error_page,
     };
     if bytes.len() <= MAX_PAGE_BYTES {
         if let Ok(html) = std::str::from_utf8(&bytes) {
@@ -234,18 +245,13 @@ pub async fn serve(State(cache): State<Arc<PageCache>>, req: Request, next: Next
 /// [`CACHEABLE`]. A fresh render that is not a plain 200 page is answered as is.
 async fn checked_reuse(cache: &PageCache, page: &Page, path: &str, req: Request, next: Next) -> Response {
     let fresh = next.run(req).await;
-    let nonce = fresh
-        .headers()
-        .get(header::CONTENT_SECURITY_POLICY)
-        .and_then(|v| v.to_str().ok())
-        .and_then(nonce_in)
-        .map(str::to_owned);
-    let Some(nonce) = nonce.filter(|_| fresh.status() == StatusCode::OK) else {
+    let Some(nonce) = page_nonce(&fresh) else {
         return fresh;
     };
     let (parts, body) = fresh.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
-        return super::error_page::render(StatusCode::INTERNAL_SERVER_ERROR, None);
+    let bytes = match page_bytes(body).await {
+        Ok(bytes) => bytes,
+        Err(error_page) => return error_page,
     };
     let kept = page.with_nonce(&nonce);
     assert!(
