@@ -25,7 +25,7 @@ use leptos_router::{
 /// The HTML document around the app, rendered on the server for every page.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     #[cfg(feature = "ssr")]
-    crate::server::http::csp::set_page_policy();
+    crate::server::context::set_page_policy();
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -99,5 +99,34 @@ pub fn App() -> impl IntoView {
                 <Footer />
             </div>
         </Router>
+    }
+}
+
+#[cfg(all(test, feature = "ssr"))]
+mod tests {
+    use super::App;
+    use crate::page::Page;
+
+    /// The router and the page table list the same pages: a `<Route>` without a table
+    /// entry would be refused (or, outside the guarded areas, public by accident).
+    #[tokio::test]
+    async fn every_route_has_a_page_table_entry_and_every_entry_a_route() {
+        let routes = leptos_axum::generate_route_list(App);
+        let mut paths: Vec<String> = routes.iter().map(|r| r.path().to_owned()).collect();
+        paths.sort();
+        paths.dedup();
+        for path in &paths {
+            assert!(
+                Page::at(path).is_some(),
+                "<Route> {path} has no entry in the page table"
+            );
+        }
+        for page in Page::ALL {
+            assert!(
+                paths.iter().any(|p| p == page.path()),
+                "{page:?} ({}) has no <Route>",
+                page.path()
+            );
+        }
     }
 }

@@ -11,8 +11,8 @@ pub mod app;
 pub mod components;
 pub mod domain;
 pub mod model;
+pub mod page;
 pub mod pages;
-pub mod routes;
 
 #[cfg(feature = "ssr")]
 pub mod server;

@@ -1,12 +1,28 @@
 //! The Gatehouse server binary: parse the command line and the configuration, then run.
 
-use clap::Parser;
-use gatehouse::server::{cli, config::Config, telemetry};
+use clap::FromArgMatches;
+use gatehouse::server::{cli, config, telemetry};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
-    let config = match Config::from_env() {
+    if let Err(err) = config::load_dotenv() {
+        eprintln!("gatehouse: {err}");
+        return ExitCode::from(2);
+    }
+    let parsed = config::command::<cli::Cli>()
+        .try_get_matches()
+        .and_then(|matches| cli::Cli::from_arg_matches(&matches));
+    let cli = match parsed {
+        Ok(cli) => cli,
+        // A variable's value was refused: one line naming it.
+        Err(err) if err.get(clap::error::ContextKind::InvalidArg).is_some() && is_value_error(&err) => {
+            eprintln!("gatehouse: {}", config::from_clap(err));
+            return ExitCode::from(2);
+        }
+        // Help, version, an unknown command: clap's own answer and exit code.
+        Err(err) => err.exit(),
+    };
+    let config = match cli.settings.clone().validate() {
         Ok(config) => config,
         Err(err) => {
             eprintln!("gatehouse: {err}");
@@ -33,4 +49,9 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn is_value_error(err: &clap::Error) -> bool {
+    use clap::error::ErrorKind;
+    matches!(err.kind(), ErrorKind::ValueValidation | ErrorKind::InvalidValue)
 }

@@ -21,6 +21,9 @@ test('an owner promotes a user to admin, who can then manage members but not mak
   await ready(page, js);
   await page.getByLabel('Username starts with').fill(rising);
   await page.getByRole('button', { name: 'Search' }).click();
+  // Wait for the search's own result (with JavaScript the previous list stays on screen
+  // until it arrives): a choice made in a row that is about to be replaced is lost.
+  await expect(page.locator('tr[data-username]')).toHaveCount(1);
   const row = page.locator(`tr[data-username="${rising}"]`);
   await expect(row).toBeVisible();
   await row.getByRole('combobox').selectOption('admin');

@@ -6,19 +6,22 @@ use crate::{
 };
 use leptos::prelude::*;
 
-/// The signed-in user of this request (validated once by the auth layer), or `None`.
+#[cfg(feature = "ssr")]
+use crate::server::{auth::accounts, context::RequestCtx};
+
+/// The signed-in user of this request (validated once by the session layer), or `None`.
 #[server(endpoint = "current_user")]
 pub async fn current_user() -> Result<Option<SessionUser>, AppError> {
-    Ok(crate::server::context::current_auth().map(|auth| auth.user.clone()))
+    let ctx = RequestCtx::current()?;
+    Ok(ctx.session.as_ref().map(|auth| auth.user.clone()))
 }
 
 /// Creates an account and signs in. Answers the page to go to next.
 #[server(endpoint = "signup")]
 pub async fn signup(username: String, password: SecretString) -> Result<String, AppError> {
-    use crate::server::{auth::accounts, context};
-    let req = context::account_request()?;
-    accounts::sign_up(&req, &username, &password).await?;
-    Ok(context::go_to("/profile"))
+    let ctx = RequestCtx::current()?;
+    accounts::sign_up(&ctx, &username, &password).await?;
+    Ok(ctx.continue_to("/profile"))
 }
 
 /// Signs in with a username and password. `next` is where to go afterwards; only a
@@ -29,22 +32,17 @@ pub async fn login(
     password: SecretString,
     next: Option<String>,
 ) -> Result<String, AppError> {
-    use crate::{
-        domain::LocalPath,
-        server::{auth::accounts, context},
-    };
-    let req = context::account_request()?;
-    accounts::sign_in(&req, &username, &password).await?;
-    Ok(context::go_to(&LocalPath::or_profile(next.as_deref())))
+    let ctx = RequestCtx::current()?;
+    accounts::sign_in(&ctx, &username, &password).await?;
+    Ok(ctx.continue_to(&crate::domain::LocalPath::or_profile(next.as_deref())))
 }
 
 /// Signs out: deletes the session and clears the cookie.
 #[server(endpoint = "logout")]
 pub async fn logout() -> Result<String, AppError> {
-    use crate::server::{auth::accounts, context};
-    let req = context::account_request()?;
-    accounts::sign_out(&req).await?;
-    Ok(context::go_to("/"))
+    let ctx = RequestCtx::current()?;
+    crate::server::auth::sessions::end(&ctx).await?;
+    Ok(ctx.continue_to("/"))
 }
 
 /// Password policy and enabled providers, for the sign-in and sign-up forms.

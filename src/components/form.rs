@@ -33,7 +33,7 @@ pub fn TextField(
     name: &'static str,
     autocomplete: &'static str,
     #[prop(optional, into)] value: Option<String>,
-    #[prop(optional)] hint: Option<&'static str>,
+    #[prop(optional, into)] hint: Option<String>,
     #[prop(default = 64)] maxlength: usize,
 ) -> impl IntoView {
     let id = format!("field-{name}");
@@ -51,7 +51,7 @@ pub fn TextField(
                 required
                 maxlength=maxlength
                 value=value.unwrap_or_default()
-                aria-describedby=hint.map(|_| hint_id.clone())
+                aria-describedby=hint.as_ref().map(|_| hint_id.clone())
             />
             {hint.map(|h| view! { <p class="hint" id=hint_id>{h}</p> })}
         </div>

@@ -1,8 +1,8 @@
 //! Pieces shared by pages.
 
+pub mod authorized;
 pub mod footer;
 pub mod form;
-pub mod guard;
 pub mod nav;
 pub mod notice;
 pub mod oauth;

@@ -1,14 +1,35 @@
 //! The navigation bar: reads the auth context, so it shows the right state in the
-//! server's HTML and follows every sign-in and sign-out without a reload.
+//! server's HTML and follows every sign-in and sign-out without a reload. Its links are
+//! the page table's navigation entries the visitor may open.
 
 use crate::{
     api::auth::Logout,
     app::use_auth,
     components::form::navigate_after_success,
-    model::{role_at_least, Role},
+    model::Role,
+    page::{Access, NavEntry, Page},
 };
 use leptos::prelude::*;
 use leptos_router::components::A;
+
+/// The navigation entries a visitor with `role` (`None`: signed out) is offered.
+fn entries(role: Option<Role>) -> Vec<(Page, NavEntry)> {
+    Page::ALL
+        .into_iter()
+        .filter(|page| page.access() != Access::Public && page.admits(role))
+        .filter_map(|page| page.nav().map(|entry| (page, entry)))
+        .collect()
+}
+
+fn links(role: Option<Role>) -> impl IntoView {
+    entries(role)
+        .into_iter()
+        .map(|(page, entry)| {
+            let class = entry.prominent.then_some("button small");
+            view! { <li><A href=page.path() attr:class=class>{entry.label}</A></li> }
+        })
+        .collect_view()
+}
 
 #[component]
 pub fn NavBar() -> impl IntoView {
@@ -27,14 +48,9 @@ pub fn NavBar() -> impl IntoView {
                     {move || Suspend::new(async move {
                         match auth.user.await {
                             Ok(Some(user)) => {
-                                let is_member = role_at_least(Role::User, user.role);
-                                let is_admin = role_at_least(Role::Admin, user.role);
                                 view! {
                                     <ul class="nav-links" data-testid="nav-signed-in">
-                                        <li><A href="/profile">"Profile"</A></li>
-                                        {is_member.then(|| view! { <li><A href="/members">"Members"</A></li> })}
-                                        {is_admin.then(|| view! { <li><A href="/admin">"Admin"</A></li> })}
-                                        <li><A href="/settings/account">"Settings"</A></li>
+                                        {links(Some(user.role))}
                                         <li class="nav-user" data-testid="nav-username">{user.username}</li>
                                         <li>
                                             <ActionForm action=logout>
@@ -47,10 +63,7 @@ pub fn NavBar() -> impl IntoView {
                             }
                             _ => {
                                 view! {
-                                    <ul class="nav-links" data-testid="nav-signed-out">
-                                        <li><A href="/login">"Sign in"</A></li>
-                                        <li><A href="/signup" attr:class="button small">"Sign up"</A></li>
-                                    </ul>
+                                    <ul class="nav-links" data-testid="nav-signed-out">{links(None)}</ul>
                                 }
                                     .into_any()
                             }
@@ -59,5 +72,29 @@ pub fn NavBar() -> impl IntoView {
                 </Transition>
             </nav>
         </header>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels(role: Option<Role>) -> Vec<&'static str> {
+        entries(role).into_iter().map(|(_, e)| e.label).collect()
+    }
+
+    #[test]
+    fn each_visitor_sees_the_pages_their_role_opens() {
+        assert_eq!(labels(None), ["Sign in", "Sign up"]);
+        assert_eq!(labels(Some(Role::None)), ["Profile", "Settings"]);
+        assert_eq!(labels(Some(Role::User)), ["Profile", "Members", "Settings"]);
+        assert_eq!(
+            labels(Some(Role::Admin)),
+            ["Profile", "Members", "Admin", "Settings"]
+        );
+        assert_eq!(
+            labels(Some(Role::Owner)),
+            ["Profile", "Members", "Admin", "Settings"]
+        );
     }
 }

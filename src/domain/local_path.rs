@@ -1,3 +1,4 @@
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use std::fmt;
 
 /// A redirect target that stays on this site: the `next` parameter after sign-in.
@@ -11,7 +12,7 @@ pub struct LocalPath(String);
 
 impl LocalPath {
     pub fn parse(raw: &str) -> Option<LocalPath> {
-        let decoded = percent_decode(raw)?;
+        let decoded = percent_decode_strict(raw.as_bytes())?;
         let bytes = decoded.as_bytes();
         let starts_with_one_slash =
             bytes.first() == Some(&b'/') && !matches!(bytes.get(1), Some(b'/' | b'\\'));
@@ -37,36 +38,35 @@ impl fmt::Display for LocalPath {
     }
 }
 
-/// Decodes `%XX` escapes once; `None` for a malformed escape or non-UTF-8 result.
-fn percent_decode(raw: &str) -> Option<String> {
-    let bytes = raw.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = bytes.get(i + 1..i + 3)?;
-            let value = u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?;
-            out.push(value);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
+/// Decodes `%XX` escapes once. A `%` that does not start an escape (which a lenient
+/// decoder passes through as it is) or a result that is not UTF-8 gives `None`.
+pub fn percent_decode_strict(raw: &[u8]) -> Option<String> {
+    let well_formed = raw.iter().enumerate().all(|(i, &b)| {
+        b != b'%'
+            || raw
+                .get(i + 1..i + 3)
+                .is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit))
+    });
+    if !well_formed {
+        return None;
     }
-    String::from_utf8(out).ok()
+    percent_encoding::percent_decode(raw)
+        .decode_utf8()
+        .ok()
+        .map(|s| s.into_owned())
 }
+
+/// Everything but the unreserved characters and `/` is escaped in a query value.
+const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'/');
 
 /// Percent-encodes a path for use as a query value (`/login?next=…`).
 pub fn encode_query_value(value: &str) -> String {
-    let mut out = String::with_capacity(value.len() * 3);
-    for b in value.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    utf8_percent_encode(value, QUERY_VALUE).to_string()
 }
 
 #[cfg(test)]

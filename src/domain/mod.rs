@@ -1,14 +1,15 @@
 //! Values that are valid by construction: parse, don't validate.
 //!
-//! The same parsers run in the browser (for early feedback) and on the server (the
-//! authority), so both sides agree on what a username or a password is.
+//! The server is the authority; the pages read the same limits (the sign-up hints quote
+//! [`USERNAME_MIN_CHARS`] and the configured password length), so what a form says and
+//! what the server accepts cannot drift apart.
 
 mod local_path;
 mod password;
 mod secret;
 mod username;
 
-pub use local_path::{encode_query_value, LocalPath};
+pub use local_path::{encode_query_value, percent_decode_strict, LocalPath};
 pub use password::{
     normalise_for_verification, Password, PasswordError, PASSWORD_MAX_CHARS, PASSWORD_MIN_CHARS,
 };

@@ -1,4 +1,4 @@
-//! What the admin page shows, and the rules for changing roles (SPEC §9).
+//! What the admin page shows, and the rules for changing roles (README "Roles").
 
 use super::Role;
 use serde::{Deserialize, Serialize};

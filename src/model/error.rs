@@ -60,13 +60,13 @@ pub struct AppError {
     pub username: Option<String>,
 }
 
-/// Message of a sign-in that failed for any credential reason (SPEC §6).
+/// Message of a sign-in that failed for any credential reason.
 pub const MSG_BAD_CREDENTIALS: &str = "Incorrect username or password";
-/// Message of a sign-up whose username exists already (SPEC §6).
+/// Message of a sign-up whose username exists already.
 pub const MSG_USERNAME_TAKEN: &str = "That username is taken";
-/// Message of a page or action that needs a higher role (SPEC §6).
+/// Message of a page or action that needs a higher role.
 pub const MSG_FORBIDDEN: &str = "You don't have permission to view this page.";
-/// Message of a refused cross-site request (SPEC §6).
+/// Message of a refused cross-site request.
 pub const MSG_CROSS_SITE: &str = "Cross-site request refused";
 
 impl AppError {

@@ -28,11 +28,6 @@ impl Role {
             Role::Owner => "owner",
         }
     }
-
-    /// Numeric level, `none` = 0 … `owner` = 3.
-    pub fn level(self) -> u8 {
-        self as u8
-    }
 }
 
 /// True when `actual` grants at least what `required` asks for.
@@ -69,7 +64,6 @@ mod tests {
     #[test]
     fn roles_are_ordered_by_privilege() {
         assert!(Role::None < Role::User && Role::User < Role::Admin && Role::Admin < Role::Owner);
-        assert_eq!(Role::Owner.level(), 3);
     }
 
     #[test]

@@ -3,8 +3,8 @@
 use crate::{
     api::admin::{admin_events, admin_users, SetRole},
     components::{
+        authorized::Authorized,
         form::{action_error, FormError},
-        guard::Guarded,
     },
     domain::encode_query_value,
     model::{format_date, format_datetime, AuditKind, SessionUser},
@@ -20,7 +20,7 @@ use leptos_router::{
 pub fn AdminPage() -> impl IntoView {
     view! {
         <Title text="Admin · Gatehouse" />
-        <Guarded render=|user| view! { <AdminPanel viewer=user /> }.into_any() />
+        <Authorized render=|user| view! { <AdminPanel viewer=user /> }.into_any() />
     }
 }
 

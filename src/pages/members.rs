@@ -1,4 +1,4 @@
-use crate::components::guard::Guarded;
+use crate::components::authorized::Authorized;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -7,7 +7,7 @@ use leptos_meta::Title;
 pub fn MembersPage() -> impl IntoView {
     view! {
         <Title text="Members · Gatehouse" />
-        <Guarded render=|user| {
+        <Authorized render=|user| {
             view! {
                 <section class="card">
                     <h1>"Members' area"</h1>

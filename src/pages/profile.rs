@@ -1,4 +1,4 @@
-use crate::{components::guard::Guarded, model::format_date};
+use crate::{components::authorized::Authorized, model::format_date};
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -6,7 +6,7 @@ use leptos_meta::Title;
 pub fn ProfilePage() -> impl IntoView {
     view! {
         <Title text="Your profile · Gatehouse" />
-        <Guarded render=|user| {
+        <Authorized render=|user| {
             let initial = user.username.chars().next().unwrap_or('?').to_ascii_uppercase().to_string();
             let avatar = match user.avatar_url.clone() {
                 Some(url) => view! { <img class="avatar" src=url alt="" width="72" height="72" referrerpolicy="no-referrer" /> }.into_any(),

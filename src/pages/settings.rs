@@ -5,8 +5,8 @@ use crate::{
         load_account, my_sessions, ChangePassword, DeleteAccount, RevokeOtherSessions, RevokeSession,
     },
     components::{
+        authorized::Authorized,
         form::{action_error, navigate_after_success, FormError, PasswordField},
-        guard::Guarded,
         oauth::LinkedAccounts,
     },
     model::{format_datetime, AccountOverview},
@@ -78,7 +78,7 @@ fn DoneNotice() -> impl IntoView {
 pub fn AccountSettingsPage() -> impl IntoView {
     view! {
         <Title text="Account settings · Gatehouse" />
-        <Guarded render=|_| view! { <AccountSettings /> }.into_any() />
+        <Authorized render=|_| view! { <AccountSettings /> }.into_any() />
     }
 }
 
@@ -185,7 +185,7 @@ fn AccountForms(
 pub fn SessionSettingsPage() -> impl IntoView {
     view! {
         <Title text="Sessions · Gatehouse" />
-        <Guarded render=|_| view! { <SessionSettings /> }.into_any() />
+        <Authorized render=|_| view! { <SessionSettings /> }.into_any() />
     }
 }
 

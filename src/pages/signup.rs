@@ -4,7 +4,7 @@ use crate::{
         form::{action_error, navigate_after_success, FormError, PasswordField, TextField},
         oauth::OAuthButtons,
     },
-    domain::PASSWORD_MIN_CHARS,
+    domain::{PASSWORD_MIN_CHARS, USERNAME_MAX_CHARS, USERNAME_MIN_CHARS},
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -29,7 +29,7 @@ pub fn SignupPage() -> impl IntoView {
                     name="username"
                     autocomplete="username"
                     value=typed.unwrap_or_default()
-                    hint="3 to 32 characters: letters, digits, '_', '-' and '.'."
+                    hint=username_hint()
                 />
                 <Suspense fallback=|| {
                     view! { <PasswordField label="Password" name="password" autocomplete="new-password" hint=password_hint(PASSWORD_MIN_CHARS) /> }
@@ -45,6 +45,11 @@ pub fn SignupPage() -> impl IntoView {
             <p class="switch">"Already have an account? " <A href="/login">"Sign in"</A></p>
         </section>
     }
+}
+
+/// The username rule, from the same limits the server enforces.
+fn username_hint() -> String {
+    format!("{USERNAME_MIN_CHARS} to {USERNAME_MAX_CHARS} characters: letters, digits, '_', '-' and '.'.")
 }
 
 fn password_hint(min: usize) -> String {

@@ -1,4 +1,5 @@
-//! Administration: listing users, changing roles (SPEC §9), reading the audit trail.
+//! Administration: listing users, changing roles (README "Roles"), reading the audit
+//! trail. Each function checks the caller's role itself.
 
 use crate::{
     model::{
@@ -7,9 +8,11 @@ use crate::{
     },
     server::{
         audit::{self, Event},
-        auth::session::{Authenticated, ClientInfo},
-        db::{self, now_seconds, users, Db},
-        error::internal,
+        context::{Actor, RequestCtx},
+        db::{
+            self, now_seconds,
+            users::{self, stored_role},
+        },
     },
 };
 use unicode_normalization::UnicodeNormalization;
@@ -24,27 +27,19 @@ pub fn search_key(query: &str) -> String {
 }
 
 /// One page of users whose username starts with `query` (case-insensitive), with the
-/// roles `viewer` may give each of them.
-pub async fn list_users(
-    db: &Db,
-    viewer: &Authenticated,
-    query: &str,
-    page: i64,
-) -> Result<UsersPage, AppError> {
+/// roles the viewer (an admin or owner) may give each of them.
+pub async fn list_users(ctx: &RequestCtx, query: &str, page: i64) -> Result<UsersPage, AppError> {
+    let viewer = ctx.require_role(Role::Admin)?;
     let key = search_key(query);
     let page = page.clamp(1, 1_000_000);
-    let mut conn = db.conn().await.map_err(internal)?;
-    let total = users::count_matching(conn.exec(), &key).await.map_err(internal)?;
-    let owners = users::count_with_role(conn.exec(), Role::Owner)
-        .await
-        .map_err(internal)?;
-    let rows = users::search(conn.exec(), &key, USERS_PAGE_SIZE, (page - 1) * USERS_PAGE_SIZE)
-        .await
-        .map_err(internal)?;
+    let mut conn = ctx.state.db.conn().await?;
+    let total = users::count_matching(conn.exec(), &key).await?;
+    let owners = users::count_with_role(conn.exec(), Role::Owner).await?;
+    let rows = users::search(conn.exec(), &key, USERS_PAGE_SIZE, (page - 1) * USERS_PAGE_SIZE).await?;
     let users = rows
         .into_iter()
         .map(|row| {
-            let role = row.role.parse().unwrap_or(Role::None);
+            let role = stored_role(&row.role);
             UserSummary {
                 assignable: RoleChange::assignable(viewer.user.id, viewer.user.role, row.id, role, owners),
                 id: row.id,
@@ -59,16 +54,6 @@ pub async fn list_users(
         })
         .collect();
     Ok(UsersPage { users, page, total })
-}
-
-/// Who asks for a role change.
-#[derive(Clone, Copy, Debug)]
-pub enum Actor<'a> {
-    /// A signed-in admin or owner; the rules of SPEC §9 apply.
-    User(&'a Authenticated),
-    /// The operator at the command line: may set any role, but still never demote the
-    /// last owner.
-    Operator,
 }
 
 /// What a role change did.
@@ -87,33 +72,27 @@ fn refusal(reason: RoleRefusal) -> AppError {
     AppError::new(kind, reason.to_string())
 }
 
-/// Changes a user's role. The decision reads the current roles inside the transaction
-/// that writes, so two changes at once (the last two owners demoting each other) can
-/// never leave the site without an owner.
-pub async fn change_role(
-    db: &Db,
-    client: &ClientInfo,
-    actor: Actor<'_>,
-    target_id: i64,
-    new_role: Role,
-) -> Result<RoleChanged, AppError> {
-    let actor_id = match actor {
+/// Changes a user's role, as an admin or owner (or the operator on the command line).
+/// The decision reads the current roles inside the transaction that writes, so two
+/// changes at once (the last two owners demoting each other) can never leave the site
+/// without an owner.
+pub async fn change_role(ctx: &RequestCtx, target_id: i64, new_role: Role) -> Result<RoleChanged, AppError> {
+    let actor_id = match ctx.actor(Role::Admin)? {
         Actor::User(auth) => Some(auth.user.id),
         Actor::Operator => None,
     };
-    let mut tx = db.begin().await.map_err(internal)?;
-    let rows = users::lock_role_rows(tx.exec(), actor_id.unwrap_or(-1), target_id)
-        .await
-        .map_err(internal)?;
+    let mut tx = ctx.state.db.begin().await?;
+    let rows = users::lock_role_rows(tx.exec(), actor_id.unwrap_or(-1), target_id).await?;
     let role_of = |id: i64| {
         rows.iter()
             .find(|(row_id, _)| *row_id == id)
-            .map(|(_, role)| role.parse().unwrap_or(Role::None))
+            .map(|(_, role)| *role)
     };
     let Some(target_role) = role_of(target_id) else {
         return Err(AppError::not_found("There is no such user."));
     };
-    let owners = i64::try_from(rows.iter().filter(|(_, role)| role == "owner").count()).unwrap_or(i64::MAX);
+    let owners =
+        i64::try_from(rows.iter().filter(|(_, role)| *role == Role::Owner).count()).unwrap_or(i64::MAX);
     let change = RoleChange {
         actor_id: actor_id.unwrap_or(-1),
         // The operator acts with an owner's powers; a signed-in actor with the role they
@@ -129,8 +108,7 @@ pub async fn change_role(
     };
     change.check().map_err(refusal)?;
     let target = users::find_by_id(tx.exec(), target_id)
-        .await
-        .map_err(internal)?
+        .await?
         .ok_or_else(|| AppError::not_found("There is no such user."))?;
     let changed = RoleChanged {
         username: target.username.clone(),
@@ -140,9 +118,7 @@ pub async fn change_role(
     if target_role == new_role {
         return Ok(changed);
     }
-    users::set_role(tx.exec(), target_id, new_role, now_seconds())
-        .await
-        .map_err(internal)?;
+    users::set_role(tx.exec(), target_id, new_role, now_seconds()).await?;
     let detail = format!(
         "{} → {}{}",
         target_role,
@@ -153,14 +129,20 @@ pub async fn change_role(
     if let Some(id) = actor_id {
         event = event.actor(id);
     }
-    audit::record(tx.exec(), client, event).await.map_err(internal)?;
-    tx.commit().await.map_err(internal)?;
+    audit::record(tx.exec(), &ctx.client, event).await?;
+    tx.commit().await?;
     tracing::info!(target_id, actor_id, from = %target_role, to = %new_role, "role changed");
     Ok(changed)
 }
 
 /// The latest audit events, optionally of one kind and/or about one username.
-pub async fn list_events(db: &Db, kind: &str, username: &str, page: i64) -> Result<AuditPage, AppError> {
+pub async fn list_events(
+    ctx: &RequestCtx,
+    kind: &str,
+    username: &str,
+    page: i64,
+) -> Result<AuditPage, AppError> {
+    ctx.require_role(Role::Admin)?;
     let kind = kind.trim();
     let kind = if kind.is_empty() {
         None
@@ -174,7 +156,7 @@ pub async fn list_events(db: &Db, kind: &str, username: &str, page: i64) -> Resu
     let name = search_key(username);
     let name = (!name.is_empty()).then_some(name);
     let page = page.clamp(1, 1_000_000);
-    let mut conn = db.conn().await.map_err(internal)?;
+    let mut conn = ctx.state.db.conn().await?;
     let mut rows = db::audit::list(
         conn.exec(),
         kind,
@@ -182,8 +164,7 @@ pub async fn list_events(db: &Db, kind: &str, username: &str, page: i64) -> Resu
         EVENTS_PAGE_SIZE + 1,
         (page - 1) * EVENTS_PAGE_SIZE,
     )
-    .await
-    .map_err(internal)?;
+    .await?;
     let has_more = i64::try_from(rows.len()).unwrap_or(0) > EVENTS_PAGE_SIZE;
     rows.truncate(usize::try_from(EVENTS_PAGE_SIZE).unwrap_or(25));
     let events = rows

@@ -3,8 +3,8 @@
 use crate::{
     model::AuditKind,
     server::{
-        auth::session::ClientInfo,
         db::{audit, now_seconds, Exec},
+        http::client::ClientInfo,
     },
 };
 

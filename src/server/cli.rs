@@ -1,10 +1,14 @@
-//! The command line of the server binary (SPEC §12). Every command checks all of its
-//! input before it writes anything, and says what is wrong in one line.
+//! The command line of the server binary (README "Command line"). Every command checks
+//! all of its input before it writes anything, and says what is wrong in one line.
 
 use super::{
     admin,
-    auth::{accounts, session, session::ClientInfo},
-    config::Config,
+    auth::{
+        accounts::{self, AfterPasswordChange},
+        sessions,
+    },
+    config::{Config, Settings},
+    context::RequestCtx,
     db::{users, Db},
     startup,
     state::AppState,
@@ -18,11 +22,15 @@ use clap::{Parser, Subcommand};
 use std::io::{BufRead, IsTerminal, Write};
 
 /// Gatehouse: accounts, sessions and roles for a Leptos app.
-#[derive(Debug, Parser)]
+///
+/// Every option is also read from the environment variable it names (and from `.env`).
+#[derive(Parser)]
 #[command(name = "gatehouse", version, about, long_about = None)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
+    #[command(flatten)]
+    pub settings: Settings,
 }
 
 #[derive(Debug, Subcommand)]
@@ -94,20 +102,12 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         Command::Sessions(SessionsCommand::Purge) => {
             let db = Db::connect(&config.database_url).await?;
             db.migrate().await?;
-            let purged = session::purge_expired(&db).await?;
+            let purged = sessions::purge_expired(&db).await?;
             println!("{purged} expired sessions deleted");
             db.close().await;
             Ok(())
         }
         Command::Sessions(SessionsCommand::Seed { username, count }) => seed(config, &username, count).await,
-    }
-}
-
-/// Where the command line's changes come from, in the audit trail.
-fn operator() -> ClientInfo {
-    ClientInfo {
-        ip: None,
-        user_agent: Some("gatehouse command line".to_owned()),
     }
 }
 
@@ -141,10 +141,11 @@ fn read_password() -> anyhow::Result<SecretString> {
     Ok(SecretString::new(password))
 }
 
-/// A state for commands that change accounts: pool (migrated) and password hasher.
-async fn command_state(config: Config) -> anyhow::Result<AppState> {
+/// The context of a command that changes accounts: pool (migrated), password hasher,
+/// and the operator as the one acting.
+async fn operator(config: Config) -> anyhow::Result<RequestCtx> {
     let options = startup::leptos_options()?;
-    startup::build_state(config, options).await
+    Ok(RequestCtx::operator(startup::build_state(config, options).await?))
 }
 
 async fn find_user(state: &AppState, name: &Username) -> anyhow::Result<users::UserRow> {
@@ -161,19 +162,19 @@ async fn user(command: UserCommand, config: Config) -> anyhow::Result<()> {
             let role = parse_role(&role)?;
             let password = Password::parse(&read_password()?, &name, config.password_min_length)
                 .map_err(|e| anyhow::anyhow!("password refused: {e}"))?;
-            let state = command_state(config).await?;
-            let id = accounts::create_account(&state, &operator(), &name, &password, role)
+            let ctx = operator(config).await?;
+            let user = accounts::create_account(&ctx, &name, &password, role)
                 .await
                 .map_err(|e| anyhow::anyhow!("{}", e.message))?;
-            println!("created user {} (id {id}) with role {role}", name.as_str());
-            state.db.close().await;
+            println!("created user {} (id {}) with role {role}", name.as_str(), user.id);
+            ctx.state.db.close().await;
         }
         UserCommand::SetRole { name, role } => {
             let name = parse_username(&name)?;
             let role = parse_role(&role)?;
-            let state = command_state(config).await?;
-            let user = find_user(&state, &name).await?;
-            let changed = admin::change_role(&state.db, &operator(), admin::Actor::Operator, user.id, role)
+            let ctx = operator(config).await?;
+            let user = find_user(&ctx.state, &name).await?;
+            let changed = admin::change_role(&ctx, user.id, role)
                 .await
                 .map_err(|e| anyhow::anyhow!("{}", e.message))?;
             if changed.from == changed.to {
@@ -181,27 +182,25 @@ async fn user(command: UserCommand, config: Config) -> anyhow::Result<()> {
             } else {
                 println!("{}: {} → {}", changed.username, changed.from, changed.to);
             }
-            state.db.close().await;
+            ctx.state.db.close().await;
         }
         UserCommand::SetPassword { name } => {
             let name = parse_username(&name)?;
             let password = Password::parse(&read_password()?, &name, config.password_min_length)
                 .map_err(|e| anyhow::anyhow!("password refused: {e}"))?;
-            let state = command_state(config).await?;
-            let user = find_user(&state, &name).await?;
-            let (ended, _) = accounts::replace_password(
-                &state,
-                &operator(),
-                user.id,
-                &user.username,
+            let ctx = operator(config).await?;
+            let user = find_user(&ctx.state, &name).await?.to_session_user();
+            let ended = accounts::replace_password(
+                &ctx,
+                &user,
                 &password,
-                false,
                 "set by the command line",
+                AfterPasswordChange::SignOutEverywhere,
             )
             .await
             .map_err(|e| anyhow::anyhow!("{}", e.message))?;
             println!("password set for {}; {ended} sessions signed out", user.username);
-            state.db.close().await;
+            ctx.state.db.close().await;
         }
     }
     Ok(())

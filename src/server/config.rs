@@ -1,17 +1,19 @@
 //! Typed configuration, read once at start-up from the environment (and `.env`).
+//!
+//! [`Settings`] declares every variable to clap (`gatehouse --help` lists them with
+//! their defaults); [`Settings::validate`] adds the checks that span several variables
+//! and gives the [`Config`] the rest of the server reads.
 
-use crate::model::Role;
+use crate::{
+    domain::{PASSWORD_MAX_CHARS, PASSWORD_MIN_CHARS},
+    model::Role,
+};
+use clap::{error::ContextKind, ArgAction, Args, CommandFactory, FromArgMatches};
 use std::{fmt, time::Duration};
 use url::Url;
 
-use crate::domain::{PASSWORD_MAX_CHARS, PASSWORD_MIN_CHARS};
-
-/// Memory for reusable rendered pages unless `GATEHOUSE_PAGE_CACHE_MIB` says otherwise.
-const DEFAULT_PAGE_CACHE_MIB: u64 = 8;
-/// Largest page cache accepted.
-const MAX_PAGE_CACHE_MIB: u64 = 4096;
-
-/// Everything Gatehouse can be told from outside (SPEC §3).
+/// Everything Gatehouse can be told from outside, checked (see the README's
+/// "Configuration").
 #[derive(Clone, Debug)]
 pub struct Config {
     /// `sqlite://…` or `postgres://…`.
@@ -35,14 +37,20 @@ pub struct Config {
     pub page_cache_bytes: u64,
 }
 
-/// Session lifetimes (SPEC §5).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Session lifetimes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Args)]
 pub struct SessionPolicy {
-    /// Lifetime of a session since its last renewal.
+    /// Lifetime of a session since its last renewal (30d, 12h, 15m, 10s …).
+    #[arg(long = "session-ttl", env = "GATEHOUSE_SESSION_TTL", value_name = "GATEHOUSE_SESSION_TTL",
+          default_value = "30d", value_parser = duration)]
     pub ttl: Duration,
-    /// Renew when less than this is left.
+    /// Renew a session when less than this is left.
+    #[arg(long = "session-renew-within", env = "GATEHOUSE_SESSION_RENEW_WITHIN",
+          value_name = "GATEHOUSE_SESSION_RENEW_WITHIN", default_value = "15d", value_parser = duration)]
     pub renew_within: Duration,
     /// Hard cap from sign-in; renewal never passes it.
+    #[arg(long = "session-absolute", env = "GATEHOUSE_SESSION_ABSOLUTE",
+          value_name = "GATEHOUSE_SESSION_ABSOLUTE", default_value = "90d", value_parser = duration)]
     pub absolute: Duration,
 }
 
@@ -76,17 +84,113 @@ impl fmt::Debug for OAuthClient {
     }
 }
 
+/// The environment as clap reads it: every variable, its default and its own check.
+/// (Not `Debug`: it holds the OAuth client secrets.)
+#[derive(Clone, Args)]
+pub struct Settings {
+    /// Where the data lives: sqlite://… (embedded) or postgres://… (several instances).
+    #[arg(long, env = "DATABASE_URL", value_name = "DATABASE_URL",
+          default_value = "sqlite://gatehouse.db?mode=rwc", value_parser = database_url)]
+    database_url: String,
+    /// The origin users reach the site at (CSRF checks, OAuth redirect URIs); https://
+    /// turns on Secure + __Host- cookies and HSTS.
+    #[arg(long, env = "GATEHOUSE_PUBLIC_URL", value_name = "GATEHOUSE_PUBLIC_URL",
+          default_value = "http://127.0.0.1:3000", value_parser = public_url)]
+    public_url: Url,
+    #[command(flatten)]
+    session: SessionPolicy,
+    /// Minimum password length (8 to 256).
+    #[arg(long, env = "GATEHOUSE_PASSWORD_MIN_LENGTH", value_name = "GATEHOUSE_PASSWORD_MIN_LENGTH",
+          default_value_t = PASSWORD_MIN_CHARS,
+          value_parser = number::<usize>(PASSWORD_MIN_CHARS as u64, PASSWORD_MAX_CHARS as u64))]
+    password_min_length: usize,
+    /// Role of new sign-ups: user, or none (an admin then lets people in).
+    #[arg(long, env = "GATEHOUSE_DEFAULT_ROLE", value_name = "GATEHOUSE_DEFAULT_ROLE",
+          default_value = "user", value_parser = sign_up_role)]
+    default_role: Role,
+    /// Take the client IP from X-Forwarded-For (behind a reverse proxy only).
+    #[arg(long, env = "GATEHOUSE_TRUST_PROXY", value_name = "GATEHOUSE_TRUST_PROXY",
+          default_value = "false", action = ArgAction::Set, value_parser = yes_or_no)]
+    trust_proxy: bool,
+    /// Failures before a username is locked with back-off.
+    #[arg(long, env = "GATEHOUSE_LOGIN_MAX_FAILURES", value_name = "GATEHOUSE_LOGIN_MAX_FAILURES",
+          default_value_t = 5, value_parser = number::<u32>(1, 1000))]
+    login_max_failures: u32,
+    /// Sign-in attempts per client address, N/DURATION.
+    #[arg(long, env = "GATEHOUSE_RATE_SIGNIN", value_name = "GATEHOUSE_RATE_SIGNIN",
+          default_value = "30/1m", value_parser = rate)]
+    rate_signin: Rate,
+    /// Sign-ups per client address, N/DURATION.
+    #[arg(long, env = "GATEHOUSE_RATE_SIGNUP", value_name = "GATEHOUSE_RATE_SIGNUP",
+          default_value = "10/1h", value_parser = rate)]
+    rate_signup: Rate,
+    /// GitHub OAuth app: client id (GitHub sign-in is on when id and secret are set).
+    #[arg(long, env = "GITHUB_CLIENT_ID", value_name = "GITHUB_CLIENT_ID")]
+    github_client_id: Option<String>,
+    /// GitHub OAuth app: client secret.
+    #[arg(
+        long,
+        env = "GITHUB_CLIENT_SECRET",
+        value_name = "GITHUB_CLIENT_SECRET",
+        hide_env_values = true
+    )]
+    github_client_secret: Option<String>,
+    /// GitHub's authorize endpoint.
+    #[arg(long, env = "GATEHOUSE_GITHUB_AUTH_URL", value_name = "GATEHOUSE_GITHUB_AUTH_URL",
+          default_value = "https://github.com/login/oauth/authorize", value_parser = web_url)]
+    github_auth_url: Url,
+    /// GitHub's token endpoint.
+    #[arg(long, env = "GATEHOUSE_GITHUB_TOKEN_URL", value_name = "GATEHOUSE_GITHUB_TOKEN_URL",
+          default_value = "https://github.com/login/oauth/access_token", value_parser = web_url)]
+    github_token_url: Url,
+    /// GitHub's API base.
+    #[arg(long, env = "GATEHOUSE_GITHUB_API_URL", value_name = "GATEHOUSE_GITHUB_API_URL",
+          default_value = "https://api.github.com", value_parser = web_url)]
+    github_api_url: Url,
+    /// Google OAuth client: client id (Google sign-in is on when id and secret are set).
+    #[arg(long, env = "GOOGLE_CLIENT_ID", value_name = "GOOGLE_CLIENT_ID")]
+    google_client_id: Option<String>,
+    /// Google OAuth client: client secret.
+    #[arg(
+        long,
+        env = "GOOGLE_CLIENT_SECRET",
+        value_name = "GOOGLE_CLIENT_SECRET",
+        hide_env_values = true
+    )]
+    google_client_secret: Option<String>,
+    /// Google's authorize endpoint.
+    #[arg(long, env = "GATEHOUSE_GOOGLE_AUTH_URL", value_name = "GATEHOUSE_GOOGLE_AUTH_URL",
+          default_value = "https://accounts.google.com/o/oauth2/v2/auth", value_parser = web_url)]
+    google_auth_url: Url,
+    /// Google's token endpoint.
+    #[arg(long, env = "GATEHOUSE_GOOGLE_TOKEN_URL", value_name = "GATEHOUSE_GOOGLE_TOKEN_URL",
+          default_value = "https://oauth2.googleapis.com/token", value_parser = web_url)]
+    google_token_url: Url,
+    /// Google's userinfo endpoint.
+    #[arg(long, env = "GATEHOUSE_GOOGLE_USERINFO_URL", value_name = "GATEHOUSE_GOOGLE_USERINFO_URL",
+          default_value = "https://openidconnect.googleapis.com/v1/userinfo", value_parser = web_url)]
+    google_userinfo_url: Url,
+    /// Longest wait for a provider's token or user endpoint.
+    #[arg(long, env = "GATEHOUSE_OAUTH_TIMEOUT", value_name = "GATEHOUSE_OAUTH_TIMEOUT",
+          default_value = "10s", value_parser = duration)]
+    oauth_timeout: Duration,
+    /// Memory for rendered pages kept for reuse, in MiB (0: render every page).
+    #[arg(long, env = "GATEHOUSE_PAGE_CACHE_MIB", value_name = "GATEHOUSE_PAGE_CACHE_MIB",
+          default_value_t = 8, value_parser = number::<u64>(0, 4096))]
+    page_cache_mib: u64,
+}
+
 /// A variable that could not be used; printed as one line naming it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid {variable}: {reason}")]
 pub struct ConfigError {
-    pub variable: &'static str,
+    pub variable: String,
     pub reason: String,
 }
 
-fn invalid(variable: &'static str, reason: impl Into<String>) -> ConfigError {
+fn invalid(variable: &str, reason: impl Into<String>) -> ConfigError {
     ConfigError {
-        variable,
+        variable: variable.to_owned(),
         reason: reason.into(),
     }
 }
@@ -97,79 +201,10 @@ fn shown(value: &str) -> String {
     format!("{short:?}")
 }
 
-impl Config {
-    /// Reads the process environment, after loading `.env` if there is one.
-    pub fn from_env() -> Result<Config, ConfigError> {
-        // A missing .env is normal; a malformed one is not silently ignored.
-        match dotenvy::dotenv() {
-            Ok(_) => {}
-            Err(e) if e.not_found() => {}
-            Err(e) => return Err(invalid(".env", e.to_string())),
-        }
-        Config::from_lookup(|name| std::env::var(name).ok())
-    }
-
-    /// Builds the configuration from any variable source (the environment, or a map in tests).
-    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
-        // An empty variable means "unset", as most deployment tools write it that way.
-        let var = |name: &str| get(name).filter(|v| !v.trim().is_empty());
-
-        let database_url = var("DATABASE_URL").unwrap_or_else(|| "sqlite://gatehouse.db?mode=rwc".into());
-        if !(database_url.starts_with("sqlite:")
-            || database_url.starts_with("postgres://")
-            || database_url.starts_with("postgresql://"))
-        {
-            return Err(invalid(
-                "DATABASE_URL",
-                format!(
-                    "expected sqlite://… or postgres://…, got {}",
-                    shown(database_url.split(':').next().unwrap_or(""))
-                ),
-            ));
-        }
-
-        let public_url = var("GATEHOUSE_PUBLIC_URL").unwrap_or_else(|| "http://127.0.0.1:3000".into());
-        let parsed = Url::parse(public_url.trim())
-            .map_err(|e| invalid("GATEHOUSE_PUBLIC_URL", format!("{e} ({})", shown(&public_url))))?;
-        let https = match parsed.scheme() {
-            "https" => true,
-            "http" => false,
-            other => {
-                return Err(invalid(
-                    "GATEHOUSE_PUBLIC_URL",
-                    format!("scheme must be http or https, got {}", shown(other)),
-                ))
-            }
-        };
-        if parsed.host_str().is_none() || parsed.path() != "/" || parsed.query().is_some() {
-            return Err(invalid(
-                "GATEHOUSE_PUBLIC_URL",
-                format!(
-                    "expected an origin such as https://example.com, got {}",
-                    shown(&public_url)
-                ),
-            ));
-        }
-        let public_origin = parsed.origin().ascii_serialization();
-
-        let duration = |name: &'static str, default: &str| -> Result<Duration, ConfigError> {
-            let raw = var(name).unwrap_or_else(|| default.to_owned());
-            let value = humantime::parse_duration(raw.trim()).map_err(|_| {
-                invalid(
-                    name,
-                    format!("expected a duration such as 30d, 15m or 10s, got {}", shown(&raw)),
-                )
-            })?;
-            if value.is_zero() {
-                return Err(invalid(name, "must be longer than zero"));
-            }
-            Ok(value)
-        };
-        let session = SessionPolicy {
-            ttl: duration("GATEHOUSE_SESSION_TTL", "30d")?,
-            renew_within: duration("GATEHOUSE_SESSION_RENEW_WITHIN", "15d")?,
-            absolute: duration("GATEHOUSE_SESSION_ABSOLUTE", "90d")?,
-        };
+impl Settings {
+    /// The cross-variable checks, and the configuration the server reads.
+    pub fn validate(self) -> Result<Config, ConfigError> {
+        let session = self.session;
         if session.renew_within > session.ttl {
             return Err(invalid(
                 "GATEHOUSE_SESSION_RENEW_WITHIN",
@@ -182,191 +217,51 @@ impl Config {
                 "must not be shorter than GATEHOUSE_SESSION_TTL",
             ));
         }
-
-        let password_min_length = number(
-            "GATEHOUSE_PASSWORD_MIN_LENGTH",
-            var("GATEHOUSE_PASSWORD_MIN_LENGTH"),
-            PASSWORD_MIN_CHARS as u64,
-            PASSWORD_MIN_CHARS as u64..=PASSWORD_MAX_CHARS as u64,
-        )? as usize;
-
-        let default_role = match var("GATEHOUSE_DEFAULT_ROLE") {
-            None => Role::User,
-            Some(raw) => match raw.trim().parse::<Role>() {
-                Ok(role @ (Role::None | Role::User)) => role,
-                _ => {
-                    return Err(invalid(
-                        "GATEHOUSE_DEFAULT_ROLE",
-                        format!("expected none or user, got {}", shown(&raw)),
-                    ))
-                }
-            },
-        };
-
-        let trust_proxy = match var("GATEHOUSE_TRUST_PROXY").as_deref().map(str::trim) {
-            None | Some("false" | "0" | "no") => false,
-            Some("true" | "1" | "yes") => true,
-            Some(other) => {
-                return Err(invalid(
-                    "GATEHOUSE_TRUST_PROXY",
-                    format!("expected true or false, got {}", shown(other)),
-                ))
-            }
-        };
-
-        let login_max_failures = number(
-            "GATEHOUSE_LOGIN_MAX_FAILURES",
-            var("GATEHOUSE_LOGIN_MAX_FAILURES"),
-            5,
-            1..=1000,
-        )? as u32;
-
-        let rate_signin = parse_rate(
-            "GATEHOUSE_RATE_SIGNIN",
-            var("GATEHOUSE_RATE_SIGNIN").as_deref().unwrap_or("30/1m"),
-        )?;
-        let rate_signup = parse_rate(
-            "GATEHOUSE_RATE_SIGNUP",
-            var("GATEHOUSE_RATE_SIGNUP").as_deref().unwrap_or("10/1h"),
-        )?;
-
         let github = oauth_client(
-            &var,
-            ["GITHUB_CLIENT_ID", "GITHUB_CLIENT_SECRET"],
-            [
-                (
-                    "GATEHOUSE_GITHUB_AUTH_URL",
-                    "https://github.com/login/oauth/authorize",
-                ),
-                (
-                    "GATEHOUSE_GITHUB_TOKEN_URL",
-                    "https://github.com/login/oauth/access_token",
-                ),
-                ("GATEHOUSE_GITHUB_API_URL", "https://api.github.com"),
-            ],
+            ("GITHUB_CLIENT_ID", self.github_client_id),
+            ("GITHUB_CLIENT_SECRET", self.github_client_secret),
+            [self.github_auth_url, self.github_token_url, self.github_api_url],
         )?;
         let google = oauth_client(
-            &var,
-            ["GOOGLE_CLIENT_ID", "GOOGLE_CLIENT_SECRET"],
+            ("GOOGLE_CLIENT_ID", self.google_client_id),
+            ("GOOGLE_CLIENT_SECRET", self.google_client_secret),
             [
-                (
-                    "GATEHOUSE_GOOGLE_AUTH_URL",
-                    "https://accounts.google.com/o/oauth2/v2/auth",
-                ),
-                (
-                    "GATEHOUSE_GOOGLE_TOKEN_URL",
-                    "https://oauth2.googleapis.com/token",
-                ),
-                (
-                    "GATEHOUSE_GOOGLE_USERINFO_URL",
-                    "https://openidconnect.googleapis.com/v1/userinfo",
-                ),
+                self.google_auth_url,
+                self.google_token_url,
+                self.google_userinfo_url,
             ],
         )?;
-
-        let oauth_timeout = duration("GATEHOUSE_OAUTH_TIMEOUT", "10s")?;
-
-        // In MiB; 0 turns the cache off.
-        let page_cache_mib = number(
-            "GATEHOUSE_PAGE_CACHE_MIB",
-            var("GATEHOUSE_PAGE_CACHE_MIB"),
-            DEFAULT_PAGE_CACHE_MIB,
-            0..=MAX_PAGE_CACHE_MIB,
-        )?;
-
         Ok(Config {
-            oauth_timeout,
-            page_cache_bytes: page_cache_mib * 1024 * 1024,
-            database_url,
-            public_origin,
-            https,
+            database_url: self.database_url,
+            public_origin: self.public_url.origin().ascii_serialization(),
+            https: self.public_url.scheme() == "https",
             session,
-            password_min_length,
-            default_role,
-            trust_proxy,
-            login_max_failures,
-            rate_signin,
-            rate_signup,
+            password_min_length: self.password_min_length,
+            default_role: self.default_role,
+            trust_proxy: self.trust_proxy,
+            login_max_failures: self.login_max_failures,
+            rate_signin: self.rate_signin,
+            rate_signup: self.rate_signup,
             github,
             google,
+            oauth_timeout: self.oauth_timeout,
+            page_cache_bytes: self.page_cache_mib * 1024 * 1024,
         })
     }
-
-    /// True when the database is PostgreSQL.
-    pub fn is_postgres(&self) -> bool {
-        !self.database_url.starts_with("sqlite:")
-    }
-}
-
-/// A whole number within `range`, or `default` when the variable is unset.
-fn number(
-    variable: &'static str,
-    raw: Option<String>,
-    default: u64,
-    range: std::ops::RangeInclusive<u64>,
-) -> Result<u64, ConfigError> {
-    let Some(raw) = raw else { return Ok(default) };
-    match raw.trim().parse::<u64>() {
-        Ok(n) if range.contains(&n) => Ok(n),
-        _ => Err(invalid(
-            variable,
-            format!(
-                "expected a number from {} to {}, got {}",
-                range.start(),
-                range.end(),
-                shown(&raw)
-            ),
-        )),
-    }
-}
-
-/// Parses `N/DURATION`, e.g. `30/1m` or `10/1h`.
-fn parse_rate(variable: &'static str, raw: &str) -> Result<Rate, ConfigError> {
-    let bad = || {
-        invalid(
-            variable,
-            format!("expected N/DURATION such as 30/1m, got {}", shown(raw)),
-        )
-    };
-    let (count, per) = raw.trim().split_once('/').ok_or_else(bad)?;
-    let count: u32 = count.trim().parse().map_err(|_| bad())?;
-    let per = humantime::parse_duration(per.trim()).map_err(|_| bad())?;
-    if count == 0 || per.is_zero() {
-        return Err(invalid(
-            variable,
-            format!("both parts must be above zero, got {}", shown(raw)),
-        ));
-    }
-    Ok(Rate { count, per })
 }
 
 /// A provider is on only when both its id and secret are set; one without the other is a mistake.
 fn oauth_client(
-    var: &impl Fn(&str) -> Option<String>,
-    [id_var, secret_var]: [&'static str; 2],
-    urls: [(&'static str, &str); 3],
+    (id_var, id): (&str, Option<String>),
+    (secret_var, secret): (&str, Option<String>),
+    [auth_url, token_url, api_url]: [Url; 3],
 ) -> Result<Option<OAuthClient>, ConfigError> {
-    let (client_id, client_secret) = match (var(id_var), var(secret_var)) {
+    let (client_id, client_secret) = match (id, secret) {
         (None, None) => return Ok(None),
         (Some(id), Some(secret)) => (id.trim().to_owned(), secret.trim().to_owned()),
         (Some(_), None) => return Err(invalid(secret_var, format!("must be set when {id_var} is"))),
         (None, Some(_)) => return Err(invalid(id_var, format!("must be set when {secret_var} is"))),
     };
-    let mut parsed = Vec::with_capacity(3);
-    for (name, default) in urls {
-        let raw = var(name).unwrap_or_else(|| default.to_owned());
-        let url = Url::parse(raw.trim()).map_err(|e| invalid(name, format!("{e} ({})", shown(&raw))))?;
-        if !matches!(url.scheme(), "http" | "https") {
-            return Err(invalid(
-                name,
-                format!("expected an http(s) URL, got {}", shown(&raw)),
-            ));
-        }
-        parsed.push(url);
-    }
-    let [auth_url, token_url, api_url]: [Url; 3] = parsed
-        .try_into()
-        .map_err(|_| invalid(urls[0].0, "internal: expected three URLs"))?;
     Ok(Some(OAuthClient {
         client_id,
         client_secret,
@@ -374,6 +269,172 @@ fn oauth_client(
         token_url,
         api_url,
     }))
+}
+
+impl Config {
+    /// Reads the process environment, after loading `.env` if there is one.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        load_dotenv()?;
+        Config::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Builds the configuration from any variable source (the environment, or a map in
+    /// tests): each variable that is set becomes its command-line option, and clap
+    /// parses them as it parses the environment.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let command = Settings::augment_args(clap::Command::new("gatehouse").no_binary_name(true));
+        let mut argv = Vec::new();
+        for arg in command.get_arguments() {
+            let (Some(variable), Some(long)) = (arg.get_env(), arg.get_long()) else {
+                continue;
+            };
+            if let Some(value) = variable.to_str().and_then(&get).filter(|v| !v.trim().is_empty()) {
+                argv.push(format!("--{long}={value}"));
+            }
+        }
+        let matches = command
+            .mut_args(|arg| arg.env(None))
+            .try_get_matches_from(argv)
+            .map_err(from_clap)?;
+        Settings::from_arg_matches(&matches)
+            .map_err(from_clap)?
+            .validate()
+    }
+}
+
+/// Loads `.env` when there is one. A missing file is normal; a malformed one is not
+/// silently ignored.
+pub fn load_dotenv() -> Result<(), ConfigError> {
+    match dotenvy::dotenv() {
+        Ok(_) => Ok(()),
+        Err(e) if e.not_found() => Ok(()),
+        Err(e) => Err(invalid(".env", e.to_string())),
+    }
+}
+
+/// The command line of the server with the configuration's variables in its help. An
+/// environment variable set to nothing counts as unset, as deployment tools often
+/// write it that way.
+pub fn command<C: CommandFactory>() -> clap::Command {
+    C::command().mut_args(|arg| {
+        let blank = arg
+            .get_env()
+            .and_then(std::env::var_os)
+            .is_some_and(|value| value.to_string_lossy().trim().is_empty());
+        if blank {
+            arg.env(None)
+        } else {
+            arg
+        }
+    })
+}
+
+/// A clap error as one line naming the variable (`--session-ttl <GATEHOUSE_SESSION_TTL>`
+/// names it in its value name).
+pub fn from_clap(err: clap::Error) -> ConfigError {
+    let arg = match err.get(ContextKind::InvalidArg) {
+        Some(clap::error::ContextValue::String(arg)) => arg.clone(),
+        _ => String::new(),
+    };
+    let variable = arg
+        .split_once('<')
+        .and_then(|(_, rest)| rest.split_once('>'))
+        .map_or(arg.as_str(), |(name, _)| name);
+    let reason = match std::error::Error::source(&err) {
+        Some(source) => source.to_string(),
+        None => err.kind().as_str().unwrap_or("not accepted").to_owned(),
+    };
+    invalid(variable, reason)
+}
+
+// Value parsers: each refusal says what was expected and what came.
+
+fn duration(raw: &str) -> Result<Duration, String> {
+    let value = humantime::parse_duration(raw.trim())
+        .map_err(|_| format!("expected a duration such as 30d, 15m or 10s, got {}", shown(raw)))?;
+    if value.is_zero() {
+        return Err("must be longer than zero".to_owned());
+    }
+    Ok(value)
+}
+
+fn database_url(raw: &str) -> Result<String, String> {
+    let raw = raw.trim();
+    if raw.starts_with("sqlite:") || raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
+        Ok(raw.to_owned())
+    } else {
+        Err(format!(
+            "expected sqlite://… or postgres://…, got {}",
+            shown(raw.split(':').next().unwrap_or(""))
+        ))
+    }
+}
+
+fn public_url(raw: &str) -> Result<Url, String> {
+    let parsed = Url::parse(raw.trim()).map_err(|e| format!("{e} ({})", shown(raw)))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(format!(
+            "scheme must be http or https, got {}",
+            shown(parsed.scheme())
+        ));
+    }
+    if parsed.host_str().is_none() || parsed.path() != "/" || parsed.query().is_some() {
+        return Err(format!(
+            "expected an origin such as https://example.com, got {}",
+            shown(raw)
+        ));
+    }
+    Ok(parsed)
+}
+
+fn web_url(raw: &str) -> Result<Url, String> {
+    let url = Url::parse(raw.trim()).map_err(|e| format!("{e} ({})", shown(raw)))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!("expected an http(s) URL, got {}", shown(raw)));
+    }
+    Ok(url)
+}
+
+fn sign_up_role(raw: &str) -> Result<Role, String> {
+    match raw.trim().parse::<Role>() {
+        Ok(role @ (Role::None | Role::User)) => Ok(role),
+        _ => Err(format!("expected none or user, got {}", shown(raw))),
+    }
+}
+
+fn yes_or_no(raw: &str) -> Result<bool, String> {
+    match raw.trim() {
+        "false" | "0" | "no" => Ok(false),
+        "true" | "1" | "yes" => Ok(true),
+        other => Err(format!("expected true or false, got {}", shown(other))),
+    }
+}
+
+/// A whole number within `min..=max`.
+fn number<T: TryFrom<u64> + Clone + Send + Sync + 'static>(
+    min: u64,
+    max: u64,
+) -> impl Fn(&str) -> Result<T, String> + Clone + Send + Sync + 'static {
+    move |raw| {
+        raw.trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|n| (min..=max).contains(n))
+            .and_then(|n| T::try_from(n).ok())
+            .ok_or_else(|| format!("expected a number from {min} to {max}, got {}", shown(raw)))
+    }
+}
+
+/// `N/DURATION`, e.g. `30/1m` or `10/1h`.
+fn rate(raw: &str) -> Result<Rate, String> {
+    let bad = || format!("expected N/DURATION such as 30/1m, got {}", shown(raw));
+    let (count, per) = raw.trim().split_once('/').ok_or_else(bad)?;
+    let count: u32 = count.trim().parse().map_err(|_| bad())?;
+    let per = humantime::parse_duration(per.trim()).map_err(|_| bad())?;
+    if count == 0 || per.is_zero() {
+        return Err(format!("both parts must be above zero, got {}", shown(raw)));
+    }
+    Ok(Rate { count, per })
 }
 
 #[cfg(test)]
@@ -387,7 +448,7 @@ mod tests {
     }
 
     #[test]
-    fn defaults_match_the_spec() {
+    fn defaults_are_the_documented_ones() {
         let c = config(&[]).expect("defaults are valid");
         assert_eq!(c.database_url, "sqlite://gatehouse.db?mode=rwc");
         assert_eq!(c.public_origin, "http://127.0.0.1:3000");
@@ -437,7 +498,7 @@ mod tests {
         ])
         .expect("valid");
         assert_eq!(c.page_cache_bytes, 0);
-        assert!(c.is_postgres() && c.https && c.trust_proxy);
+        assert!(c.database_url.starts_with("postgres://") && c.https && c.trust_proxy);
         assert_eq!(c.public_origin, "https://auth.example.com");
         assert_eq!(c.session.ttl, Duration::from_secs(900));
         assert_eq!(c.password_min_length, 15);
@@ -503,5 +564,25 @@ mod tests {
         let c = config(&[("GATEHOUSE_SESSION_TTL", ""), ("GITHUB_CLIENT_ID", " ")]).expect("valid");
         assert_eq!(c.session.ttl, Duration::from_secs(30 * 86_400));
         assert!(c.github.is_none());
+    }
+
+    #[test]
+    fn every_variable_has_an_environment_name_a_value_name_and_help() {
+        let command = Settings::augment_args(clap::Command::new("gatehouse"));
+        for arg in command.get_arguments() {
+            let env = arg.get_env().and_then(|e| e.to_str()).expect("env name");
+            let value_names: Vec<_> = arg
+                .get_value_names()
+                .unwrap_or_default()
+                .iter()
+                .map(|v| v.as_str())
+                .collect();
+            assert_eq!(
+                value_names,
+                [env],
+                "{env}: errors name the variable through its value name"
+            );
+            assert!(arg.get_help().is_some(), "{env} has help");
+        }
     }
 }

@@ -1,103 +1,196 @@
-//! Request-scoped values as server functions and pages see them.
+//! The request context: what every service function is given.
 //!
-//! The HTTP layers put the request id, the client's address and the validated session
-//! into the request's extensions; leptos_axum provides the request `Parts` as context.
-//! These helpers read them back without cloning the whole request head.
+//! The session layer builds one [`RequestCtx`] per request (state, cookie jar, client,
+//! the validated session it arrived with, request id) and leaves it in the request's
+//! extensions. Axum handlers take it as an extractor; server functions read it with
+//! [`RequestCtx::current`]; the command line makes one with [`RequestCtx::operator`].
+//! Service functions take `&RequestCtx` plus their own arguments, and check the
+//! caller's role through it.
 
 use super::{
-    auth::{session::Authenticated, session::ClientInfo},
-    http::request_id::RequestId,
+    auth::sessions::Authenticated,
+    http::{client::ClientInfo, csp, error_page},
     state::AppState,
 };
-use crate::model::AppError;
-use http::request::Parts;
+use crate::model::{role_at_least, AppError, Role};
+use axum::{
+    extract::FromRequestParts,
+    response::{IntoResponse, Response},
+};
+use http::{request::Parts, StatusCode};
 use leptos::prelude::{use_context, with_context};
-use std::sync::Arc;
+use leptos_axum::ResponseOptions;
+use std::{ops::Deref, sync::Arc};
 use tower_cookies::Cookies;
 
-/// The validated session of the current request, if any (set by the auth layer).
-#[derive(Clone, Debug, Default)]
-pub struct CurrentAuth(pub Option<Arc<Authenticated>>);
+/// One request, as services see it. Cloning it is one reference count.
+#[derive(Clone, Debug)]
+pub struct RequestCtx(Arc<Inner>);
 
-/// The shared application state.
+/// What a [`RequestCtx`] holds.
+#[derive(Debug)]
+pub struct Inner {
+    pub state: AppState,
+    /// The response's cookie jar: what a service sets here reaches the browser.
+    pub cookies: Cookies,
+    pub client: ClientInfo,
+    /// The validated session the request arrived with. A sign-in never reuses it.
+    pub session: Option<Arc<Authenticated>>,
+    /// The id the request-id layer gave the request (`None` on the command line).
+    pub request_id: Option<String>,
+    caller: Caller,
+}
+
+/// Who is on the other end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Caller {
+    /// A browser (or any HTTP client): a page or an API call.
+    Browser {
+        /// A plain HTML form post: answers are redirects, not JSON.
+        wants_page: bool,
+    },
+    /// The operator at the command line.
+    CommandLine,
+}
+
+/// Who asks for an administrative change.
+#[derive(Clone, Copy, Debug)]
+pub enum Actor<'a> {
+    /// A signed-in admin or owner; the role rules of the README apply.
+    User(&'a Authenticated),
+    /// The operator at the command line: may do what an owner may, but the last owner
+    /// still can't be demoted.
+    Operator,
+}
+
+impl Deref for RequestCtx {
+    type Target = Inner;
+
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl RequestCtx {
+    /// The context of an HTTP request (built by the session layer).
+    pub fn for_request(
+        state: AppState,
+        cookies: Cookies,
+        client: ClientInfo,
+        session: Option<Arc<Authenticated>>,
+        request_id: Option<String>,
+        wants_page: bool,
+    ) -> RequestCtx {
+        RequestCtx(Arc::new(Inner {
+            state,
+            cookies,
+            client,
+            session,
+            request_id,
+            caller: Caller::Browser { wants_page },
+        }))
+    }
+
+    /// The context of a command-line command: no session, no cookies that go anywhere.
+    pub fn operator(state: AppState) -> RequestCtx {
+        RequestCtx(Arc::new(Inner {
+            state,
+            cookies: Cookies::default(),
+            client: ClientInfo {
+                ip: None,
+                user_agent: Some("gatehouse command line".to_owned()),
+            },
+            session: None,
+            request_id: None,
+            caller: Caller::CommandLine,
+        }))
+    }
+
+    /// The context of the server function being run.
+    pub fn current() -> Result<RequestCtx, AppError> {
+        with_context::<Parts, _>(|parts| parts.extensions.get::<RequestCtx>().cloned())
+            .flatten()
+            .ok_or_else(|| {
+                tracing::error!("the request context is missing: is the session layer in place?");
+                AppError::internal("unknown")
+            })
+    }
+
+    /// The signed-in user's session, or 401.
+    pub fn user(&self) -> Result<&Arc<Authenticated>, AppError> {
+        self.session.as_ref().ok_or_else(AppError::unauthorized)
+    }
+
+    /// The signed-in user's session if their role is at least `required`: 401 when
+    /// signed out, 403 when the role is too low.
+    pub fn require_role(&self, required: Role) -> Result<&Arc<Authenticated>, AppError> {
+        let auth = self.user()?;
+        if role_at_least(required, auth.user.role) {
+            Ok(auth)
+        } else {
+            Err(AppError::forbidden())
+        }
+    }
+
+    /// Who is acting: the operator on the command line, or a signed-in user whose role
+    /// is at least `required` (401 / 403 otherwise).
+    pub fn actor(&self, required: Role) -> Result<Actor<'_>, AppError> {
+        match self.caller {
+            Caller::CommandLine => Ok(Actor::Operator),
+            Caller::Browser { .. } => self.require_role(required).map(|auth| Actor::User(auth)),
+        }
+    }
+
+    /// True for a plain HTML form post (no JavaScript): the browser wants a page back.
+    pub fn wants_page(&self) -> bool {
+        matches!(self.caller, Caller::Browser { wants_page: true })
+    }
+
+    /// Where the browser goes after a successful action. A plain form post gets a real
+    /// redirect (POST → redirect → GET); a JavaScript caller gets the path back and
+    /// navigates client-side after refreshing what changed.
+    pub fn continue_to(&self, path: &str) -> String {
+        if self.wants_page() {
+            leptos_axum::redirect(path);
+        }
+        path.to_owned()
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestCtx {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts.extensions.get::<RequestCtx>().cloned().ok_or_else(|| {
+            tracing::error!(path = %parts.uri.path(), "the request context is missing");
+            error_page::render(StatusCode::INTERNAL_SERVER_ERROR, None).into_response()
+        })
+    }
+}
+
+/// The shared application state, for code that needs nothing else of the request.
 pub fn state() -> Result<AppState, AppError> {
-    use_context::<AppState>().ok_or_else(|| missing("application state"))
+    use_context::<AppState>().ok_or_else(|| {
+        tracing::error!("the application state is missing from the request context");
+        AppError::internal("unknown")
+    })
 }
 
-fn missing(what: &str) -> AppError {
-    tracing::error!("{what} is missing from the request context");
-    AppError::internal("unknown")
-}
-
-/// The request id given by the request-id layer (`unknown` outside a request).
+/// The request id of the request being handled (`unknown` outside a request).
 pub fn request_id() -> String {
-    with_context::<Parts, _>(|p| p.extensions.get::<RequestId>().map(|id| id.as_str().to_owned()))
-        .flatten()
-        .unwrap_or_else(|| "unknown".to_owned())
-}
-
-/// The signed-in user and session of this request.
-pub fn current_auth() -> Option<Arc<Authenticated>> {
-    with_context::<Parts, _>(|p| p.extensions.get::<CurrentAuth>().and_then(|a| a.0.clone())).flatten()
-}
-
-/// The signed-in user, or 401.
-pub fn require_user() -> Result<Arc<Authenticated>, AppError> {
-    current_auth().ok_or_else(AppError::unauthorized)
-}
-
-/// The signed-in user if their role is at least `required`: 401 when signed out, 403 when too low.
-pub fn require_role(required: crate::model::Role) -> Result<Arc<Authenticated>, AppError> {
-    let auth = require_user()?;
-    if crate::model::role_at_least(required, auth.user.role) {
-        Ok(auth)
-    } else {
-        Err(AppError::forbidden())
-    }
-}
-
-/// Address and user agent of the client.
-pub fn client_info() -> ClientInfo {
-    with_context::<Parts, _>(|p| p.extensions.get::<ClientInfo>().cloned())
-        .flatten()
-        .unwrap_or_default()
-}
-
-/// The cookie jar of this request/response.
-pub fn cookies() -> Result<Cookies, AppError> {
-    with_context::<Parts, _>(|p| p.extensions.get::<Cookies>().cloned())
-        .flatten()
-        .ok_or_else(|| missing("cookie jar"))
-}
-
-/// True for a plain HTML form post (no JavaScript): the browser wants a page back,
-/// so answers are redirects rather than JSON with a status.
-pub fn is_plain_form_post() -> bool {
     with_context::<Parts, _>(|p| {
-        p.headers
-            .get(http::header::ACCEPT)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.contains("text/html"))
+        p.extensions
+            .get::<RequestCtx>()
+            .and_then(|ctx| ctx.request_id.clone())
     })
-    .unwrap_or(false)
+    .flatten()
+    .unwrap_or_else(|| "unknown".to_owned())
 }
 
-/// What an account action needs from its request: state, cookie jar, client, session.
-pub fn account_request() -> Result<crate::server::auth::accounts::Request, AppError> {
-    Ok(crate::server::auth::accounts::Request {
-        state: state()?,
-        cookies: cookies()?,
-        client: client_info(),
-        presented: current_auth(),
-    })
-}
-
-/// Where the browser should go after a successful action. A plain form post gets a
-/// real redirect (POST → redirect → GET); a JavaScript caller gets the path back and
-/// navigates client-side after refreshing what changed.
-pub fn go_to(path: &str) -> String {
-    if is_plain_form_post() {
-        leptos_axum::redirect(path);
+/// Sets the Content-Security-Policy of the page being rendered (the HTML shell calls it).
+pub fn set_page_policy() {
+    if let Some(response) = use_context::<ResponseOptions>() {
+        let state = use_context::<AppState>();
+        csp::set_page_policy(&response, state.as_ref().map(|s| &s.config));
     }
-    path.to_owned()
 }

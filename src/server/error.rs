@@ -2,7 +2,7 @@
 //! `ErrorKind::status`; server-function answers get it in `http::server_fn`, pages here.
 //! Causes stay in the log, next to the request id the user is shown.
 
-use super::context::request_id;
+use super::{auth::password::HashError, context::request_id};
 use crate::model::AppError;
 use http::StatusCode;
 use leptos::prelude::use_context;
@@ -13,6 +13,33 @@ pub fn internal(err: anyhow::Error) -> AppError {
     let id = request_id();
     tracing::error!(request_id = %id, error = format!("{err:#}"), "request failed");
     AppError::internal(&id)
+}
+
+/// Storage and other unexpected failures are internal errors: `?` logs them (with the
+/// request id) and answers the id only.
+impl From<anyhow::Error> for AppError {
+    fn from(err: anyhow::Error) -> AppError {
+        internal(err)
+    }
+}
+
+impl From<sqlx::Error> for AppError {
+    fn from(err: sqlx::Error) -> AppError {
+        internal(err.into())
+    }
+}
+
+/// Saturated hashing is a 503 with a hint to retry; any other hashing failure is internal.
+impl From<HashError> for AppError {
+    fn from(err: HashError) -> AppError {
+        match err {
+            HashError::Busy => AppError {
+                retry_after: Some(5),
+                ..AppError::unavailable("The server is busy right now. Please try again in a few seconds.")
+            },
+            HashError::Other(e) => internal(e),
+        }
+    }
 }
 
 /// Sets the status of the page being rendered (403, 404, 500 pages).

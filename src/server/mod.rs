@@ -11,6 +11,7 @@ pub mod db;
 pub mod error;
 pub mod http;
 pub mod settings;
+pub mod site;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

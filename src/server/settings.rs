@@ -1,34 +1,29 @@
 //! The signed-in user's own account: sessions, password, linked providers, deletion.
 
 use crate::{
-    domain::{normalise_for_verification, Password, SecretString},
-    model::{AccountOverview, AppError, AuditKind, ErrorKind, SessionInfo, RECENT_SIGN_IN_SECONDS},
+    domain::{normalise_for_verification, Password, SecretString, Username},
+    model::{AccountOverview, AppError, AuditKind, ErrorKind, Role, SessionInfo, RECENT_SIGN_IN_SECONDS},
     server::{
         audit::{self, Event},
         auth::{
-            accounts::{self, hash_failure},
-            session::{Authenticated, ClientInfo},
+            accounts::{self, AfterPasswordChange},
             throttle,
         },
+        context::RequestCtx,
         db::{self, now_seconds, users},
-        error::internal,
-        state::AppState,
-        user_agent,
     },
 };
-use tower_cookies::Cookies;
 
 /// The user's unexpired sessions, newest first, the current one marked.
-pub async fn sessions(state: &AppState, auth: &Authenticated) -> Result<Vec<SessionInfo>, AppError> {
-    let mut conn = state.db.conn().await.map_err(internal)?;
-    let rows = db::sessions::list_for_user(conn.exec(), auth.user.id, now_seconds())
-        .await
-        .map_err(internal)?;
+pub async fn sessions(ctx: &RequestCtx) -> Result<Vec<SessionInfo>, AppError> {
+    let auth = ctx.user()?;
+    let mut conn = ctx.state.db.conn().await?;
+    let rows = db::sessions::list_for_user(conn.exec(), auth.user.id, now_seconds()).await?;
     Ok(rows
         .into_iter()
         .map(|row| SessionInfo {
             current: row.handle == auth.session_handle,
-            device: user_agent::describe(row.user_agent.as_deref()),
+            device: crate::server::user_agent::describe(row.user_agent.as_deref()),
             handle: row.handle,
             ip: row.ip,
             created_at: row.created_at,
@@ -40,76 +35,53 @@ pub async fn sessions(state: &AppState, auth: &Authenticated) -> Result<Vec<Sess
 /// Ends one of the user's sessions by its handle. Another user's handle (or one that
 /// does not exist) is a 404: the answer never says whose a handle is. Ending the current
 /// session signs this browser out. Returns whether it was the current one.
-pub async fn revoke(
-    state: &AppState,
-    cookies: &Cookies,
-    client: &ClientInfo,
-    auth: &Authenticated,
-    handle: &str,
-) -> Result<bool, AppError> {
+pub async fn revoke(ctx: &RequestCtx, handle: &str) -> Result<bool, AppError> {
+    let auth = ctx.user()?;
     let handle = handle.trim();
     let well_formed = handle.len() == 24 && handle.bytes().all(|b| b.is_ascii_hexdigit());
     let not_found = || AppError::not_found("That session does not exist, or has already ended.");
     if !well_formed {
         return Err(not_found());
     }
-    let mut tx = state.db.begin().await.map_err(internal)?;
-    if !db::sessions::delete_by_handle(tx.exec(), auth.user.id, handle)
-        .await
-        .map_err(internal)?
-    {
+    let mut tx = ctx.state.db.begin().await?;
+    if !db::sessions::delete_by_handle(tx.exec(), auth.user.id, handle).await? {
         return Err(not_found());
     }
     let current = handle == auth.session_handle;
     let detail = if current { "this device" } else { "another device" };
-    audit::record(
-        tx.exec(),
-        client,
-        Event::about(AuditKind::SessionRevoked, auth.user.id, &auth.user.username).detail(detail),
-    )
-    .await
-    .map_err(internal)?;
-    tx.commit().await.map_err(internal)?;
+    let event = Event::about(AuditKind::SessionRevoked, auth.user.id, &auth.user.username).detail(detail);
+    audit::record(tx.exec(), &ctx.client, event).await?;
+    tx.commit().await?;
     if current {
-        state.cookie.clear(cookies);
+        ctx.state.cookie.clear(&ctx.cookies);
     }
     Ok(current)
 }
 
 /// Ends every session of the user but this one; returns how many.
-pub async fn revoke_others(
-    state: &AppState,
-    client: &ClientInfo,
-    auth: &Authenticated,
-) -> Result<u64, AppError> {
-    let mut tx = state.db.begin().await.map_err(internal)?;
-    let ended = db::sessions::delete_for_user_except(tx.exec(), auth.user.id, Some(&auth.session_id))
-        .await
-        .map_err(internal)?;
+pub async fn revoke_others(ctx: &RequestCtx) -> Result<u64, AppError> {
+    let auth = ctx.user()?;
+    let mut tx = ctx.state.db.begin().await?;
+    let ended = db::sessions::delete_for_user_except(tx.exec(), auth.user.id, Some(&auth.session_id)).await?;
     if ended > 0 {
         let detail = format!("all other sessions ({ended})");
-        audit::record(
-            tx.exec(),
-            client,
-            Event::about(AuditKind::SessionRevoked, auth.user.id, &auth.user.username).detail(&detail),
-        )
-        .await
-        .map_err(internal)?;
+        let event =
+            Event::about(AuditKind::SessionRevoked, auth.user.id, &auth.user.username).detail(&detail);
+        audit::record(tx.exec(), &ctx.client, event).await?;
     }
-    tx.commit().await.map_err(internal)?;
+    tx.commit().await?;
     Ok(ended)
 }
 
 /// What the account page shows.
-pub async fn overview(state: &AppState, auth: &Authenticated) -> Result<AccountOverview, AppError> {
-    let mut conn = state.db.conn().await.map_err(internal)?;
+pub async fn overview(ctx: &RequestCtx) -> Result<AccountOverview, AppError> {
+    let auth = ctx.user()?;
+    let state = &ctx.state;
+    let mut conn = state.db.conn().await?;
     let user = users::find_by_id(conn.exec(), auth.user.id)
-        .await
-        .map_err(internal)?
+        .await?
         .ok_or_else(AppError::unauthorized)?;
-    let links = db::oauth::for_user(conn.exec(), auth.user.id)
-        .await
-        .map_err(internal)?;
+    let links = db::oauth::for_user(conn.exec(), auth.user.id).await?;
     let linked = |provider: &str| {
         links
             .iter()
@@ -131,120 +103,93 @@ pub async fn overview(state: &AppState, auth: &Authenticated) -> Result<AccountO
 /// username's lock-out like a failed sign-in, so a stolen session can't be used to
 /// guess the password.
 async fn confirm_password(
-    state: &AppState,
-    client: &ClientInfo,
+    ctx: &RequestCtx,
     user: &users::UserRow,
     typed: &SecretString,
 ) -> Result<(), AppError> {
+    let state = &ctx.state;
     let wrong = || AppError::new(ErrorKind::Forbidden, "Your current password is not correct.");
-    throttle::check_username(
-        &state.db,
-        &user.username_key,
-        client,
-        Some((user.id, &user.username)),
-    )
-    .await
-    .map_err(internal)??;
+    let mut conn = state.db.conn().await?;
+    let account = Some((user.id, user.username.as_str()));
+    throttle::check_username(conn.exec(), &user.username_key, &ctx.client, account)
+        .await?
+        .or_refuse()?;
+    drop(conn);
     let Some(typed) = normalise_for_verification(typed) else {
         return Err(wrong());
     };
-    let verified = state
-        .hasher
-        .verify(&typed, user.password_hash.as_deref())
-        .await
-        .map_err(hash_failure)?;
+    let verified = state.hasher.verify(&typed, user.password_hash.as_deref()).await?;
     if verified.matches {
         return Ok(());
     }
-    throttle::record_failure(&state.db, &user.username_key, state.config.login_max_failures)
-        .await
-        .map_err(internal)?;
+    let mut conn = state.db.conn().await?;
+    throttle::record_failure(conn.exec(), &user.username_key, state.config.login_max_failures).await?;
     Err(wrong())
+}
+
+/// The signed-in user's row (401 when the account is gone).
+async fn own_row(ctx: &RequestCtx) -> Result<users::UserRow, AppError> {
+    let auth = ctx.user()?;
+    let mut conn = ctx.state.db.conn().await?;
+    users::find_by_id(conn.exec(), auth.user.id)
+        .await?
+        .ok_or_else(AppError::unauthorized)
 }
 
 /// Changes (or, for an account that has none, sets) the password. Every session of the
 /// user ends; this browser gets a new one.
 pub async fn change_password(
-    state: &AppState,
-    cookies: &Cookies,
-    client: &ClientInfo,
-    auth: &Authenticated,
+    ctx: &RequestCtx,
     current: &SecretString,
     new: &SecretString,
 ) -> Result<(), AppError> {
-    let mut conn = state.db.conn().await.map_err(internal)?;
-    let user = users::find_by_id(conn.exec(), auth.user.id)
-        .await
-        .map_err(internal)?
-        .ok_or_else(AppError::unauthorized)?;
-    drop(conn);
-    let name =
-        crate::domain::Username::parse(&user.username).map_err(|e| AppError::bad_request(e.to_string()))?;
-    let password = Password::parse(new, &name, state.config.password_min_length)
+    let user = own_row(ctx).await?;
+    let name = Username::parse(&user.username).map_err(|e| AppError::bad_request(e.to_string()))?;
+    let password = Password::parse(new, &name, ctx.state.config.password_min_length)
         .map_err(|e| AppError::bad_request(e.to_string()))?;
     let detail = if user.password_hash.is_some() {
-        confirm_password(state, client, &user, current).await?;
+        confirm_password(ctx, &user, current).await?;
         "changed on the settings page"
     } else {
         "set on the settings page"
     };
-    let (_, fresh) =
-        accounts::replace_password(state, client, user.id, &user.username, &password, true, detail).await?;
-    if let Some(fresh) = fresh {
-        state
-            .cookie
-            .issue(cookies, fresh.token.expose(), fresh.expires_at);
-    }
+    let user = user.to_session_user();
+    accounts::replace_password(ctx, &user, &password, detail, AfterPasswordChange::SignInHere).await?;
     Ok(())
 }
 
 /// Deletes the account: sessions, links and the user in one transaction; the audit
 /// trail keeps a row with the username. Needs the password, or — for an account without
 /// one — a sign-in within the last ten minutes.
-pub async fn delete_account(
-    state: &AppState,
-    cookies: &Cookies,
-    client: &ClientInfo,
-    auth: &Authenticated,
-    password: &SecretString,
-) -> Result<(), AppError> {
-    let mut conn = state.db.conn().await.map_err(internal)?;
-    let user = users::find_by_id(conn.exec(), auth.user.id)
-        .await
-        .map_err(internal)?
-        .ok_or_else(AppError::unauthorized)?;
-    drop(conn);
+pub async fn delete_account(ctx: &RequestCtx, password: &SecretString) -> Result<(), AppError> {
+    let auth = ctx.user()?;
+    let user = own_row(ctx).await?;
     if user.password_hash.is_some() {
-        confirm_password(state, client, &user, password).await?;
+        confirm_password(ctx, &user, password).await?;
     } else if now_seconds() - auth.signed_in_at > RECENT_SIGN_IN_SECONDS {
         return Err(AppError::new(
             ErrorKind::Forbidden,
             "For your safety, sign in again (within the last 10 minutes) before deleting your account.",
         ));
     }
-    let mut tx = state.db.begin().await.map_err(internal)?;
+    let mut tx = ctx.state.db.begin().await?;
     // The last owner can't leave: read (and on PostgreSQL lock) the owners in the same
     // transaction, so two owners deleting themselves at once can't both go.
-    let rows = users::lock_role_rows(tx.exec(), user.id, user.id)
-        .await
-        .map_err(internal)?;
-    let owners = rows.iter().filter(|(_, role)| role == "owner").count();
-    let is_owner = rows.iter().any(|(id, role)| *id == user.id && role == "owner");
+    let rows = users::lock_role_rows(tx.exec(), user.id, user.id).await?;
+    let owners = rows.iter().filter(|(_, role)| *role == Role::Owner).count();
+    let is_owner = rows
+        .iter()
+        .any(|(id, role)| *id == user.id && *role == Role::Owner);
     if is_owner && owners <= 1 {
         return Err(AppError::conflict(
             "You are the last owner. Make someone else an owner before deleting your account.",
         ));
     }
-    audit::record(
-        tx.exec(),
-        client,
-        Event::about(AuditKind::AccountDeleted, user.id, &user.username),
-    )
-    .await
-    .map_err(internal)?;
-    users::delete(tx.exec(), user.id).await.map_err(internal)?;
-    tx.commit().await.map_err(internal)?;
-    state.cookie.clear(cookies);
+    let event = Event::about(AuditKind::AccountDeleted, user.id, &user.username);
+    audit::record(tx.exec(), &ctx.client, event).await?;
+    users::delete(tx.exec(), user.id).await?;
+    tx.commit().await?;
+    ctx.state.cookie.clear(&ctx.cookies);
     tracing::info!(user_id = user.id, "account deleted");
     Ok(())
 }

@@ -1,17 +1,19 @@
 //! Building the state and the router, serving, and the hourly maintenance task.
 
 use super::{
-    auth::{self, cookie::SessionCookie, password::PasswordHasher, session},
+    auth::{self, cookie::SessionCookie, password::PasswordHasher, sessions},
     config::Config,
     db::Db,
     http::{
         csp,
         csrf::{self, CsrfPolicy},
-        guard::guard_pages,
-        headers::{self, SecurityHeaders},
+        headers,
+        request_id::{self, HexIds, X_REQUEST_ID},
+        server_fn, BODY_LIMIT_BYTES,
+    },
+    site::{
+        access,
         page_cache::{self, PageCache},
-        request_id::{self, RequestId},
-        server_fn,
     },
     state::{AppState, Shared},
 };
@@ -27,7 +29,7 @@ use axum::{
     Router,
 };
 use leptos::{config::LeptosOptions, prelude::provide_context};
-use leptos_axum::{generate_route_list, LeptosRoutes};
+use leptos_axum::{generate_route_list, handle_server_fns_with_context, LeptosRoutes};
 use std::{
     net::SocketAddr,
     path::PathBuf,
@@ -37,19 +39,19 @@ use std::{
 use tokio::net::TcpListener;
 use tower_cookies::CookieManagerLayer;
 use tower_http::{
+    catch_panic::CatchPanicLayer,
     compression::{
         predicate::{DefaultPredicate, NotForContentType, Predicate},
         CompressionLayer,
     },
     limit::RequestBodyLimitLayer,
+    request_id::{PropagateRequestIdLayer, SetRequestIdLayer},
     services::ServeDir,
     timeout::TimeoutLayer,
     trace::TraceLayer,
     CompressionLevel,
 };
 
-/// Largest request body accepted (SPEC §11); larger ones get 413.
-pub const BODY_LIMIT_BYTES: usize = 64 * 1024;
 /// Longest a request may take before it is answered with 408.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Longest a sign-in waits for a free hashing slot before it gets 503.
@@ -132,14 +134,14 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
     };
     let page_cache = Arc::new(PageCache::new(state.config.page_cache_bytes, {
         let state = state.clone();
-        move |nonce| csp::page_policy(nonce, Some(&state))
+        move |nonce| csp::page_policy(nonce, Some(&state.config))
     }));
     let app = Router::new()
         .leptos_routes_with_context(&state, routes, context.clone(), {
             let options = state.leptos_options.clone();
             move || shell(options.clone())
         })
-        .route("/api/{*fn_name}", post(server_fn::handle))
+        .route("/api/{*fn_name}", post(serve_api))
         .route("/auth/{provider}", get(auth::oauth::start_sign_in))
         .route("/auth/{provider}/link", post(auth::oauth::start_link))
         .route("/auth/{provider}/callback", get(auth::oauth::callback))
@@ -148,17 +150,21 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
             context, shell,
         ))
         .layer(from_fn_with_state(page_cache, page_cache::serve))
-        .layer(from_fn(server_fn::guard))
-        .layer(from_fn(guard_pages))
+        .layer(from_fn(server_fn::check_call))
+        .layer(from_fn(access::enforce))
         .layer(from_fn_with_state(state.clone(), auth::authenticate))
         .layer(CookieManagerLayer::new());
 
     let pkg_dir = PathBuf::from(&*state.leptos_options.site_root).join(&*state.leptos_options.site_pkg_dir);
     let hsts = state.config.https;
+    let trace = TraceLayer::new_for_http().make_span_with(|req: &Request<Body>| {
+        let id = request_id::of(req.extensions()).unwrap_or_default();
+        tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path())
+    });
     let csrf_policy = CsrfPolicy {
         origin: state.config.public_origin.clone().into(),
     };
-    Router::new()
+    let site = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .nest_service(
@@ -182,17 +188,19 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
             REQUEST_TIMEOUT,
         ))
         .layer(from_fn_with_state(csrf_policy, csrf::check))
-        .layer(from_fn(request_id::catch_panics))
-        .layer(from_fn_with_state(SecurityHeaders { hsts }, headers::apply))
-        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<Body>| {
-            let id = req
-                .extensions()
-                .get::<RequestId>()
-                .map(RequestId::as_str)
-                .unwrap_or_default();
-            tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path())
-        }))
-        .layer(from_fn(request_id::assign))
+        .layer(CatchPanicLayer::custom(headers::panicked));
+    headers::secure(site, hsts)
+        .layer(trace)
+        .layer(PropagateRequestIdLayer::new(X_REQUEST_ID.clone()))
+        .layer(SetRequestIdLayer::new(X_REQUEST_ID.clone(), HexIds))
+        .layer(axum::middleware::map_request(request_id::drop_client_id))
+}
+
+/// Server functions, and the answer to `/api/…` paths that name none (a 400, not a page).
+async fn serve_api(State(state): State<AppState>, req: Request) -> Response {
+    handle_server_fns_with_context(move || provide_context(state.clone()), req)
+        .await
+        .into_response()
 }
 
 /// Liveness: the process answers. Never touches the database.
@@ -218,7 +226,7 @@ pub fn spawn_maintenance(state: AppState) -> tokio::task::JoinHandle<()> {
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             every.tick().await;
-            match session::purge_expired(&state.db).await {
+            match sessions::purge_expired(&state.db).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(purged = n, "expired sessions purged"),
                 Err(e) => tracing::warn!(error = format!("{e:#}"), "session purge failed"),

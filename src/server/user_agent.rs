@@ -1,6 +1,7 @@
 //! A user agent in plain words ("Chrome on Linux") for the sessions page. Not a
 //! fingerprint and not a security decision: only a hint that helps people recognise
-//! their own devices.
+//! their own devices. A few string tests do this; the user-agent crates carry regex
+//! databases of several hundred kilobytes for detail nobody here reads.
 
 /// Describes a `User-Agent` header as "Browser on OS"; unknown parts are left out.
 pub fn describe(user_agent: Option<&str>) -> String {

@@ -1,4 +1,4 @@
-//! Roles and the admin area (SPEC §7, §9).
+//! Roles and the admin area.
 
 use crate::helpers::{expect_status, location, new_client, text, TestApp};
 use reqwest::{Client, StatusCode};

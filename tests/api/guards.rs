@@ -1,6 +1,8 @@
-//! Route guards (SPEC §7) and the `next` parameter.
+//! Route guards and the `next` parameter.
 
-use crate::helpers::{expect_status, location, new_client, TestApp, GOOD_PASSWORD};
+use crate::helpers::{
+    expect_status, location, new_client, spawn_app_with_routes, Backend, TestApp, GOOD_PASSWORD,
+};
 use reqwest::StatusCode;
 
 const GUARDED: [&str; 5] = [
@@ -94,3 +96,45 @@ db_tests!(
     next_is_followed_only_to_local_paths,
     a_role_too_low_gets_the_403_page_with_status_403,
 );
+
+/// A handler mounted under a guarded area but forgotten in the page table is never
+/// reached: the 404 page for everyone (an owner included), for every method. Outside
+/// the guarded areas the router decides as usual.
+async fn a_route_under_a_guarded_area_without_a_page_table_entry_is_refused(backend: Backend) {
+    let reached = || async { "the handler ran" };
+    let extra = axum::Router::new()
+        .route("/admin/reports", axum::routing::get(reached).post(reached))
+        .route("/settings/billing", axum::routing::get(reached))
+        .route("/open/report", axum::routing::get(reached));
+    let Some(app) = spawn_app_with_routes(backend, &[], extra).await else {
+        return;
+    };
+    for path in ["/admin/reports", "/settings/billing"] {
+        let body = expect_status(app.get(path).await, StatusCode::NOT_FOUND).await;
+        assert!(!body.contains("the handler ran"), "{path} signed out: {body}");
+    }
+    let owner = app.user_with_role("olivia", "owner").await;
+    for path in ["/admin/reports", "/settings/billing"] {
+        let response = owner.get(app.url(path)).send().await.expect("GET");
+        let body = expect_status(response, StatusCode::NOT_FOUND).await;
+        assert!(!body.contains("the handler ran"), "{path}: {body}");
+    }
+    let response = owner
+        .post(app.url("/admin/reports"))
+        .header("origin", &app.origin)
+        .send()
+        .await
+        .expect("POST");
+    let body = expect_status(response, StatusCode::NOT_FOUND).await;
+    assert!(!body.contains("the handler ran"), "{body}");
+    let open = expect_status(app.get("/open/report").await, StatusCode::OK).await;
+    assert_eq!(
+        open, "the handler ran",
+        "outside the guarded areas the router decides"
+    );
+}
+
+mod unlisted {
+    use super::*;
+    backend_tests!(a_route_under_a_guarded_area_without_a_page_table_entry_is_refused);
+}

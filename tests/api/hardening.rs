@@ -1,4 +1,4 @@
-//! Hardening (SPEC §11): cross-site refusal, form hygiene, throttling, limits.
+//! Hardening: cross-site refusal, form hygiene, throttling, limits.
 
 use crate::helpers::{
     expect_status, location, new_client, session_cookie_value, start_on, text, TestApp, GOOD_PASSWORD,

@@ -1,5 +1,5 @@
-//! Several Gatehouse instances on one PostgreSQL database (SPEC §1, issue "Performance
-//! and scale"): everything that matters lives in the database, so every instance agrees.
+//! Several Gatehouse instances on one PostgreSQL database (README "Deploying several
+//! instances"): everything that matters lives in the database, so every instance agrees.
 
 use crate::helpers::{
     expect_status, location, new_client, session_cookie_value, start_on, Backend, TestDatabase, GOOD_PASSWORD,

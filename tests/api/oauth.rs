@@ -1,4 +1,4 @@
-//! Sign-in with GitHub and Google against a fake provider on loopback (SPEC §10).
+//! Sign-in with GitHub and Google against a fake provider on loopback.
 
 use crate::{
     fake_provider::FakeProvider,

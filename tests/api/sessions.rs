@@ -1,4 +1,4 @@
-//! Lucia-style sessions (SPEC §5): cookies, storage, renewal, caps, expiry, fixation.
+//! Lucia-style sessions: cookies, storage, renewal, caps, expiry, fixation.
 
 use crate::helpers::{
     expect_status, location, new_client, now, session_cookie_line, session_cookie_value, spawn_app_with,
@@ -253,7 +253,7 @@ async fn the_hourly_purge_removes_only_expired_sessions(app: TestApp) {
     token_for(&app, "alice").await;
     token_for(&app, "bob").await;
     app.execute(&format!("UPDATE sessions SET expires_at = {} WHERE user_id = (SELECT id FROM users WHERE username_key = 'alice')", now() - 10)).await;
-    let purged = gatehouse::server::auth::session::purge_expired(&app.db)
+    let purged = gatehouse::server::auth::sessions::purge_expired(&app.db)
         .await
         .expect("purge");
     assert_eq!(purged, 1);

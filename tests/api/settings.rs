@@ -1,4 +1,4 @@
-//! Account settings and session management (SPEC §5, §7).
+//! Account settings and session management.
 
 use crate::helpers::{
     expect_status, location, new_client, now, session_cookie_value, TestApp, GOOD_PASSWORD,

@@ -1,4 +1,4 @@
-//! The session cookie (SPEC §5): `gatehouse_session`, or `__Host-gatehouse_session`
+//! The session cookie: `gatehouse_session`, or `__Host-gatehouse_session`
 //! with `Secure` when the public URL is https. Always HttpOnly, SameSite=Lax, Path=/.
 
 use tower_cookies::{

@@ -1,17 +1,17 @@
-//! Authentication: passwords, sessions, cookies, and the layer that validates the
-//! session of every request once.
+//! Authentication: passwords, sessions, cookies, throttling, accounts, OAuth, and the
+//! layer that validates the session of every request once.
 
 pub mod accounts;
 pub mod cookie;
 pub mod oauth;
 pub mod password;
-pub mod session;
+pub mod sessions;
 pub mod throttle;
 
 use crate::server::{
-    context::CurrentAuth,
+    context::RequestCtx,
     error::internal_page,
-    http::{client, request_id::RequestId},
+    http::{client, csrf::wants_html, request_id},
     state::AppState,
 };
 use axum::{
@@ -19,46 +19,41 @@ use axum::{
     middleware::Next,
     response::Response,
 };
-use session::{SessionToken, Validation};
+use sessions::{SessionToken, Validation};
 use std::sync::Arc;
 use tower_cookies::Cookies;
 
 /// Reads the session cookie, validates it (one indexed query), re-sets it when the
-/// session was renewed, clears it when it is no longer valid, and leaves the outcome in
-/// the request's extensions for pages and server functions ([`CurrentAuth`]).
+/// session was renewed, clears it when it is no longer valid, and leaves the request's
+/// [`RequestCtx`] in its extensions for pages, server functions and handlers.
 pub async fn authenticate(
     State(state): State<AppState>,
     cookies: Cookies,
     mut req: Request,
     next: Next,
 ) -> Response {
-    let (mut parts, body) = req.into_parts();
-    let info = client::from_parts(&parts, state.config.trust_proxy);
-    parts.extensions.insert(info);
-    req = Request::from_parts(parts, body);
-
-    let mut current = None;
+    let client = client::of_request(&req, state.config.trust_proxy);
+    let request_id = request_id::of(req.extensions()).map(str::to_owned);
+    let mut session = None;
     if let Some(value) = state.cookie.read(&cookies) {
         match SessionToken::parse(&value) {
             None => state.cookie.clear(&cookies),
-            Some(token) => match session::validate(&state.db, &state.config.session, &token).await {
+            Some(token) => match sessions::validate(&state.db, &state.config.session, &token).await {
                 Ok(Validation::Valid { auth, renewed_until }) => {
                     if let Some(expires_at) = renewed_until {
                         state.cookie.issue(&cookies, token.expose(), expires_at);
                     }
-                    current = Some(Arc::new(auth));
+                    session = Some(Arc::new(auth));
                 }
                 Ok(Validation::Invalid) => state.cookie.clear(&cookies),
-                Err(err) => {
-                    let id = req
-                        .extensions()
-                        .get::<RequestId>()
-                        .map(|id| id.as_str().to_owned());
-                    return internal_page(err, id.as_deref());
-                }
+                Err(err) => return internal_page(err, request_id.as_deref()),
             },
         }
     }
-    req.extensions_mut().insert(CurrentAuth(current));
+    let wants_page = wants_html(req.headers());
+    req.extensions_mut()
+        .insert(sessions::CurrentSession(session.clone()));
+    let ctx = RequestCtx::for_request(state, cookies, client, session, request_id, wants_page);
+    req.extensions_mut().insert(ctx);
     next.run(req).await
 }

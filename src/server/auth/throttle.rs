@@ -1,5 +1,5 @@
-//! Throttling of sign-in and sign-up (SPEC §11), kept in the database so it holds across
-//! instances and restarts.
+//! Throttling of sign-in and sign-up, kept in the database so it holds across instances
+//! and restarts (which is why this is not an in-memory limiter such as `governor`).
 //!
 //! - Per client: a rate per IP address (IPv6 grouped by /64) for sign-in attempts and
 //!   for sign-up attempts (`GATEHOUSE_RATE_SIGNIN`, `GATEHOUSE_RATE_SIGNUP`).
@@ -12,10 +12,10 @@ use crate::{
     model::{AppError, AuditKind},
     server::{
         audit::{self, Event},
-        auth::session::ClientInfo,
-        config::Rate,
-        db::{self, now_millis, rate_limits::Taken, Db},
-        http::client::throttle_key,
+        config::{Config, Rate},
+        context::RequestCtx,
+        db::{self, now_millis, rate_limits::Taken, Db, Exec},
+        http::client::ClientInfo,
     },
 };
 
@@ -38,6 +38,14 @@ impl Action {
             Action::SignUp => "signup",
         }
     }
+
+    /// The configured allowance per client.
+    fn rate(self, config: &Config) -> Rate {
+        match self {
+            Action::SignIn => config.rate_signin,
+            Action::SignUp => config.rate_signup,
+        }
+    }
 }
 
 /// Whole seconds to wait, rounded up, at least 1.
@@ -45,59 +53,71 @@ fn seconds_from_ms(ms: i64) -> u64 {
     u64::try_from((ms + 999) / 1000).unwrap_or(1).max(1)
 }
 
-/// Takes one attempt from the client's allowance for `action`; 429 when none is left.
-pub async fn check_client(
-    db: &Db,
-    rate: Rate,
-    action: Action,
-    client: &ClientInfo,
-) -> anyhow::Result<Result<(), AppError>> {
-    let Some(ip) = client.ip.as_deref() else {
-        return Ok(Ok(()));
+/// What a throttle check decided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[must_use]
+pub enum Verdict {
+    Allowed,
+    /// Refused; the client may try again after this many seconds.
+    Refused {
+        retry_after: u64,
+    },
+}
+
+impl Verdict {
+    /// `Ok` when allowed; the 429 answer (with `Retry-After`) when refused.
+    pub fn or_refuse(self) -> Result<(), AppError> {
+        match self {
+            Verdict::Allowed => Ok(()),
+            Verdict::Refused { retry_after } => Err(AppError::too_many_attempts(retry_after)),
+        }
+    }
+}
+
+/// Takes one attempt from the request's client's allowance for `action`.
+pub async fn check_client(mut ex: Exec<'_>, ctx: &RequestCtx, action: Action) -> anyhow::Result<Verdict> {
+    let client = &ctx.client;
+    let rate = action.rate(&ctx.state.config);
+    let Some(client_key) = client.throttle_key() else {
+        return Ok(Verdict::Allowed);
     };
-    let key = format!("{}:{}", action.name(), throttle_key(ip));
+    let key = format!("{}:{client_key}", action.name());
     let period_ms = i64::try_from(rate.per.as_millis()).unwrap_or(i64::MAX / 4);
     let interval_ms = (period_ms / i64::from(rate.count)).max(1);
     let tolerance_ms = interval_ms * (i64::from(rate.count) - 1);
-    let mut conn = db.conn().await?;
-    match db::rate_limits::take(conn.exec(), &key, now_millis(), interval_ms, tolerance_ms).await? {
-        Taken::Allowed => Ok(Ok(())),
+    match db::rate_limits::take(ex.reborrow(), &key, now_millis(), interval_ms, tolerance_ms).await? {
+        Taken::Allowed => Ok(Verdict::Allowed),
         Taken::Denied { retry_after_ms } => {
             let detail = format!("{} rate limit for this address", action.name());
-            audit::record(
-                conn.exec(),
-                client,
-                Event::anonymous(AuditKind::Throttled).detail(&detail),
-            )
-            .await?;
-            Ok(Err(AppError::too_many_attempts(seconds_from_ms(retry_after_ms))))
+            let event = Event::anonymous(AuditKind::Throttled).detail(&detail);
+            audit::record(ex, client, event).await?;
+            Ok(Verdict::Refused {
+                retry_after: seconds_from_ms(retry_after_ms),
+            })
         }
     }
 }
 
 /// Refuses a sign-in for a username that is locked right now.
 pub async fn check_username(
-    db: &Db,
+    mut ex: Exec<'_>,
     username_key: &str,
     client: &ClientInfo,
     account: Option<(i64, &str)>,
-) -> anyhow::Result<Result<(), AppError>> {
+) -> anyhow::Result<Verdict> {
     let now = now_millis();
-    let mut conn = db.conn().await?;
-    let Some(until) = db::throttle::locked_until(conn.exec(), username_key, now).await? else {
-        return Ok(Ok(()));
+    let Some(until) = db::throttle::locked_until(ex.reborrow(), username_key, now).await? else {
+        return Ok(Verdict::Allowed);
     };
     let event = match account {
         Some((id, name)) => Event::about(AuditKind::Throttled, id, name),
         None => Event::anonymous(AuditKind::Throttled),
     };
-    audit::record(
-        conn.exec(),
-        client,
-        event.detail("username locked after repeated failures"),
-    )
-    .await?;
-    Ok(Err(AppError::too_many_attempts(seconds_from_ms(until - now))))
+    let event = event.detail("username locked after repeated failures");
+    audit::record(ex, client, event).await?;
+    Ok(Verdict::Refused {
+        retry_after: seconds_from_ms(until - now),
+    })
 }
 
 /// The lock after `failures` failures, when `max_failures` are allowed: none below the
@@ -113,21 +133,19 @@ pub fn lock_for(failures: i64, max_failures: u32) -> Option<i64> {
 }
 
 /// Counts a failed sign-in for the username and locks it when the threshold is reached.
-pub async fn record_failure(db: &Db, username_key: &str, max_failures: u32) -> anyhow::Result<()> {
+pub async fn record_failure(mut ex: Exec<'_>, username_key: &str, max_failures: u32) -> anyhow::Result<()> {
     let now = now_millis();
-    let mut conn = db.conn().await?;
     let failures =
-        db::throttle::record_failure(conn.exec(), username_key, now, now - FORGET_AFTER_MS).await?;
+        db::throttle::record_failure(ex.reborrow(), username_key, now, now - FORGET_AFTER_MS).await?;
     if let Some(lock_ms) = lock_for(failures, max_failures) {
-        db::throttle::lock(conn.exec(), username_key, now + lock_ms).await?;
+        db::throttle::lock(ex, username_key, now + lock_ms).await?;
     }
     Ok(())
 }
 
 /// Forgets a username's failures after a successful sign-in.
-pub async fn reset(db: &Db, username_key: &str) -> anyhow::Result<()> {
-    let mut conn = db.conn().await?;
-    db::throttle::reset(conn.exec(), username_key).await
+pub async fn reset(ex: Exec<'_>, username_key: &str) -> anyhow::Result<()> {
+    db::throttle::reset(ex, username_key).await
 }
 
 /// Deletes throttling rows nobody needs any more (hourly).

@@ -1,5 +1,6 @@
 //! Queries on `rate_limits`: a generic cell rate algorithm (GCRA) kept in the database,
-//! so every instance sees the same limits and a restart forgets nothing.
+//! so every instance sees the same limits and a restart forgets nothing (an in-memory
+//! limiter such as `governor` would give each instance its own count).
 //!
 //! With `N` requests allowed per `period`, each request advances the key's theoretical
 //! arrival time (TAT) by `interval = period / N`; a request is allowed while

@@ -155,12 +155,6 @@ pub async fn delete_by_handle(ex: Exec<'_>, user_id: i64, handle: &str) -> anyho
     Ok(n > 0)
 }
 
-/// How many sessions exist (benchmarks, tests).
-pub async fn count(ex: Exec<'_>) -> anyhow::Result<i64> {
-    on_exec!(ex, c => sqlx::query_scalar("SELECT COUNT(*) FROM sessions").fetch_one(c).await)
-        .context("count sessions")
-}
-
 /// Inserts many sessions in one statement (benchmark seeding); ids and handles must be
 /// unique. Each row: (id, handle, user_id, created_at, expires_at).
 pub async fn insert_many(ex: Exec<'_>, rows: &[(String, String, i64, i64, i64)]) -> anyhow::Result<()> {

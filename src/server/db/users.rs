@@ -1,7 +1,10 @@
 //! Queries on `users`.
 
-use super::{on_exec, Exec};
-use crate::model::{Role, SessionUser};
+use super::{now_seconds, on_exec, Exec};
+use crate::{
+    domain::Username,
+    model::{Role, SessionUser},
+};
 use anyhow::Context;
 use std::fmt;
 
@@ -31,10 +34,15 @@ impl fmt::Debug for UserRow {
     }
 }
 
+/// A role as stored; a value outside the CHECK constraint is treated as `none`.
+pub fn stored_role(stored: &str) -> Role {
+    stored.parse().unwrap_or(Role::None)
+}
+
 impl UserRow {
-    /// The stored role; a value outside the CHECK constraint is treated as `none`.
+    /// The stored role.
     pub fn role(&self) -> Role {
-        self.role.parse().unwrap_or(Role::None)
+        stored_role(&self.role)
     }
 
     pub fn to_session_user(&self) -> SessionUser {
@@ -63,41 +71,66 @@ macro_rules! select_users {
 /// What inserting a user came to.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Inserted {
-    Created(i64),
+    Created(SessionUser),
     /// The username key is taken (the UNIQUE constraint decided, so races end here too).
     Taken,
 }
 
-/// A user to create.
-pub struct NewUser<'a> {
-    pub username: &'a str,
-    pub username_key: &'a str,
-    pub password_hash: Option<&'a str>,
-    pub role: Role,
+/// Details a new account may start with (a provider's name, avatar and verified e-mail).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Profile<'a> {
     pub display_name: Option<&'a str>,
     pub avatar_url: Option<&'a str>,
     pub email: Option<&'a str>,
-    pub now: i64,
 }
 
-/// Inserts a user; a taken username is an outcome, not an error.
+/// A user to create.
+#[derive(Clone, Copy, Debug)]
+pub struct NewUser<'a> {
+    pub name: &'a Username,
+    pub password_hash: Option<&'a str>,
+    pub role: Role,
+    pub profile: Profile<'a>,
+}
+
+impl<'a> NewUser<'a> {
+    /// An account that signs in with a password.
+    pub fn with_password(name: &'a Username, password_hash: &'a str, role: Role) -> NewUser<'a> {
+        NewUser {
+            name,
+            password_hash: Some(password_hash),
+            role,
+            profile: Profile::default(),
+        }
+    }
+}
+
+/// Inserts a user created now; a taken username is an outcome, not an error.
 pub async fn insert(ex: Exec<'_>, user: &NewUser<'_>) -> anyhow::Result<Inserted> {
+    let now = now_seconds();
     let result: Result<i64, sqlx::Error> = on_exec!(ex, c => sqlx::query_scalar(
         "INSERT INTO users (username, username_key, password_hash, role, display_name, avatar_url, email, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id",
     )
-    .bind(user.username)
-    .bind(user.username_key)
+    .bind(user.name.as_str())
+    .bind(user.name.key())
     .bind(user.password_hash)
     .bind(user.role.as_str())
-    .bind(user.display_name)
-    .bind(user.avatar_url)
-    .bind(user.email)
-    .bind(user.now)
+    .bind(user.profile.display_name)
+    .bind(user.profile.avatar_url)
+    .bind(user.profile.email)
+    .bind(now)
     .fetch_one(c)
     .await);
     match result {
-        Ok(id) => Ok(Inserted::Created(id)),
+        Ok(id) => Ok(Inserted::Created(SessionUser {
+            id,
+            username: user.name.as_str().to_owned(),
+            role: user.role,
+            display_name: user.profile.display_name.map(str::to_owned),
+            avatar_url: user.profile.avatar_url.map(str::to_owned),
+            created_at: now,
+        })),
         Err(e) if super::is_unique_violation(&e) => Ok(Inserted::Taken),
         Err(e) => Err(e).context("insert user"),
     }
@@ -196,13 +229,9 @@ pub async fn delete(ex: Exec<'_>, id: i64) -> anyhow::Result<bool> {
 /// inside the change's transaction. PostgreSQL locks them (in id order, so two changes
 /// never deadlock) until the transaction ends; SQLite's `BEGIN IMMEDIATE` already
 /// serialises writers, and it has no `FOR UPDATE`.
-pub async fn lock_role_rows(
-    ex: Exec<'_>,
-    actor_id: i64,
-    target_id: i64,
-) -> anyhow::Result<Vec<(i64, String)>> {
+pub async fn lock_role_rows(ex: Exec<'_>, actor_id: i64, target_id: i64) -> anyhow::Result<Vec<(i64, Role)>> {
     const BASE: &str = "SELECT id, role FROM users WHERE role = 'owner' OR id = $1 OR id = $2 ORDER BY id";
-    match ex {
+    let rows: Vec<(i64, String)> = match ex {
         Exec::Sqlite(c) => {
             sqlx::query_as(BASE)
                 .bind(actor_id)
@@ -221,7 +250,11 @@ pub async fn lock_role_rows(
             .await
         }
     }
-    .context("lock users for a role change")
+    .context("lock users for a role change")?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, role)| (id, stored_role(&role)))
+        .collect())
 }
 
 /// A user as the admin table lists it.

@@ -1,10 +1,33 @@
 //! Who is asking: the client's IP address (optionally from `X-Forwarded-For`) and user
 //! agent, recorded with sessions and audit events and used as the throttling key.
 
-use crate::server::auth::session::ClientInfo;
 use axum::extract::ConnectInfo;
-use http::{header, request::Parts, HeaderMap};
+use http::{header, HeaderMap};
 use std::net::{IpAddr, SocketAddr};
+
+/// Most user-agent characters kept with a session or an audit event.
+const USER_AGENT_MAX_CHARS: usize = 256;
+
+/// Where a request came from, recorded with sessions and audit events.
+#[derive(Clone, Debug, Default)]
+pub struct ClientInfo {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl ClientInfo {
+    /// The user agent cut to what the sessions table keeps.
+    pub fn user_agent_truncated(&self) -> Option<String> {
+        self.user_agent
+            .as_deref()
+            .map(|ua| ua.chars().take(USER_AGENT_MAX_CHARS).collect())
+    }
+
+    /// The key this client is throttled under (see [`throttle_key`]), if its address is known.
+    pub fn throttle_key(&self) -> Option<String> {
+        self.ip.as_deref().map(throttle_key)
+    }
+}
 
 /// Reads the client's address and user agent from a request head.
 pub fn client_info(
@@ -54,11 +77,11 @@ pub fn throttle_key(ip: &str) -> String {
     }
 }
 
-/// Same as [`client_info`] for a request head.
-pub fn from_parts(parts: &Parts, trust_proxy: bool) -> ClientInfo {
+/// Same as [`client_info`] for a request.
+pub fn of_request<B>(req: &http::Request<B>, trust_proxy: bool) -> ClientInfo {
     client_info(
-        &parts.headers,
-        parts.extensions.get::<ConnectInfo<SocketAddr>>(),
+        req.headers(),
+        req.extensions().get::<ConnectInfo<SocketAddr>>(),
         trust_proxy,
     )
 }
@@ -112,6 +135,18 @@ mod tests {
         assert_eq!(throttle_key("2001:db8:1:2:ffff:1:2:3"), "2001:db8:1:2::/64");
         assert_ne!(throttle_key("2001:db8:1:3::1"), throttle_key("2001:db8:1:2::1"));
         assert_eq!(throttle_key("192.0.2.4"), "192.0.2.4");
+    }
+
+    #[test]
+    fn user_agents_are_cut_to_256_characters() {
+        let client = ClientInfo {
+            ip: None,
+            user_agent: Some("é".repeat(1000)),
+        };
+        assert_eq!(
+            client.user_agent_truncated().map(|ua| ua.chars().count()),
+            Some(256)
+        );
     }
 
     #[test]

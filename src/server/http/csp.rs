@@ -2,26 +2,26 @@
 //! the per-response nonce that Leptos puts on its hydration scripts; styles only from
 //! files; images from here and the OAuth providers' avatar hosts; no framing.
 
-use crate::server::state::AppState;
+use crate::server::config::Config;
 use http::{header, HeaderValue};
-use leptos::{nonce::use_nonce, prelude::use_context};
+use leptos::nonce::use_nonce;
 use leptos_axum::ResponseOptions;
 
-/// Hosts that serve provider avatars (SPEC §10).
+/// Hosts that serve provider avatars.
 const GITHUB_AVATAR_HOST: &str = "https://avatars.githubusercontent.com";
 const GOOGLE_AVATAR_HOST: &str = "https://*.googleusercontent.com";
 
 /// The page policy for `nonce`.
-pub fn page_policy(nonce: &str, state: Option<&AppState>) -> String {
+pub fn page_policy(nonce: &str, config: Option<&Config>) -> String {
     let mut img = String::from("'self' data:");
     let mut form_action = String::from("'self'");
-    if let Some(state) = state {
-        if let Some(github) = &state.config.github {
+    if let Some(config) = config {
+        if let Some(github) = &config.github {
             img.push(' ');
             img.push_str(GITHUB_AVATAR_HOST);
             push_origin(&mut form_action, &github.auth_url);
         }
-        if let Some(google) = &state.config.google {
+        if let Some(google) = &config.google {
             img.push(' ');
             img.push_str(GOOGLE_AVATAR_HOST);
             push_origin(&mut form_action, &google.auth_url);
@@ -45,13 +45,9 @@ fn push_origin(list: &mut String, url: &url::Url) {
 }
 
 /// Sets the policy on the page being rendered (called from the HTML shell).
-pub fn set_page_policy() {
-    let Some(response) = use_context::<ResponseOptions>() else {
-        return;
-    };
+pub fn set_page_policy(response: &ResponseOptions, config: Option<&Config>) {
     let Some(nonce) = use_nonce() else { return };
-    let state = use_context::<AppState>();
-    if let Ok(value) = HeaderValue::from_str(&page_policy(&nonce, state.as_ref())) {
+    if let Ok(value) = HeaderValue::from_str(&page_policy(&nonce, config)) {
         response.insert_header(header::CONTENT_SECURITY_POLICY, value);
     }
 }

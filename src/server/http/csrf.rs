@@ -1,5 +1,7 @@
-//! Cross-site request refusal (SPEC §11), for every route: pages, forms and
-//! server-function endpoints alike.
+//! Cross-site request refusal, for every route: pages, forms and
+//! server-function endpoints alike. Written here rather than taken from a CSRF-token
+//! crate: a per-user token in every form would make each page unique per response and
+//! defeat the page cache, while Fetch Metadata and Origin need no state at all.
 //!
 //! A request that can change state (any method but GET, HEAD and OPTIONS) is refused
 //! with 403 when

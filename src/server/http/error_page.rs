@@ -2,26 +2,12 @@
 //! refused cross-site requests, throttling before a handler runs. Plain HTML with the
 //! site's stylesheet, no script.
 
-use axum::{
-    body::Body,
-    response::{IntoResponse, Response},
-};
+use axum::response::{IntoResponse, Response};
 use http::{header, HeaderValue, StatusCode};
 
 /// Escapes text for HTML element content and attribute values.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+pub fn escape(text: &str) -> std::borrow::Cow<'_, str> {
+    html_escape::encode_quoted_attribute(text)
 }
 
 fn title_and_text(status: StatusCode) -> (&'static str, &'static str) {
@@ -79,21 +65,4 @@ pub fn render_with_message(
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
     response
-}
-
-/// Replaces a bare-bones response from a tower layer (413 from the body limit, 408 from
-/// the timeout) with the matching page; other responses pass through.
-pub fn dress(response: Response<Body>, request_id: Option<&str>) -> Response<Body> {
-    let status = response.status();
-    let bare = matches!(status.as_u16(), 408 | 413)
-        && !response
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("text/html") || v.starts_with("application/json"));
-    if bare {
-        render(status, request_id)
-    } else {
-        response
-    }
 }

@@ -1,14 +1,16 @@
-//! HTTP layers wrapped around the router, outermost first:
-//! request id → tracing → security headers → panic catcher → timeout → body limit →
-//! compression → cross-site refusal → cookies → client info + session validation →
-//! route guards → page cache; server functions also pass form hygiene (`server_fn`).
+//! HTTP layers that know nothing about users: request ids, security headers, error
+//! pages, cross-site refusal, client addresses, the page policy and server-function
+//! hygiene. Outermost first: request id → tracing → security headers → panic catcher →
+//! timeout → body limit → compression → cross-site refusal; the layers that need the
+//! signed-in user (session, access, page cache) are in `auth` and `site`.
 
 pub mod client;
 pub mod csp;
 pub mod csrf;
 pub mod error_page;
-pub mod guard;
 pub mod headers;
-pub mod page_cache;
 pub mod request_id;
 pub mod server_fn;
+
+/// Largest request body accepted; larger ones get 413.
+pub const BODY_LIMIT_BYTES: usize = 64 * 1024;

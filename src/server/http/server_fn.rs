@@ -1,38 +1,30 @@
 //! Around every server function (`POST /api/<name>`): form hygiene before the function
 //! runs, and the HTTP status of its error after. A layer rather than a handler, because
-//! leptos_axum routes each server function itself.
+//! leptos_axum routes each server function itself. The form check is written here
+//! because decoding crates are lenient by design (a stray `%` or bad UTF-8 passes
+//! through), and this check exists to refuse exactly that.
 
-use super::csrf::refuse;
-use crate::{model::AppError, server::state::AppState};
+use super::{csrf::refuse, BODY_LIMIT_BYTES};
+use crate::{domain::percent_decode_strict, model::AppError};
 use axum::{
     body::{to_bytes, Body},
-    extract::{Request, State},
+    extract::Request,
     middleware::Next,
     response::{IntoResponse, Response},
 };
 use http::{header, HeaderValue, Method, StatusCode};
-use leptos::prelude::provide_context;
-use leptos_axum::handle_server_fns_with_context;
 use std::collections::HashSet;
 
 /// The path prefix of server functions.
 pub const PREFIX: &str = "/api/";
 
-/// The fallback for `/api/…` paths that name no server function (a 400, not a page).
-pub async fn handle(State(state): State<AppState>, req: Request) -> Response {
-    handle_server_fns_with_context(move || provide_context(state.clone()), req)
-        .await
-        .into_response()
-}
-
 /// Checks the form of a server-function call, runs it, and gives its error the right status.
-pub async fn guard(req: Request, next: Next) -> Response {
+pub async fn check_call(req: Request, next: Next) -> Response {
     if req.method() != Method::POST || !req.uri().path().starts_with(PREFIX) {
         return next.run(req).await;
     }
     let (parts, body) = req.into_parts();
-    let limit = crate::server::startup::BODY_LIMIT_BYTES;
-    let bytes = match to_bytes(body, limit).await {
+    let bytes = match to_bytes(body, BODY_LIMIT_BYTES).await {
         Ok(bytes) => bytes,
         Err(_) => {
             let error = AppError::new(
@@ -78,29 +70,10 @@ pub fn check_form(body: &[u8]) -> Result<(), &'static str> {
     Ok(())
 }
 
+/// One form key or value: `+` is a space, then `%XX` escapes, strictly.
 fn decode(raw: &[u8]) -> Result<String, &'static str> {
-    const MALFORMED: &str = "The form data is malformed.";
-    let mut out = Vec::with_capacity(raw.len());
-    let mut i = 0;
-    while i < raw.len() {
-        match raw[i] {
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            b'%' => {
-                let hex = raw.get(i + 1..i + 3).ok_or(MALFORMED)?;
-                let text = std::str::from_utf8(hex).map_err(|_| MALFORMED)?;
-                out.push(u8::from_str_radix(text, 16).map_err(|_| MALFORMED)?);
-                i += 3;
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).map_err(|_| "The form data is not valid UTF-8.")
+    let spaced: Vec<u8> = raw.iter().map(|&b| if b == b'+' { b' ' } else { b }).collect();
+    percent_decode_strict(&spaced).ok_or("The form data is malformed.")
 }
 
 /// server_fn answers every error with 500; the error itself knows better. A JavaScript

@@ -1,5 +1,5 @@
 //! Sign-in with GitHub (OAuth 2 + PKCE) and Google (OpenID Connect + PKCE), and linking
-//! those accounts to existing users (SPEC §10).
+//! those accounts to existing users (README "Sign in with GitHub and Google").
 //!
 //! The flow: `GET /auth/{provider}` (sign in) or `POST /auth/{provider}/link` (connect,
 //! from the settings page) stores a one-time state in a short-lived HttpOnly cookie and
@@ -13,5 +13,5 @@ mod flow;
 mod identity;
 
 pub use client::OAuth;
-pub use flow::{callback, start_link, start_sign_in, unlink};
-pub use identity::{derive_username, ProviderUser};
+pub use flow::{callback, start_link, start_sign_in};
+pub use identity::{candidate, derive_username, ProviderUser};

@@ -1,6 +1,6 @@
-//! `<Guarded>`: renders a page only for a user the route table lets in.
+//! `<Authorized>`: renders a page only for a visitor the page table admits.
 //!
-//! On the server the guard layer has already redirected signed-out visitors, so here a
+//! On the server the access layer has already redirected signed-out visitors, so here a
 //! missing user only happens after client-side navigation (or a sign-out in another
 //! tab): the browser is sent to the sign-in page. A role that is too low renders the
 //! 403 page (with status 403 on the server).
@@ -8,14 +8,14 @@
 use crate::{
     app::use_auth,
     components::notice::{ErrorNotice, Forbidden},
-    model::{role_at_least, Role, SessionUser},
-    routes::{access_for, login_url, Access},
+    model::SessionUser,
+    page::{login_url, Page},
 };
 use leptos::prelude::*;
 use leptos_router::{components::Redirect, hooks::use_location};
 
 #[component]
-pub fn Guarded<F>(
+pub fn Authorized<F>(
     /// The page, given the signed-in user.
     render: F,
 ) -> impl IntoView
@@ -30,12 +30,12 @@ where
                 let render = render.clone();
                 Suspend::new(async move {
                     let path = location.pathname.get_untracked();
-                    let required = match access_for(&path) {
-                        Access::SignedIn(role) => role,
-                        Access::Public | Access::SignedOut => Role::None,
+                    // A path outside the table admits nobody: fail closed.
+                    let admitted = |user: &SessionUser| {
+                        Page::at(&path).is_some_and(|page| page.admits(Some(user.role)))
                     };
                     match auth.user.await {
-                        Ok(Some(user)) if role_at_least(required, user.role) => render(user),
+                        Ok(Some(user)) if admitted(&user) => render(user),
                         Ok(Some(_)) => view! { <Forbidden /> }.into_any(),
                         Ok(None) => {
                             let search = location.search.get_untracked();

@@ -2,7 +2,8 @@
 //!
 //! Rendering a page with Leptos costs several times more than everything else a request
 //! does (session check included). Some pages are a pure function of their path, the
-//! signed-in user and the configuration: [`CACHEABLE`] lists them. Their HTML is kept,
+//! signed-in user and the configuration: the page table marks them cacheable
+//! (`Page::cacheable` in `src/page.rs`). Their HTML is kept,
 //! keyed by the path and the whole user record the session layer has just read from the
 //! database. A new name, role or avatar is a new key, never a stale page, and one user's
 //! page can only ever be the answer to that same user.
@@ -19,10 +20,10 @@
 //!
 //! Debug builds (the dev server and every test run) check the list: each reuse also
 //! renders the page afresh and stops with a panic if the two differ beyond the nonce —
-//! a page added to [`CACHEABLE`] that reads anything else fails the test suite the first
-//! time it is served twice.
+//! a page marked cacheable that reads anything else fails the test suite the first time
+//! it is served twice.
 
-use crate::{model::SessionUser, server::context::CurrentAuth};
+use crate::{model::SessionUser, page::Page, server::auth::sessions::CurrentSession};
 use axum::{
     body::Body,
     extract::{Request, State},
@@ -34,11 +35,6 @@ use leptos::nonce::Nonce;
 use quick_cache::{sync::Cache, Weighter};
 use std::{fmt, sync::Arc};
 
-/// Pages whose HTML depends on nothing but the path, the signed-in user and the
-/// configuration. A page that reads anything else (the database beyond the session's
-/// user, the query string, a header, the clock) must not be listed here.
-pub const CACHEABLE: &[&str] = &["/", "/login", "/signup", "/profile", "/members"];
-
 /// Larger pages are answered but not kept.
 const MAX_PAGE_BYTES: usize = 256 * 1024;
 
@@ -47,7 +43,7 @@ type PolicyFn = dyn Fn(&str) -> String + Send + Sync;
 
 /// The cache and how to write a page's policy for a fresh nonce.
 pub struct PageCache {
-    pages: Option<Cache<Key, Arc<Page>, PageWeight>>,
+    pages: Option<Cache<Key, Arc<Kept>, PageWeight>>,
     policy: Box<PolicyFn>,
     /// Render again on every reuse and require the same page (debug builds).
     check_reuse: bool,
@@ -86,7 +82,7 @@ impl PageCache {
     }
 
     /// The page for `page` with a fresh nonce, or `None` when its policy is unusable.
-    fn answer(&self, page: &Page) -> Option<Response> {
+    fn answer(&self, page: &Kept) -> Option<Response> {
         let nonce = Nonce::new();
         let policy = HeaderValue::from_str(&(self.policy)(&nonce)).ok()?;
         let mut response = Response::new(Body::from(page.with_nonce(&nonce)));
@@ -111,9 +107,11 @@ impl Key {
         if req.method() != Method::GET || req.uri().query().is_some() {
             return None;
         }
-        let path = CACHEABLE.iter().copied().find(|p| *p == req.uri().path())?;
+        let path = Page::at(req.uri().path())
+            .filter(|page| page.cacheable() && page.path() == req.uri().path())?
+            .path();
         // No session layer in front of us: nothing is known about the user, keep nothing.
-        let auth = req.extensions().get::<CurrentAuth>()?;
+        let auth = req.extensions().get::<CurrentSession>()?;
         Some(Key {
             path,
             user: auth.0.as_ref().map(|a| a.user.clone()),
@@ -130,16 +128,16 @@ impl Key {
 }
 
 /// A rendered page, cut where its nonce appears.
-struct Page {
+struct Kept {
     /// The headers of the render without the policy.
     headers: HeaderMap,
     /// The page's text between nonces: one more part than there are nonces.
     parts: Vec<String>,
 }
 
-impl Page {
-    fn new(headers: HeaderMap, html: &str, nonce: &str) -> Page {
-        Page {
+impl Kept {
+    fn new(headers: HeaderMap, html: &str, nonce: &str) -> Kept {
+        Kept {
             headers,
             parts: html.split(nonce).map(str::to_owned).collect(),
         }
@@ -166,8 +164,8 @@ impl Page {
 #[derive(Clone)]
 struct PageWeight;
 
-impl Weighter<Key, Arc<Page>> for PageWeight {
-    fn weight(&self, key: &Key, page: &Arc<Page>) -> u64 {
+impl Weighter<Key, Arc<Kept>> for PageWeight {
+    fn weight(&self, key: &Key, page: &Arc<Kept>) -> u64 {
         u64::try_from(key.size() + page.size()).unwrap_or(u64::MAX)
     }
 }
@@ -197,7 +195,7 @@ fn page_nonce(response: &Response) -> Option<String> {
 async fn page_bytes(body: Body) -> Result<axum::body::Bytes, Response> {
     axum::body::to_bytes(body, usize::MAX).await.map_err(|err| {
         tracing::error!(error = %err, "a rendered page could not be read");
-        super::error_page::render(StatusCode::INTERNAL_SERVER_ERROR, None)
+        crate::server::http::error_page::render(StatusCode::INTERNAL_SERVER_ERROR, None)
     })
 }
 
@@ -234,16 +232,16 @@ pub async fn serve(State(cache): State<Arc<PageCache>>, req: Request, next: Next
         if let Ok(html) = std::str::from_utf8(&bytes) {
             let mut headers = parts.headers.clone();
             headers.remove(header::CONTENT_SECURITY_POLICY);
-            pages.insert(key, Arc::new(Page::new(headers, html, &nonce)));
+            pages.insert(key, Arc::new(Kept::new(headers, html, &nonce)));
         }
     }
     Response::from_parts(parts, Body::from(bytes))
 }
 
 /// Answers from the kept `page` after rendering the request afresh and requiring the
-/// same HTML apart from the nonce. Panics otherwise: the page must not be in
-/// [`CACHEABLE`]. A fresh render that is not a plain 200 page is answered as is.
-async fn checked_reuse(cache: &PageCache, page: &Page, path: &str, req: Request, next: Next) -> Response {
+/// same HTML apart from the nonce. Panics otherwise: the page must not be marked
+/// cacheable. A fresh render that is not a plain 200 page is answered as is.
+async fn checked_reuse(cache: &PageCache, page: &Kept, path: &str, req: Request, next: Next) -> Response {
     let fresh = next.run(req).await;
     let Some(nonce) = page_nonce(&fresh) else {
         return fresh;
@@ -258,7 +256,7 @@ async fn checked_reuse(cache: &PageCache, page: &Page, path: &str, req: Request,
         bytes == kept.as_bytes(),
         "the page cache answered {path} with HTML that a fresh render no longer gives for \
          the same user: a page that reads anything beyond its path and user must not be \
-         listed in CACHEABLE"
+         marked cacheable in the page table"
     );
     cache
         .answer(page)
@@ -268,7 +266,7 @@ async fn checked_reuse(cache: &PageCache, page: &Page, path: &str, req: Request,
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{model::Role, server::auth::session::Authenticated};
+    use crate::{model::Role, server::auth::sessions::Authenticated};
     use axum::{middleware::from_fn_with_state, routing::get, Router};
     use std::sync::atomic::{AtomicUsize, Ordering};
     use tower::ServiceExt;
@@ -312,7 +310,7 @@ mod tests {
                 let nonce = Nonce::new();
                 let who = req
                     .extensions()
-                    .get::<CurrentAuth>()
+                    .get::<CurrentSession>()
                     .and_then(|a| {
                         a.0.as_ref()
                             .map(|a| format!("{}:{:?}", a.user.username, a.user.role))
@@ -348,7 +346,7 @@ mod tests {
                         user: user(name, role.parse().unwrap_or(Role::User)),
                     })
                 });
-            req.extensions_mut().insert(CurrentAuth(user));
+            req.extensions_mut().insert(CurrentSession(user));
             next.run(req).await
         };
         Router::new()
@@ -471,7 +469,7 @@ mod tests {
     }
 
     #[tokio::test]
-    #[should_panic(expected = "must not be listed in CACHEABLE")]
+    #[should_panic(expected = "must not be marked cacheable")]
     async fn a_checked_reuse_of_a_page_that_changes_between_renders_panics() {
         let renders = Arc::new(AtomicUsize::new(0));
         let app = app_with(
@@ -504,9 +502,9 @@ mod tests {
 
     #[test]
     fn a_page_is_cut_at_every_nonce_and_joined_with_another() {
-        let page = Page::new(HeaderMap::new(), "aXXbXXcXX", "XX");
+        let page = Kept::new(HeaderMap::new(), "aXXbXXcXX", "XX");
         assert_eq!(page.with_nonce("nn"), "annbnncnn");
-        let page = Page::new(HeaderMap::new(), "no scripts", "XX");
+        let page = Kept::new(HeaderMap::new(), "no scripts", "XX");
         assert_eq!(page.with_nonce("nn"), "no scripts");
     }
 }

@@ -1,20 +1,26 @@
-//! Lucia-style database sessions (SPEC §5).
+//! Lucia-style database sessions (README "Accounts and sessions").
 //!
 //! The browser holds a random token; the database holds only hex(SHA-256(token)). A
 //! stolen database therefore yields no usable cookie, and looking a session up compares
 //! hashes, whose values an attacker cannot steer byte by byte.
+//!
+//! [`start`] is the one place a session is issued: every way of signing in ends there,
+//! after its own checks. [`end`] is sign-out.
 
 use crate::{
-    model::{Role, SessionUser},
+    model::{AppError, AuditKind, Provider, SessionUser},
     server::{
+        audit::{self, Event},
         config::SessionPolicy,
-        db::{self, now_seconds, sessions, Db, Exec},
+        context::RequestCtx,
+        db::{self, now_seconds, sessions, users::stored_role, Db, Exec, Tx},
+        http::client::ClientInfo,
     },
 };
 use anyhow::Context;
 use data_encoding::BASE32_NOPAD;
 use sha2::{Digest, Sha256};
-use std::fmt;
+use std::{fmt, sync::Arc};
 
 /// Bytes of randomness in a token: 200 bits, above the 160 the spec asks for.
 const TOKEN_BYTES: usize = 25;
@@ -23,8 +29,6 @@ const _: () = assert!(TOKEN_BYTES * 8 >= 160, "tokens carry at least 160 bits");
 const TOKEN_CHARS: usize = 40;
 /// `last_seen_at` is written at most this often per session.
 pub const LAST_SEEN_EVERY_SECONDS: i64 = 60;
-/// Most user-agent characters kept with a session.
-const USER_AGENT_MAX_CHARS: usize = 256;
 
 /// The secret a browser presents. Printing it shows nothing.
 #[derive(Clone, PartialEq, Eq)]
@@ -70,22 +74,6 @@ pub fn session_id(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-/// Where a request came from, recorded with sessions and audit events.
-#[derive(Clone, Debug, Default)]
-pub struct ClientInfo {
-    pub ip: Option<String>,
-    pub user_agent: Option<String>,
-}
-
-impl ClientInfo {
-    /// The user agent cut to what the sessions table keeps.
-    pub fn user_agent_truncated(&self) -> Option<String> {
-        self.user_agent
-            .as_deref()
-            .map(|ua| ua.chars().take(USER_AGENT_MAX_CHARS).collect())
-    }
-}
-
 /// A freshly created session: the token goes into the cookie, never into storage.
 #[derive(Debug)]
 pub struct NewSession {
@@ -93,8 +81,9 @@ pub struct NewSession {
     pub expires_at: i64,
 }
 
-/// Creates a session for `user_id` (inside the caller's transaction, if any).
-pub async fn create(
+/// Stores a new session row for `user_id` in the caller's transaction ([`start`] is
+/// the only caller).
+async fn create(
     ex: Exec<'_>,
     policy: &SessionPolicy,
     user_id: i64,
@@ -139,6 +128,12 @@ pub struct Authenticated {
     pub user: SessionUser,
 }
 
+/// The validated session of a request, as the session layer leaves it in the request's
+/// extensions for the layers below it (access rules, page cache). Services read it
+/// from the [`RequestCtx`].
+#[derive(Clone, Debug, Default)]
+pub struct CurrentSession(pub Option<Arc<Authenticated>>);
+
 /// What validating a token came to.
 #[derive(Debug)]
 pub enum Validation {
@@ -152,7 +147,7 @@ pub enum Validation {
 }
 
 /// Validates a token with one indexed query; writes only when renewal or the
-/// once-a-minute `last_seen_at` update is due (SPEC §5).
+/// once-a-minute `last_seen_at` update is due.
 pub async fn validate(db: &Db, policy: &SessionPolicy, token: &SessionToken) -> anyhow::Result<Validation> {
     let id = token.id();
     let now = now_seconds();
@@ -182,13 +177,79 @@ pub async fn validate(db: &Db, policy: &SessionPolicy, token: &SessionToken) -> 
         user: SessionUser {
             id: row.user_id,
             username: row.username,
-            role: row.role.parse().unwrap_or(Role::None),
+            role: stored_role(&row.role),
             display_name: row.display_name,
             avatar_url: row.avatar_url,
             created_at: row.user_created_at,
         },
     };
     Ok(Validation::Valid { auth, renewed_until })
+}
+
+/// How a sign-in proved who the user is. It decides what the audit trail records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum How {
+    /// A new account with a password, signed in at once (`signup`).
+    SignUp,
+    /// Username and password (`login_success`).
+    Password,
+    /// A provider's account (`login_success`; `signup` first when the sign-in created
+    /// the account).
+    Provider { provider: Provider, new_account: bool },
+    /// A new session after a password change, which ended every session and was
+    /// recorded (`password_changed`) in the same transaction.
+    PasswordChange,
+}
+
+/// Completes a sign-in: the only place a session is issued. In `tx` — which holds
+/// whatever the sign-in itself wrote (a new user, a link, a password) — it ends the
+/// session the request came with (a session is never reused), stores the new one and
+/// records the sign-in; then it commits, and only once committed sets the cookie.
+///
+/// Every check (password, provider, second factor) happens before this call: a sign-in
+/// that is not yet complete has simply not called it.
+pub async fn start(mut tx: Tx, ctx: &RequestCtx, user: &SessionUser, how: How) -> Result<(), AppError> {
+    if let Some(presented) = &ctx.session {
+        db::sessions::delete(tx.exec(), &presented.session_id).await?;
+    }
+    let created = create(tx.exec(), &ctx.state.config.session, user.id, &ctx.client).await?;
+    let signed_up = Event::about(AuditKind::Signup, user.id, &user.username);
+    let signed_in = Event::about(AuditKind::LoginSuccess, user.id, &user.username);
+    match how {
+        How::SignUp => audit::record(tx.exec(), &ctx.client, signed_up).await?,
+        How::Password => audit::record(tx.exec(), &ctx.client, signed_in).await?,
+        How::Provider {
+            provider,
+            new_account,
+        } => {
+            if new_account {
+                let detail = format!("with {}", provider.label());
+                audit::record(tx.exec(), &ctx.client, signed_up.detail(&detail)).await?;
+            }
+            audit::record(tx.exec(), &ctx.client, signed_in.detail(provider.label())).await?;
+        }
+        How::PasswordChange => {}
+    }
+    tx.commit().await?;
+    ctx.state
+        .cookie
+        .issue(&ctx.cookies, created.token.expose(), created.expires_at);
+    tracing::info!(user_id = user.id, how = ?how, "session started");
+    Ok(())
+}
+
+/// Signs out: ends the request's session (if any) and clears the cookie either way.
+pub async fn end(ctx: &RequestCtx) -> Result<(), AppError> {
+    if let Some(auth) = &ctx.session {
+        let mut tx = ctx.state.db.begin().await?;
+        db::sessions::delete(tx.exec(), &auth.session_id).await?;
+        let event = Event::about(AuditKind::Logout, auth.user.id, &auth.user.username);
+        audit::record(tx.exec(), &ctx.client, event).await?;
+        tx.commit().await?;
+        tracing::info!(user_id = auth.user.id, "signed out");
+    }
+    ctx.state.cookie.clear(&ctx.cookies);
+    Ok(())
 }
 
 /// Deletes expired sessions; run by the hourly task and `gatehouse sessions purge`.
@@ -243,17 +304,5 @@ mod tests {
     fn tokens_do_not_print() {
         let token = SessionToken::generate();
         assert!(!format!("{token:?}").contains(token.expose()));
-    }
-
-    #[test]
-    fn user_agents_are_cut_to_256_characters() {
-        let client = ClientInfo {
-            ip: None,
-            user_agent: Some("é".repeat(1000)),
-        };
-        assert_eq!(
-            client.user_agent_truncated().map(|ua| ua.chars().count()),
-            Some(256)
-        );
     }
 }

@@ -1,0 +1,201 @@
+//! Accounts: sign-up, sign-in with a password, replacing a password, and accounts made
+//! on the command line; `providers` holds the rules for GitHub and Google accounts.
+//! Every sign-in ends in [`sessions::start`] after its checks.
+
+pub mod providers;
+
+use super::{
+    password::Verified,
+    sessions::{self, How},
+    throttle::{self, Action},
+};
+use crate::{
+    domain::{normalise_for_verification, Password, SecretString, Username},
+    model::{AppError, AuditKind, Role, SessionUser, MSG_USERNAME_TAKEN},
+    server::{
+        audit::{self, Event},
+        context::RequestCtx,
+        db::{
+            self, now_seconds,
+            users::{self, Inserted, NewUser, UserRow},
+        },
+    },
+};
+
+/// Creates an account and signs it in with a brand-new session.
+pub async fn sign_up(
+    ctx: &RequestCtx,
+    username: &str,
+    password: &SecretString,
+) -> Result<SessionUser, AppError> {
+    let state = &ctx.state;
+    let echo = |e: AppError| e.with_username(username);
+    let taken = || echo(AppError::conflict(MSG_USERNAME_TAKEN));
+    let mut conn = state.db.conn().await?;
+    throttle::check_client(conn.exec(), ctx, Action::SignUp)
+        .await?
+        .or_refuse()
+        .map_err(echo)?;
+    let name = Username::parse(username).map_err(|e| echo(AppError::bad_request(e.to_string())))?;
+    let password = Password::parse(password, &name, state.config.password_min_length)
+        .map_err(|e| echo(AppError::bad_request(e.to_string())))?;
+    // A cheap early answer for the common case; the UNIQUE constraint below still
+    // decides races between concurrent sign-ups.
+    if users::key_exists(conn.exec(), name.key()).await? {
+        return Err(taken());
+    }
+    drop(conn);
+
+    let hash = state.hasher.hash(&password).await?;
+    let mut tx = state.db.begin().await?;
+    let new_user = NewUser::with_password(&name, &hash, state.config.default_role);
+    let Inserted::Created(user) = users::insert(tx.exec(), &new_user).await? else {
+        return Err(taken());
+    };
+    sessions::start(tx, ctx, &user, How::SignUp).await?;
+    Ok(user)
+}
+
+/// Checks a username and password and, when they match, opens a brand-new session.
+/// Every failure — unknown user, wrong password, OAuth-only account, malformed input —
+/// gives the same message and, for well-formed input, costs the same argon2 work.
+pub async fn sign_in(
+    ctx: &RequestCtx,
+    username: &str,
+    password: &SecretString,
+) -> Result<SessionUser, AppError> {
+    let state = &ctx.state;
+    let echo = |e: AppError| e.with_username(username);
+    let refused = || echo(AppError::bad_credentials());
+    let mut conn = state.db.conn().await?;
+    // The client's allowance first: it bounds all the work below.
+    throttle::check_client(conn.exec(), ctx, Action::SignIn)
+        .await?
+        .or_refuse()
+        .map_err(echo)?;
+    // A name that can't exist, or an over-long password, is refused before any hashing.
+    let Ok(name) = Username::parse(username) else {
+        return Err(refused());
+    };
+    let Some(password) = normalise_for_verification(password) else {
+        return Err(refused());
+    };
+    let user = users::find_by_key(conn.exec(), name.key()).await?;
+    // A locked name is refused before any hashing, whether or not the password is right.
+    let account = user.as_ref().map(|u| (u.id, u.username.as_str()));
+    throttle::check_username(conn.exec(), name.key(), &ctx.client, account)
+        .await?
+        .or_refuse()
+        .map_err(echo)?;
+    // No connection is held while hashing: sign-ins queued for the hasher must not
+    // starve the pages of connections.
+    drop(conn);
+
+    let stored = user.as_ref().and_then(|u| u.password_hash.as_deref());
+    let verified = state.hasher.verify(&password, stored).await?;
+    let upgraded = match &user {
+        Some(user) if verified.matches => rehash(ctx, user, &password, &verified).await,
+        _ => None,
+    };
+
+    let mut tx = state.db.begin().await?;
+    let user = match user {
+        Some(user) if verified.matches => user,
+        other => {
+            // The typed name is recorded only when it is an account: people type
+            // passwords into the username field, and those must not end up in the log.
+            let event = match &other {
+                Some(u) => Event::about(AuditKind::LoginFailure, u.id, &u.username).detail("wrong password"),
+                None => Event::anonymous(AuditKind::LoginFailure).detail("unknown username"),
+            };
+            audit::record(tx.exec(), &ctx.client, event).await?;
+            throttle::record_failure(tx.exec(), name.key(), state.config.login_max_failures).await?;
+            tx.commit().await?;
+            return Err(refused());
+        }
+    };
+    throttle::reset(tx.exec(), name.key()).await?;
+    if let (Some(new_hash), Some(old_hash)) = (&upgraded, &user.password_hash) {
+        users::upgrade_password_hash(tx.exec(), user.id, old_hash, new_hash).await?;
+        tracing::info!(user_id = user.id, "password hash upgraded");
+    }
+    let user = user.to_session_user();
+    sessions::start(tx, ctx, &user, How::Password).await?;
+    Ok(user)
+}
+
+/// A hash with today's parameters for a password that matched an outdated one; `None`
+/// when none is needed or hashing failed (the old hash stays valid; only logged).
+async fn rehash(
+    ctx: &RequestCtx,
+    user: &UserRow,
+    password: &SecretString,
+    verified: &Verified,
+) -> Option<String> {
+    if !verified.needs_rehash {
+        return None;
+    }
+    // The policy may have tightened since; an upgrade changes the hash, never the password.
+    let password = Password::already_verified(password.clone());
+    match ctx.state.hasher.hash(&password).await {
+        Ok(hash) => Some(hash),
+        Err(e) => {
+            tracing::warn!(user_id = user.id, error = %e, "password hash upgrade failed");
+            None
+        }
+    }
+}
+
+/// What happens to a user's sessions after their password was replaced (all of them
+/// end either way).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AfterPasswordChange {
+    /// This browser gets a brand-new session (the settings page).
+    SignInHere,
+    /// Nobody stays signed in (the command line).
+    SignOutEverywhere,
+}
+
+/// Sets a new password (already checked against the policy) and ends every session of
+/// the user, in one transaction that also records the change (`detail` says where it
+/// was made). Returns how many sessions ended.
+pub async fn replace_password(
+    ctx: &RequestCtx,
+    user: &SessionUser,
+    password: &Password,
+    detail: &str,
+    after: AfterPasswordChange,
+) -> Result<u64, AppError> {
+    let hash = ctx.state.hasher.hash(password).await?;
+    let mut tx = ctx.state.db.begin().await?;
+    users::set_password_hash(tx.exec(), user.id, &hash, now_seconds()).await?;
+    let ended = db::sessions::delete_for_user_except(tx.exec(), user.id, None).await?;
+    let event = Event::about(AuditKind::PasswordChanged, user.id, &user.username).detail(detail);
+    audit::record(tx.exec(), &ctx.client, event).await?;
+    match after {
+        AfterPasswordChange::SignInHere => sessions::start(tx, ctx, user, How::PasswordChange).await?,
+        AfterPasswordChange::SignOutEverywhere => tx.commit().await?,
+    }
+    Ok(ended)
+}
+
+/// Creates an account without signing it in (the command line's `user create`).
+pub async fn create_account(
+    ctx: &RequestCtx,
+    name: &Username,
+    password: &Password,
+    role: Role,
+) -> Result<SessionUser, AppError> {
+    let hash = ctx.state.hasher.hash(password).await?;
+    let mut tx = ctx.state.db.begin().await?;
+    let Inserted::Created(user) =
+        users::insert(tx.exec(), &NewUser::with_password(name, &hash, role)).await?
+    else {
+        return Err(AppError::conflict(MSG_USERNAME_TAKEN));
+    };
+    let detail = format!("created with role {role} by the command line");
+    let event = Event::about(AuditKind::Signup, user.id, &user.username).detail(&detail);
+    audit::record(tx.exec(), &ctx.client, event).await?;
+    tx.commit().await?;
+    Ok(user)
+}

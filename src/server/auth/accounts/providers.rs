@@ -1,0 +1,169 @@
+//! Accounts at GitHub and Google: signing in with one (finding the linked user or
+//! creating one), connecting one to the signed-in user, and disconnecting it. The OAuth
+//! flow itself (redirects, callback, flow cookie) is in `auth::oauth`.
+
+use crate::{
+    model::{AppError, AuditKind, Provider, SessionUser},
+    server::{
+        audit::{self, Event},
+        auth::{
+            oauth::{candidate, derive_username, ProviderUser},
+            sessions::{self, How},
+        },
+        context::RequestCtx,
+        db::{
+            now_seconds, oauth,
+            users::{self, Inserted, NewUser, Profile},
+            Tx,
+        },
+    },
+};
+
+/// What connecting a provider account to the signed-in user came to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Linking {
+    /// Connected now.
+    Linked,
+    /// It was connected to this user already.
+    AlreadyYours,
+    /// The provider account belongs to another user.
+    LinkedElsewhere,
+    /// The user has another account at this provider connected.
+    ProviderTaken,
+}
+
+/// Signs in the user linked to the provider account, creating one first if there is
+/// none. Always a new session.
+pub async fn sign_in(ctx: &RequestCtx, who: &ProviderUser) -> Result<SessionUser, AppError> {
+    // A new account's name can be taken between looking and inserting (PostgreSQL can't
+    // carry on in a transaction after a unique violation): try the whole thing again.
+    for _ in 0..3 {
+        let mut tx = ctx.state.db.begin().await?;
+        let Some((user, new_account)) = find_or_create(&mut tx, ctx, who).await? else {
+            continue;
+        };
+        let how = How::Provider {
+            provider: who.provider,
+            new_account,
+        };
+        sessions::start(tx, ctx, &user, how).await?;
+        return Ok(user);
+    }
+    Err(AppError::conflict(
+        "Could not create an account right now. Please try again.",
+    ))
+}
+
+/// The user linked to `who` (with a fresh avatar), or a new user linked to it (`true`).
+/// `None` when a concurrent request took the name or the link: start again.
+async fn find_or_create(
+    tx: &mut Tx,
+    ctx: &RequestCtx,
+    who: &ProviderUser,
+) -> Result<Option<(SessionUser, bool)>, AppError> {
+    let provider = who.provider.as_str();
+    if let Some(link) = oauth::find(tx.exec(), provider, &who.id).await? {
+        let mut user = users::find_by_id(tx.exec(), link.user_id)
+            .await?
+            .ok_or_else(|| AppError::not_found("The linked account no longer exists."))?;
+        if who.avatar_url.is_some() && who.avatar_url != user.avatar_url {
+            users::set_avatar(tx.exec(), user.id, who.avatar_url.as_deref()).await?;
+            user.avatar_url = who.avatar_url.clone();
+        }
+        return Ok(Some((user.to_session_user(), false)));
+    }
+    let base = derive_username(&who.username_hint);
+    let mut chosen = None;
+    for n in 1..=100 {
+        let Some(name) = candidate(&base, n) else { continue };
+        if !users::key_exists(tx.exec(), name.key()).await? {
+            chosen = Some(name);
+            break;
+        }
+    }
+    let name = match chosen {
+        Some(name) => name,
+        None => {
+            let suffix: u32 = rand::random::<u32>() % 1_000_000;
+            candidate(&base, suffix.max(101)).ok_or_else(|| AppError::internal("unknown"))?
+        }
+    };
+    let new_user = NewUser {
+        name: &name,
+        password_hash: None,
+        role: ctx.state.config.default_role,
+        profile: Profile {
+            display_name: who.name.as_deref(),
+            avatar_url: who.avatar_url.as_deref(),
+            email: who.email.as_deref(),
+        },
+    };
+    let Inserted::Created(user) = users::insert(tx.exec(), &new_user).await? else {
+        return Ok(None);
+    };
+    if insert_link(tx, who, user.id).await? == oauth::Linked::Conflict {
+        // Another request linked this provider account a moment ago.
+        return Ok(None);
+    }
+    Ok(Some((user, true)))
+}
+
+async fn insert_link(tx: &mut Tx, who: &ProviderUser, user_id: i64) -> Result<oauth::Linked, AppError> {
+    let link = oauth::Link {
+        provider: who.provider.as_str().to_owned(),
+        provider_user_id: who.id.clone(),
+        user_id,
+        display: Some(who.display.clone()),
+        created_at: now_seconds(),
+    };
+    Ok(oauth::insert(tx.exec(), &link).await?)
+}
+
+/// Connects a provider account to the signed-in user.
+pub async fn link(ctx: &RequestCtx, who: &ProviderUser) -> Result<Linking, AppError> {
+    let auth = ctx.user()?;
+    let mut tx = ctx.state.db.begin().await?;
+    if let Some(existing) = oauth::find(tx.exec(), who.provider.as_str(), &who.id).await? {
+        return Ok(if existing.user_id == auth.user.id {
+            Linking::AlreadyYours
+        } else {
+            Linking::LinkedElsewhere
+        });
+    }
+    if insert_link(&mut tx, who, auth.user.id).await? == oauth::Linked::Conflict {
+        return Ok(Linking::ProviderTaken);
+    }
+    let detail = format!("{} ({})", who.provider.label(), who.display);
+    let event = Event::about(AuditKind::OauthLinked, auth.user.id, &auth.user.username).detail(&detail);
+    audit::record(tx.exec(), &ctx.client, event).await?;
+    tx.commit().await?;
+    Ok(Linking::Linked)
+}
+
+/// Disconnects a provider from the signed-in user, unless it is their last way to sign in.
+pub async fn unlink(ctx: &RequestCtx, provider: Provider) -> Result<(), AppError> {
+    let auth = ctx.user()?;
+    let user_id = auth.user.id;
+    let mut tx = ctx.state.db.begin().await?;
+    let user = users::find_by_id(tx.exec(), user_id)
+        .await?
+        .ok_or_else(AppError::unauthorized)?;
+    let links = oauth::for_user(tx.exec(), user_id).await?;
+    if !links.iter().any(|l| l.provider == provider.as_str()) {
+        return Err(AppError::not_found(format!(
+            "No {} account is connected.",
+            provider.label()
+        )));
+    }
+    if user.password_hash.is_none() && links.len() <= 1 {
+        return Err(AppError::conflict(format!(
+            "{} is your only way to sign in. Set a password first.",
+            provider.label()
+        )));
+    }
+    oauth::delete(tx.exec(), user_id, provider.as_str()).await?;
+    let event = Event::about(AuditKind::OauthUnlinked, user_id, &user.username).detail(provider.label());
+    audit::record(tx.exec(), &ctx.client, event).await?;
+    tx.commit().await?;
+    Ok(())
+}
