@@ -157,13 +157,18 @@ async fn malformed_form_data_is_a_400_never_a_500(app: TestApp) {
         b"username=alice&username=bob&password=x",
         b"username=alice&password=%",
     ];
-    for body in cases {
+    // Media types are case-insensitive: the check must not be skipped by capitals.
+    let types = [
+        "application/x-www-form-urlencoded",
+        "Application/X-WWW-Form-URLEncoded; charset=UTF-8",
+    ];
+    for (body, content_type) in cases.into_iter().flat_map(|b| types.map(|t| (b, t))) {
         for accept in ["application/json", "text/html"] {
             let response = new_client()
                 .post(app.url("/api/login"))
                 .header("origin", &origin)
                 .header("accept", accept)
-                .header("content-type", "application/x-www-form-urlencoded")
+                .header("content-type", content_type)
                 .body(body.to_vec())
                 .send()
                 .await

@@ -34,11 +34,17 @@ pub async fn check_call(req: Request, next: Next) -> Response {
             return refuse(&parts.headers, error);
         }
     };
+    // Media types are case-insensitive ("Application/X-WWW-Form-URLEncoded" is a form too).
     let urlencoded = parts
         .headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|essence| {
+            essence
+                .trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        });
     if urlencoded {
         if let Err(message) = check_form(&bytes) {
             return refuse(&parts.headers, AppError::bad_request(message));
