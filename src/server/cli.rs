@@ -145,7 +145,9 @@ fn read_password() -> anyhow::Result<SecretString> {
 /// and the operator as the one acting.
 async fn operator(config: Config) -> anyhow::Result<RequestCtx> {
     let options = startup::leptos_options()?;
-    Ok(RequestCtx::operator(startup::build_state(config, options).await?))
+    Ok(RequestCtx::operator(
+        startup::build_command_state(config, options).await?,
+    ))
 }
 
 async fn find_user(state: &AppState, name: &Username) -> anyhow::Result<users::UserRow> {

@@ -4,6 +4,7 @@
 //! their defaults); [`Settings::validate`] adds the checks that span several variables
 //! and gives the [`Config`] the rest of the server reads.
 
+use super::keys::SecretKey;
 use crate::{
     domain::{PASSWORD_MAX_CHARS, PASSWORD_MIN_CHARS},
     model::Role,
@@ -35,6 +36,15 @@ pub struct Config {
     pub oauth_timeout: Duration,
     /// Memory for rendered pages kept for reuse (`0`: render every page afresh).
     pub page_cache_bytes: u64,
+    /// The server key; unset, it comes from next to the SQLite file (see `keys`).
+    pub secret_key: Option<SecretKey>,
+    /// A key still accepted for opening (rotation).
+    pub secret_key_previous: Option<SecretKey>,
+    /// How long a sign-in (or a confirmation on `/reauth`) counts as recent enough to
+    /// change credentials.
+    pub reauth_window: Duration,
+    /// How long audit events are kept.
+    pub audit_retention: Duration,
 }
 
 /// Session lifetimes.
@@ -178,6 +188,23 @@ pub struct Settings {
     #[arg(long, env = "GATEHOUSE_PAGE_CACHE_MIB", value_name = "GATEHOUSE_PAGE_CACHE_MIB",
           default_value_t = 8, value_parser = number::<u64>(0, 4096))]
     page_cache_mib: u64,
+    /// The server key: 32 bytes as 64 hex digits or base64. Seals OAuth flows and flash
+    /// values. Unset: kept in <database file>.key for SQLite; required for PostgreSQL.
+    #[arg(long, env = "GATEHOUSE_SECRET_KEY", value_name = "GATEHOUSE_SECRET_KEY",
+          hide_env_values = true, value_parser = secret_key)]
+    secret_key: Option<SecretKey>,
+    /// The key before the current one, still accepted for opening (key rotation).
+    #[arg(long, env = "GATEHOUSE_SECRET_KEY_PREVIOUS", value_name = "GATEHOUSE_SECRET_KEY_PREVIOUS",
+          hide_env_values = true, value_parser = secret_key)]
+    secret_key_previous: Option<SecretKey>,
+    /// How long a sign-in counts as recent for changing credentials (else "Confirm it's you").
+    #[arg(long, env = "GATEHOUSE_REAUTH_WINDOW", value_name = "GATEHOUSE_REAUTH_WINDOW",
+          default_value = "10m", value_parser = duration)]
+    reauth_window: Duration,
+    /// How long audit events are kept (pruned hourly).
+    #[arg(long, env = "GATEHOUSE_AUDIT_RETENTION", value_name = "GATEHOUSE_AUDIT_RETENTION",
+          default_value = "365d", value_parser = duration)]
+    audit_retention: Duration,
 }
 
 /// A variable that could not be used; printed as one line naming it.
@@ -246,6 +273,10 @@ impl Settings {
             google,
             oauth_timeout: self.oauth_timeout,
             page_cache_bytes: self.page_cache_mib * 1024 * 1024,
+            secret_key: self.secret_key,
+            secret_key_previous: self.secret_key_previous,
+            reauth_window: self.reauth_window,
+            audit_retention: self.audit_retention,
         })
     }
 }
@@ -395,6 +426,10 @@ fn web_url(raw: &str) -> Result<Url, String> {
     Ok(url)
 }
 
+fn secret_key(raw: &str) -> Result<SecretKey, String> {
+    SecretKey::parse(raw)
+}
+
 fn sign_up_role(raw: &str) -> Result<Role, String> {
     match raw.trim().parse::<Role>() {
         Ok(role @ (Role::None | Role::User)) => Ok(role),
@@ -477,6 +512,9 @@ mod tests {
         assert!(c.github.is_none() && c.google.is_none());
         assert_eq!(c.oauth_timeout, Duration::from_secs(10));
         assert_eq!(c.page_cache_bytes, 8 * 1024 * 1024);
+        assert!(c.secret_key.is_none() && c.secret_key_previous.is_none());
+        assert_eq!(c.reauth_window, Duration::from_secs(600));
+        assert_eq!(c.audit_retention, Duration::from_secs(365 * 86_400));
     }
 
     #[test]
@@ -495,8 +533,12 @@ mod tests {
             ("GITHUB_CLIENT_SECRET", "secret"),
             ("GATEHOUSE_GITHUB_API_URL", "http://127.0.0.1:9999"),
             ("GATEHOUSE_PAGE_CACHE_MIB", "0"),
+            ("GATEHOUSE_SECRET_KEY", &"ab".repeat(32)),
+            ("GATEHOUSE_REAUTH_WINDOW", "5m"),
         ])
         .expect("valid");
+        assert!(c.secret_key.is_some());
+        assert_eq!(c.reauth_window, Duration::from_secs(300));
         assert_eq!(c.page_cache_bytes, 0);
         assert!(c.database_url.starts_with("postgres://") && c.https && c.trust_proxy);
         assert_eq!(c.public_origin, "https://auth.example.com");
@@ -543,6 +585,10 @@ mod tests {
             ("GATEHOUSE_PAGE_CACHE_MIB", "-1"),
             ("GATEHOUSE_PAGE_CACHE_MIB", "8MiB"),
             ("GATEHOUSE_PAGE_CACHE_MIB", "4097"),
+            ("GATEHOUSE_SECRET_KEY", "too-short"),
+            ("GATEHOUSE_SECRET_KEY_PREVIOUS", "abcd"),
+            ("GATEHOUSE_REAUTH_WINDOW", "never"),
+            ("GATEHOUSE_AUDIT_RETENTION", "0s"),
         ];
         for (variable, value) in cases {
             let err = config(&[(variable, value)]).expect_err(variable);

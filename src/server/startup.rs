@@ -3,7 +3,7 @@
 use super::{
     auth::{self, cookie::SessionCookie, password::PasswordHasher, sessions},
     config::Config,
-    db::Db,
+    db::{self, Db},
     http::{
         csp,
         csrf::{self, CsrfPolicy},
@@ -11,6 +11,7 @@ use super::{
         request_id::{self, HexIds, X_REQUEST_ID},
         server_fn, BODY_LIMIT_BYTES,
     },
+    keys,
     site::{
         access,
         page_cache::{self, PageCache},
@@ -96,13 +97,40 @@ pub fn leptos_options() -> anyhow::Result<LeptosOptions> {
 
 /// Opens the database, applies migrations and prepares the password hasher.
 pub async fn build_state(config: Config, leptos_options: LeptosOptions) -> anyhow::Result<AppState> {
+    build(config, leptos_options, Running::Server).await
+}
+
+/// The state of a command-line command. Commands seal nothing, so on PostgreSQL they
+/// run without `GATEHOUSE_SECRET_KEY` (with a key of their own that nothing outlives).
+pub async fn build_command_state(config: Config, leptos_options: LeptosOptions) -> anyhow::Result<AppState> {
+    build(config, leptos_options, Running::Command).await
+}
+
+/// What a state is built for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Running {
+    Server,
+    Command,
+}
+
+async fn build(config: Config, leptos_options: LeptosOptions, running: Running) -> anyhow::Result<AppState> {
     let db = Db::connect(&config.database_url).await?;
+    let source = match (db.key_source(), running) {
+        (keys::KeySource::Required, Running::Command) => keys::KeySource::Ephemeral,
+        (source, _) => source,
+    };
+    let keys = keys::load(
+        config.secret_key.as_ref(),
+        config.secret_key_previous.as_ref(),
+        source,
+    )?;
     db.migrate().await?;
     let parallelism = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     let hasher = PasswordHasher::new(parallelism, HASH_WAIT).await?;
     let oauth = auth::oauth::OAuth::new(&config)?;
     Ok(AppState::new(Shared {
         oauth,
+        keys,
         cookie: SessionCookie::new(config.https),
         config,
         db,
@@ -236,8 +264,18 @@ pub fn spawn_maintenance(state: AppState) -> tokio::task::JoinHandle<()> {
                 Ok(n) => tracing::info!(purged = n, "stale throttling rows purged"),
                 Err(e) => tracing::warn!(error = format!("{e:#}"), "throttling purge failed"),
             }
+            match purge_spent_flows(&state.db).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(purged = n, "spent OAuth states purged"),
+                Err(e) => tracing::warn!(error = format!("{e:#}"), "OAuth state purge failed"),
+            }
         }
     })
+}
+
+async fn purge_spent_flows(db: &Db) -> anyhow::Result<u64> {
+    let mut conn = db.conn().await?;
+    db::oauth_states::purge(conn.exec(), db::now_seconds()).await
 }
 
 /// Serves `router` on `listener` until `shutdown` completes; requests in flight finish.

@@ -4,12 +4,13 @@ use super::{
     auth::{cookie::SessionCookie, oauth::OAuth, password::PasswordHasher},
     config::Config,
     db::Db,
+    keys::Keys,
 };
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use std::{ops::Deref, sync::Arc};
 
-/// Shared application state: configuration, pool, hasher, OAuth clients. Cloning it is
+/// Shared application state: configuration, pool, hasher, OAuth clients, keys. Cloning it is
 /// one reference count: it is cloned into the context of every request.
 #[derive(Clone, Debug)]
 pub struct AppState(Arc<Shared>);
@@ -22,6 +23,8 @@ pub struct Shared {
     pub hasher: PasswordHasher,
     pub cookie: SessionCookie,
     pub oauth: OAuth,
+    /// Seals what the browser carries that is not a session (flows, flash values).
+    pub keys: Keys,
     pub leptos_options: LeptosOptions,
 }
 

@@ -35,6 +35,8 @@ pub struct Script {
     pub token_delay: Duration,
     /// Replaces the nonce in Google's ID token.
     pub id_token_nonce: Option<String>,
+    /// A careless provider: a code may be traded more than once.
+    pub codes_reusable: bool,
 }
 
 impl Default for Script {
@@ -54,6 +56,7 @@ impl Default for Script {
             user_body_raw: None,
             token_delay: Duration::ZERO,
             id_token_nonce: None,
+            codes_reusable: false,
         }
     }
 }
@@ -217,7 +220,7 @@ async fn token(State(shared): S, headers: HeaderMap, Form(form): Form<HashMap<St
     let Some(grant) = s.grants.get_mut(&code) else {
         return invalid("unknown code");
     };
-    if grant.used {
+    if grant.used && !s.script.codes_reusable {
         return invalid("code already used");
     }
     grant.used = true;

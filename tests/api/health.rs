@@ -91,6 +91,7 @@ async fn readyz_answers_503_when_postgresql_stops_answering() {
 
     let config = gatehouse::server::config::Config::from_lookup(|name| match name {
         "DATABASE_URL" => Some(proxied.to_string()),
+        "GATEHOUSE_SECRET_KEY" => Some(crate::helpers::TEST_SECRET_KEY.to_owned()),
         _ => None,
     })
     .expect("config");

@@ -145,8 +145,13 @@ fn base_vars(database_url: &str) -> HashMap<String, String> {
     vars.insert("GATEHOUSE_RATE_SIGNIN".to_owned(), "10000/1m".to_owned());
     vars.insert("GATEHOUSE_RATE_SIGNUP".to_owned(), "10000/1m".to_owned());
     vars.insert("GATEHOUSE_LOGIN_MAX_FAILURES".to_owned(), "1000".to_owned());
+    // One key for every instance of a test (PostgreSQL needs one configured).
+    vars.insert("GATEHOUSE_SECRET_KEY".to_owned(), TEST_SECRET_KEY.to_owned());
     vars
 }
+
+/// The server key of test apps.
+pub const TEST_SECRET_KEY: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
 
 /// Starts the app on `backend` with the default test configuration.
 pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
@@ -408,6 +413,14 @@ impl TestApp {
             &[("username", username), ("password", password), ("next", "")],
         )
         .await
+    }
+
+    /// Signs `username` in on a fresh client and gives the session token (a browser of
+    /// that user, for tests that set cookies by hand).
+    pub async fn signed_in_token(&self, username: &str) -> String {
+        let response = self.login_with(&new_client(), username, GOOD_PASSWORD).await;
+        let token = session_cookie_value(&response).filter(|t| !t.is_empty());
+        token.unwrap_or_else(|| panic!("{username} could not sign in"))
     }
 
     /// Runs one SQL statement returning a single i64 (counts, times) on the app's database.

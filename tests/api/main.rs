@@ -66,12 +66,14 @@ macro_rules! backend_tests {
 mod accounts;
 mod admin;
 mod cli;
+mod database_urls;
 mod fake_provider;
 mod guards;
 mod hardening;
 mod health;
 mod multi_instance;
 mod oauth;
+mod oauth_flow;
 mod page_cache;
 mod pages;
 mod sessions;

@@ -9,6 +9,7 @@
 
 pub mod audit;
 pub mod oauth;
+pub mod oauth_states;
 pub mod rate_limits;
 pub mod reader;
 pub mod sessions;
@@ -24,7 +25,7 @@ use sqlx::{
         SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
         SqliteSynchronous,
     },
-    ConnectOptions, Postgres, Sqlite, Transaction,
+    ConnectOptions, Connection, Postgres, Sqlite, Transaction,
 };
 use std::{path::PathBuf, str::FromStr, sync::Arc, time::Duration};
 
@@ -149,11 +150,31 @@ impl Db {
                 .pragma("temp_store", "memory")
                 .pragma("cache_size", "-4000")
                 .disable_statement_logging();
-            let file = Some(options.get_filename().to_path_buf()).filter(|p| p.as_os_str() != ":memory:");
+            // The file SQLite itself opens for these options, whatever form the URL took
+            // (`sqlite://x.db`, `sqlite:x.db`, `sqlite:file:x.db`, `sqlite::memory:`,
+            // `?mode=memory` …): the session reader must open that file, or nothing at
+            // all for an in-memory database.
+            let file = {
+                let mut probe = SqliteConnection::connect_with(&options)
+                    .await
+                    .context("could not open the SQLite database")?;
+                let main: String =
+                    sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
+                        .fetch_one(&mut probe)
+                        .await
+                        .context("cannot ask SQLite which file it opened")?;
+                let _ = probe.close().await;
+                Some(PathBuf::from(main)).filter(|p| !p.as_os_str().is_empty())
+            };
+            // An in-memory database is shared between connections through SQLite's
+            // shared cache, whose table locks do not wait (busy_timeout does not apply):
+            // one connection serves it, so nothing ever conflicts. It is for trying
+            // things out and tests; a file is for anything else.
+            let connections = if file.is_some() { 8 } else { 1 };
             // A local file does not drop connections behind our back: no ping before
             // each use (it would double the round trips to SQLite's worker threads).
             let pool = SqlitePoolOptions::new()
-                .max_connections(8)
+                .max_connections(connections)
                 .min_connections(1)
                 .test_before_acquire(false)
                 .acquire_timeout(Duration::from_secs(5))
@@ -248,6 +269,16 @@ impl Db {
                 let mut conn = self.conn().await?;
                 sessions::find_with_user(conn.exec(), id).await
             }
+        }
+    }
+
+    /// Where the server key comes from when none is configured.
+    pub fn key_source(&self) -> crate::server::keys::KeySource<'_> {
+        use crate::server::keys::KeySource;
+        match self {
+            Db::Sqlite { file: Some(file), .. } => KeySource::SqliteFile(file),
+            Db::Sqlite { file: None, .. } => KeySource::Ephemeral,
+            Db::Postgres { .. } => KeySource::Required,
         }
     }
 

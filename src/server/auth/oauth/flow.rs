@@ -1,6 +1,14 @@
 //! The HTTP side of OAuth: starting a flow, the flow cookie, and the callback. What a
 //! provider account means for our accounts (find or create, link) is decided by
 //! `auth::accounts::providers`.
+//!
+//! A flow in progress lives in one cookie, sealed with the server key (see `keys`): the
+//! browser can neither read the PKCE verifier nor forge or alter a flow — in particular
+//! not plant one that links someone's account to another person's provider account.
+//! Over https it is a `__Host-` cookie (`Secure`, `Path=/`, this host only), like the
+//! session cookie. A link flow names the session that started it (by a hash of the
+//! session's id) and completes only in that session, for that session's user. A flow is
+//! good for one callback: its state is recorded as spent before the code is traded.
 
 use crate::{
     domain::{encode_query_value, LocalPath},
@@ -8,8 +16,9 @@ use crate::{
     server::{
         auth::accounts::providers::{self, Linking},
         context::RequestCtx,
-        db::now_seconds,
+        db::{now_seconds, oauth_states},
         http::error_page,
+        keys::Purpose,
         state::AppState,
     },
 };
@@ -17,8 +26,8 @@ use axum::{
     extract::{Path, Query, State},
     response::{IntoResponse, Redirect, Response},
 };
-use base64::Engine;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use tower_cookies::{
     cookie::{time::Duration as CookieDuration, SameSite},
@@ -28,33 +37,45 @@ use tower_cookies::{
 /// How long a started flow stays valid.
 const FLOW_SECONDS: i64 = 600;
 
-/// What the state cookie carries from the start of a flow to its callback.
+/// What the flow cookie carries, sealed, from the start of a flow to its callback.
 #[derive(Serialize, Deserialize)]
 struct Flow {
+    provider: Provider,
     state: String,
     verifier: String,
     nonce: Option<String>,
     next: String,
-    /// Set when the flow connects the provider to this signed-in user.
-    link_user: Option<i64>,
-    started: i64,
+    purpose: FlowPurpose,
 }
 
-fn cookie_name(provider: Provider) -> String {
-    format!("{}_oauth_state", provider.as_str())
+/// What a flow is for.
+#[derive(Serialize, Deserialize, PartialEq, Eq)]
+enum FlowPurpose {
+    /// Sign in (or sign up) with the provider.
+    SignIn,
+    /// Connect the provider to the user of the session with this hash.
+    Link { session: String },
 }
 
-fn flow_cookie(
-    state: &AppState,
-    provider: Provider,
-    value: String,
-    max_age: CookieDuration,
-) -> Cookie<'static> {
-    Cookie::build((cookie_name(provider), value))
+/// A hash of a session's id, to bind a flow to it without carrying the id itself.
+fn session_binding(session_id: &str) -> String {
+    hex::encode(Sha256::digest(format!("oauth flow for {session_id}")))
+}
+
+fn cookie_name(state: &AppState) -> &'static str {
+    if state.config.https {
+        "__Host-gatehouse_oauth"
+    } else {
+        "gatehouse_oauth"
+    }
+}
+
+fn flow_cookie(state: &AppState, value: String, max_age: CookieDuration) -> Cookie<'static> {
+    Cookie::build((cookie_name(state), value))
         .http_only(true)
         .same_site(SameSite::Lax)
         .secure(state.config.https)
-        .path("/auth/")
+        .path("/")
         .max_age(max_age)
         .build()
 }
@@ -85,29 +106,27 @@ fn begin(
     cookies: &Cookies,
     provider: Provider,
     next: String,
-    link_user: Option<i64>,
+    purpose: FlowPurpose,
 ) -> Response {
     let Some(started) = state.oauth.start(provider) else {
         return not_found();
     };
     let flow = Flow {
+        provider,
         state: started.state,
         verifier: started.verifier,
         nonce: started.nonce,
         next,
-        link_user,
-        started: now_seconds(),
+        purpose,
     };
-    let Ok(json) = serde_json::to_vec(&flow) else {
-        return not_found();
-    };
-    let value = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json);
-    cookies.add(flow_cookie(
-        state,
-        provider,
-        value,
-        CookieDuration::seconds(FLOW_SECONDS),
-    ));
+    let name = cookie_name(state);
+    let sealed = state.keys.seal_json(
+        Purpose::OAuthFlow,
+        name.as_bytes(),
+        &flow,
+        now_seconds() + FLOW_SECONDS,
+    );
+    cookies.add(flow_cookie(state, sealed, CookieDuration::seconds(FLOW_SECONDS)));
     Redirect::to(&started.url).into_response()
 }
 
@@ -116,18 +135,24 @@ pub struct StartQuery {
     next: Option<String>,
 }
 
-/// `GET /auth/{provider}`: sign in (or sign up) with the provider.
+/// `GET /auth/{provider}`: sign in (or sign up) with the provider. A signed-in visitor
+/// goes to their profile instead: a sign-in flow would replace their session with
+/// whatever account the provider silently approves.
 pub async fn start_sign_in(
     State(state): State<AppState>,
     Path(provider): Path<String>,
     Query(query): Query<StartQuery>,
     cookies: Cookies,
+    ctx: RequestCtx,
 ) -> Response {
     let Some(provider) = parse_provider(&state, &provider) else {
         return not_found();
     };
+    if ctx.session.is_some() {
+        return Redirect::to("/profile").into_response();
+    }
     let next = LocalPath::or_profile(query.next.as_deref());
-    begin(&state, &cookies, provider, next, None)
+    begin(&state, &cookies, provider, next, FlowPurpose::SignIn)
 }
 
 /// `POST /auth/{provider}/link`: connect the provider to the signed-in user (a form on
@@ -144,12 +169,15 @@ pub async fn start_link(
     let Some(auth) = &ctx.session else {
         return Redirect::to(&crate::page::login_url("/settings/account")).into_response();
     };
+    let purpose = FlowPurpose::Link {
+        session: session_binding(&auth.session_id),
+    };
     begin(
         &state,
         &cookies,
         provider,
         "/settings/account".to_owned(),
-        Some(auth.user.id),
+        purpose,
     )
 }
 
@@ -177,9 +205,10 @@ pub async fn callback(
         return fail("malformed callback query");
     };
 
-    // The state cookie is good for one callback only, whatever happens next.
-    let stored = cookies.get(&cookie_name(provider)).map(|c| c.value().to_owned());
-    cookies.add(flow_cookie(&state, provider, String::new(), CookieDuration::ZERO));
+    // The flow cookie is good for one callback only, whatever happens next.
+    let name = cookie_name(&state);
+    let stored = cookies.get(name).map(|c| c.value().to_owned());
+    cookies.add(flow_cookie(&state, String::new(), CookieDuration::ZERO));
 
     if let Some(error) = query.error.as_deref() {
         return fail(&format!(
@@ -188,23 +217,43 @@ pub async fn callback(
         ));
     }
     let Some(stored) = stored else {
-        return fail("no state cookie (expired, or another browser)");
+        return fail("no flow cookie (expired, or another browser)");
     };
-    let Some(flow) = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(stored)
-        .ok()
-        .and_then(|bytes| serde_json::from_slice::<Flow>(&bytes).ok())
+    let Some(flow) =
+        state
+            .keys
+            .open_json::<Flow>(Purpose::OAuthFlow, name.as_bytes(), &stored, now_seconds())
     else {
-        return fail("unreadable state cookie");
+        return fail("the flow cookie is forged, altered, sealed with an unknown key or expired");
     };
+    if flow.provider != provider {
+        return fail("the flow was started for another provider");
+    }
     let (Some(code), Some(returned_state)) = (query.code.as_deref(), query.state.as_deref()) else {
         return fail("the callback has no code or no state");
     };
     if !bool::from(returned_state.as_bytes().ct_eq(flow.state.as_bytes())) {
         return fail("state mismatch");
     }
-    if now_seconds() - flow.started > FLOW_SECONDS {
-        return fail("the flow expired");
+    if let FlowPurpose::Link { session } = &flow.purpose {
+        let same = ctx.session.as_ref().is_some_and(|auth| {
+            bool::from(
+                session_binding(&auth.session_id)
+                    .as_bytes()
+                    .ct_eq(session.as_bytes()),
+            )
+        });
+        if !same {
+            return fail("linking was started by another session");
+        }
+    }
+    // Spent before the code is traded: the same callback twice is refused here, whatever
+    // the provider would say about its code.
+    let state_hash = hex::encode(Sha256::digest(flow.state.as_bytes()));
+    match spend(&state, &state_hash).await {
+        Ok(true) => {}
+        Ok(false) => return fail("this flow's callback was answered already (a replay)"),
+        Err(e) => return error_response(e, provider, request_id),
     }
     let user = match state
         .oauth
@@ -215,29 +264,30 @@ pub async fn callback(
         Err(e) => return fail(&format!("{e:#}")),
     };
 
-    match flow.link_user {
-        Some(user_id) => {
-            if ctx.session.as_ref().map(|a| a.user.id) != Some(user_id) {
-                return fail("linking was started by another session");
+    match flow.purpose {
+        FlowPurpose::Link { .. } => match providers::link(&ctx, &user).await {
+            Ok(linking) => {
+                let outcome = match linking {
+                    Linking::Linked | Linking::AlreadyYours => "done=linked",
+                    Linking::LinkedElsewhere => "error=linked-elsewhere",
+                    Linking::ProviderTaken => "error=already-connected",
+                };
+                let provider = encode_query_value(provider.as_str());
+                Redirect::to(&format!("/settings/account?{outcome}&provider={provider}")).into_response()
             }
-            match providers::link(&ctx, &user).await {
-                Ok(linking) => {
-                    let outcome = match linking {
-                        Linking::Linked | Linking::AlreadyYours => "done=linked",
-                        Linking::LinkedElsewhere => "error=linked-elsewhere",
-                        Linking::ProviderTaken => "error=already-connected",
-                    };
-                    let provider = encode_query_value(provider.as_str());
-                    Redirect::to(&format!("/settings/account?{outcome}&provider={provider}")).into_response()
-                }
-                Err(e) => error_response(e, provider, request_id),
-            }
-        }
-        None => match providers::sign_in(&ctx, &user).await {
+            Err(e) => error_response(e, provider, request_id),
+        },
+        FlowPurpose::SignIn => match providers::sign_in(&ctx, &user).await {
             Ok(_) => Redirect::to(&LocalPath::or_profile(Some(&flow.next))).into_response(),
             Err(e) => error_response(e, provider, request_id),
         },
     }
+}
+
+/// Records a flow's state as spent; false when it was already.
+async fn spend(state: &AppState, state_hash: &str) -> Result<bool, AppError> {
+    let mut conn = state.db.conn().await?;
+    Ok(oauth_states::spend(conn.exec(), state_hash, now_seconds() + FLOW_SECONDS).await?)
 }
 
 fn error_response(error: AppError, provider: Provider, request_id: Option<&str>) -> Response {
