@@ -31,3 +31,9 @@ pub async fn set_role(user_id: i64, role: String) -> Result<String, AppError> {
 pub async fn admin_events(kind: String, username: String, page: i64) -> Result<AuditPage, AppError> {
     admin::list_events(&RequestCtx::current()?, &kind, &username, page).await
 }
+
+/// Lifts a user's sign-in lock-out. Answers a sentence saying what happened.
+#[server(endpoint = "unlock_user")]
+pub async fn unlock_user(user_id: i64) -> Result<String, AppError> {
+    admin::unlock(&RequestCtx::current()?, user_id).await
+}

@@ -19,6 +19,8 @@ pub struct UserSummary {
     pub has_password: bool,
     pub has_github: bool,
     pub has_google: bool,
+    /// When the username's lock-out ends (unix seconds), while it is locked.
+    pub locked_until: Option<i64>,
     /// Roles the viewer may give this user (the current one included when any is offered).
     pub assignable: Vec<Role>,
 }

@@ -16,10 +16,11 @@ pub enum AuditKind {
     OauthUnlinked,
     Throttled,
     AccountDeleted,
+    Unlocked,
 }
 
 impl AuditKind {
-    pub const ALL: [AuditKind; 11] = [
+    pub const ALL: [AuditKind; 12] = [
         AuditKind::Signup,
         AuditKind::LoginSuccess,
         AuditKind::LoginFailure,
@@ -31,6 +32,7 @@ impl AuditKind {
         AuditKind::OauthUnlinked,
         AuditKind::Throttled,
         AuditKind::AccountDeleted,
+        AuditKind::Unlocked,
     ];
 
     /// The name stored in `audit_events.kind`.
@@ -47,6 +49,7 @@ impl AuditKind {
             AuditKind::OauthUnlinked => "oauth_unlinked",
             AuditKind::Throttled => "throttled",
             AuditKind::AccountDeleted => "account_deleted",
+            AuditKind::Unlocked => "unlocked",
         }
     }
 }

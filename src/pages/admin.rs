@@ -1,7 +1,7 @@
 //! `/admin`: users (search, paging, a role form per row) and the audit trail.
 
 use crate::{
-    api::admin::{admin_events, admin_users, SetRole},
+    api::admin::{admin_events, admin_users, SetRole, UnlockUser},
     components::{
         authorized::Authorized,
         form::{action_error, FormError},
@@ -55,16 +55,26 @@ fn AdminPanel(viewer: SessionUser) -> impl IntoView {
     let events_page = move || number(query.read().get("events"));
 
     let set_role = ServerAction::<SetRole>::new();
-    let error = action_error(set_role);
+    let unlock = ServerAction::<UnlockUser>::new();
+    let role_error = action_error(set_role);
+    let unlock_error = action_error(unlock);
+    let error = Signal::derive(move || role_error.get().or_else(|| unlock_error.get()));
+    let changes = move || (set_role.version().get(), unlock.version().get());
     let users = Resource::new(
-        move || (q(), page(), set_role.version().get()),
+        move || (q(), page(), changes()),
         |(q, page, _)| admin_users(q, page),
     );
     let events = Resource::new(
-        move || (kind(), who(), events_page(), set_role.version().get()),
+        move || (kind(), who(), events_page(), changes()),
         |(kind, who, page, _)| admin_events(kind, who, page),
     );
-    let done = move || set_role.value().get().and_then(Result::ok);
+    let done = move || {
+        set_role
+            .value()
+            .get()
+            .and_then(Result::ok)
+            .or_else(|| unlock.value().get().and_then(Result::ok))
+    };
 
     view! {
         <section class="card">
@@ -134,9 +144,18 @@ fn AdminPanel(viewer: SessionUser) -> impl IntoView {
                                         }
                                             .into_any()
                                     };
+                                    let lock = user.locked_until.map(|until| {
+                                        view! {
+                                            <span class="badge danger" data-testid="user-locked">{format!("locked until {}", format_datetime(until))}</span>
+                                            <ActionForm action=unlock>
+                                                <input type="hidden" name="user_id" value=user.id />
+                                                <button type="submit" class="button small">"Unlock"</button>
+                                            </ActionForm>
+                                        }
+                                    });
                                     view! {
                                         <tr data-username=user.username.clone()>
-                                            <td>{user.username.clone()}</td>
+                                            <td>{user.username.clone()} {lock}</td>
                                             <td><span class="badge" data-testid="user-role">{user.role.as_str()}</span></td>
                                             <td>{format_date(user.created_at)}</td>
                                             <td>{user.last_seen_at.map(format_datetime).unwrap_or_else(|| "never".to_owned())}</td>

@@ -8,9 +8,10 @@ use crate::{
     },
     server::{
         audit::{self, Event},
+        auth::throttle,
         context::{Actor, RequestCtx},
         db::{
-            self, now_seconds,
+            self, now_millis, now_seconds,
             users::{self, stored_role},
         },
     },
@@ -36,6 +37,7 @@ pub async fn list_users(ctx: &RequestCtx, query: &str, page: i64) -> Result<User
     let total = users::count_matching(conn.exec(), &key).await?;
     let owners = users::count_with_role(conn.exec(), Role::Owner).await?;
     let rows = users::search(conn.exec(), &key, USERS_PAGE_SIZE, (page - 1) * USERS_PAGE_SIZE).await?;
+    let now_ms = now_millis();
     let users = rows
         .into_iter()
         .map(|row| {
@@ -50,6 +52,7 @@ pub async fn list_users(ctx: &RequestCtx, query: &str, page: i64) -> Result<User
                 has_password: row.has_password != 0,
                 has_github: row.has_github != 0,
                 has_google: row.has_google != 0,
+                locked_until: (row.locked_until_ms > now_ms).then(|| (row.locked_until_ms + 999) / 1000),
             }
         })
         .collect();
@@ -133,6 +136,41 @@ pub async fn change_role(ctx: &RequestCtx, target_id: i64, new_role: Role) -> Re
     tx.commit().await?;
     tracing::info!(target_id, actor_id, from = %target_role, to = %new_role, "role changed");
     Ok(changed)
+}
+
+/// Lifts the sign-in lock-out of a user (an admin or owner, or the operator): every
+/// counter of the username, its trusted devices' included, is forgotten, and the
+/// unlock is recorded. Answers a sentence saying what happened.
+pub async fn unlock(ctx: &RequestCtx, target_id: i64) -> Result<String, AppError> {
+    let actor_id = match ctx.actor(Role::Admin)? {
+        Actor::User(auth) => Some(auth.user.id),
+        Actor::Operator => None,
+    };
+    let mut tx = ctx.state.db.begin().await?;
+    let target = users::find_by_id(tx.exec(), target_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("There is no such user."))?;
+    let lifted = throttle::unlock(tx.exec(), &target.username_key).await?;
+    let detail = if actor_id.is_some() {
+        "by an admin"
+    } else {
+        "by the command line"
+    };
+    let mut event = Event::about(AuditKind::Unlocked, target.id, &target.username).detail(detail);
+    if let Some(id) = actor_id {
+        event = event.actor(id);
+    }
+    audit::record(tx.exec(), &ctx.client, event).await?;
+    tx.commit().await?;
+    tracing::info!(target_id, actor_id, lifted, "sign-in lock lifted");
+    Ok(if lifted > 0 {
+        format!("{} can sign in again.", target.username)
+    } else {
+        format!(
+            "{} was not locked; any failed attempts are forgotten.",
+            target.username
+        )
+    })
 }
 
 /// The latest audit events, optionally of one kind and/or about one username.

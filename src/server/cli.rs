@@ -66,7 +66,13 @@ pub enum UserCommand {
         role: String,
     },
     /// Set a user's password, read from standard input, and sign them out everywhere.
+    /// Also lifts a sign-in lock-out.
     SetPassword {
+        /// The username.
+        name: String,
+    },
+    /// Lift a user's sign-in lock-out (after repeated failed sign-ins).
+    Unlock {
         /// The username.
         name: String,
     },
@@ -201,7 +207,20 @@ async fn user(command: UserCommand, config: Config) -> anyhow::Result<()> {
             )
             .await
             .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+            admin::unlock(&ctx, user.id)
+                .await
+                .map_err(|e| anyhow::anyhow!("{}", e.message))?;
             println!("password set for {}; {ended} sessions signed out", user.username);
+            ctx.state.db.close().await;
+        }
+        UserCommand::Unlock { name } => {
+            let name = parse_username(&name)?;
+            let ctx = operator(config).await?;
+            let user = find_user(&ctx.state, &name).await?;
+            let outcome = admin::unlock(&ctx, user.id)
+                .await
+                .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+            println!("{outcome}");
             ctx.state.db.close().await;
         }
     }

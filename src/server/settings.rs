@@ -7,7 +7,8 @@ use crate::{
         audit::{self, Event},
         auth::{
             accounts::{self, AfterPasswordChange},
-            throttle,
+            device,
+            throttle::{self, Attempts},
         },
         context::RequestCtx,
         db::{self, now_seconds, users},
@@ -99,9 +100,9 @@ pub async fn overview(ctx: &RequestCtx) -> Result<AccountOverview, AppError> {
     })
 }
 
-/// Checks the current password of a user who has one. A wrong one counts towards the
-/// username's lock-out like a failed sign-in, so a stolen session can't be used to
-/// guess the password.
+/// Checks the current password of a user who has one. It counts as a sign-in attempt
+/// (before hashing, like a sign-in), so a stolen session can't be used to guess the
+/// password.
 async fn confirm_password(
     ctx: &RequestCtx,
     user: &users::UserRow,
@@ -109,22 +110,30 @@ async fn confirm_password(
 ) -> Result<(), AppError> {
     let state = &ctx.state;
     let wrong = || AppError::new(ErrorKind::Forbidden, "Your current password is not correct.");
-    let mut conn = state.db.conn().await?;
+    let device = device::trusted(ctx, user.id);
+    let attempts = Attempts::for_username(&user.username_key, device.as_deref());
     let account = Some((user.id, user.username.as_str()));
-    throttle::check_username(conn.exec(), &user.username_key, &ctx.client, account)
-        .await?
-        .or_refuse()?;
-    drop(conn);
+    let mut tx = state.db.begin().await?;
+    let verdict = throttle::take_attempt(
+        tx.exec(),
+        &attempts,
+        state.config.login_max_failures,
+        &ctx.client,
+        account,
+    )
+    .await?;
+    tx.commit().await?;
+    verdict.or_refuse()?;
     let Some(typed) = normalise_for_verification(typed) else {
         return Err(wrong());
     };
     let verified = state.hasher.verify(&typed, user.password_hash.as_deref()).await?;
-    if verified.matches {
-        return Ok(());
+    if !verified.matches {
+        return Err(wrong());
     }
     let mut conn = state.db.conn().await?;
-    throttle::record_failure(conn.exec(), &user.username_key, state.config.login_max_failures).await?;
-    Err(wrong())
+    throttle::succeeded(conn.exec(), &attempts).await?;
+    Ok(())
 }
 
 /// The signed-in user's row (401 when the account is gone).

@@ -461,6 +461,63 @@ async fn set_password_replaces_the_password_and_signs_the_user_out_everywhere(ba
     );
 }
 
+/// Fails three times for `name` (the apps here allow three): locked.
+async fn lock(app: &crate::helpers::TestApp, name: &str, password: &str) {
+    for _ in 0..3 {
+        app.login_with(&crate::helpers::new_client(), name, "guess-1234")
+            .await;
+    }
+    assert_eq!(
+        app.login_with(&crate::helpers::new_client(), name, password)
+            .await
+            .status(),
+        429
+    );
+}
+
+async fn unlock_and_set_password_lift_a_lock_out(backend: Backend) {
+    let app = crate::helpers::spawn_app_with(backend, &[("GATEHOUSE_LOGIN_MAX_FAILURES", "3")])
+        .await
+        .expect("app");
+    app.signed_up("alice").await;
+    let good = crate::helpers::GOOD_PASSWORD;
+    lock(&app, "alice", good).await;
+    let shared = TestDatabase::shared(&app.database.url, backend);
+    let out = run_with_input(&shared, &["user", "unlock", "alice"], "");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "alice can sign in again."
+    );
+    assert_eq!(
+        app.login_with(&crate::helpers::new_client(), "alice", good)
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        app.scalar("SELECT COUNT(*) FROM audit_events WHERE kind = 'unlocked' AND actor_id IS NULL")
+            .await,
+        1
+    );
+
+    lock(&app, "alice", good).await;
+    let fresh = "an-entirely-new-passphrase-7";
+    let out = run_with_input(&shared, &["user", "set-password", "alice"], &format!("{fresh}\n"));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        app.login_with(&crate::helpers::new_client(), "alice", fresh)
+            .await
+            .status(),
+        200
+    );
+
+    assert_one_line_failure(
+        &run_with_input(&shared, &["user", "unlock", "ghost"], ""),
+        "there is no user",
+    );
+}
+
 async fn sessions_purge_deletes_expired_sessions(backend: Backend) {
     let app = crate::helpers::spawn_app(backend).await.expect("app");
     app.signed_up("alice").await;
@@ -477,6 +534,7 @@ async fn sessions_purge_deletes_expired_sessions(backend: Backend) {
 }
 
 backend_tests!(
+    unlock_and_set_password_lift_a_lock_out,
     the_first_owner_is_created_on_the_command_line_and_can_sign_in,
     bad_input_to_user_create_writes_nothing,
     set_role_changes_a_role_and_keeps_the_last_owner,

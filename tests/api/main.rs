@@ -71,6 +71,7 @@ mod fake_provider;
 mod guards;
 mod hardening;
 mod health;
+mod lockout;
 mod multi_instance;
 mod oauth;
 mod oauth_flow;

@@ -11,6 +11,7 @@ use crate::{
     model::{AppError, AuditKind, Provider, SessionUser},
     server::{
         audit::{self, Event},
+        auth::device,
         config::SessionPolicy,
         context::RequestCtx,
         db::{self, now_seconds, sessions, users::stored_role, Db, Exec, Tx},
@@ -234,6 +235,7 @@ pub async fn start(mut tx: Tx, ctx: &RequestCtx, user: &SessionUser, how: How) -
     ctx.state
         .cookie
         .issue(&ctx.cookies, created.token.expose(), created.expires_at);
+    device::remember(ctx, user.id);
     tracing::info!(user_id = user.id, how = ?how, "session started");
     Ok(())
 }

@@ -7,6 +7,10 @@
 //!   1 s, then 2 s, 4 s … up to 15 minutes per further failure. Unknown names are counted
 //!   exactly like real ones (keyed by `username_key`), so a lock says nothing about
 //!   whether an account exists, and a correct password does not open a locked name.
+//!   Attempts are counted before the password is checked, so a burst of concurrent
+//!   guesses gets no more than the limit. A browser that signed in as the user before
+//!   has a counter of its own ([`Attempts`]), so nobody can lock an owner out of the
+//!   devices they use; `gatehouse user unlock` and the admin page lift a lock.
 
 use crate::{
     model::{AppError, AuditKind},
@@ -98,26 +102,86 @@ pub async fn check_client(mut ex: Exec<'_>, ctx: &RequestCtx, action: Action) ->
     }
 }
 
-/// Refuses a sign-in for a username that is locked right now.
-pub async fn check_username(
+/// The counter a sign-in attempt is kept in: the username's own, shared by every
+/// browser; or, for a browser that signed in as that user before (it holds a sealed
+/// device record, see `auth::device`), a counter of its own. An attacker's failures
+/// lock the shared counter and never the devices the owner already uses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Attempts {
+    key: String,
+}
+
+impl Attempts {
+    /// The counter for `username_key`, tried from `device` when that browser is trusted
+    /// for this user.
+    pub fn for_username(username_key: &str, device: Option<&str>) -> Attempts {
+        let key = match device {
+            Some(device) => format!("{}{device}", device_prefix(username_key)),
+            None => username_key.to_owned(),
+        };
+        Attempts { key }
+    }
+}
+
+/// Where the device counters of a username start (`:` never occurs in a username).
+fn device_prefix(username_key: &str) -> String {
+    format!("device:{username_key}:")
+}
+
+/// Counts one attempt before the password is checked, in the caller's transaction:
+/// the counter is read and written under a lock, so concurrent attempts are counted one
+/// by one and at most `max_failures` of them (then one per back-off period) are ever
+/// checked. Each attempt counts as a failure until [`succeeded`] forgets them all; the
+/// attempt that reaches the threshold already sets the next lock. Refused (429) while
+/// locked, whether or not the password would be right.
+pub async fn take_attempt(
     mut ex: Exec<'_>,
-    username_key: &str,
+    attempts: &Attempts,
+    max_failures: u32,
     client: &ClientInfo,
     account: Option<(i64, &str)>,
 ) -> anyhow::Result<Verdict> {
     let now = now_millis();
-    let Some(until) = db::throttle::locked_until(ex.reborrow(), username_key, now).await? else {
-        return Ok(Verdict::Allowed);
+    let counter = db::throttle::lock_counter(ex.reborrow(), &attempts.key, now).await?;
+    if counter.locked_until_ms > now {
+        let event = match account {
+            Some((id, name)) => Event::about(AuditKind::Throttled, id, name),
+            None => Event::anonymous(AuditKind::Throttled),
+        };
+        let event = event.detail("username locked after repeated failures");
+        audit::record(ex, client, event).await?;
+        return Ok(Verdict::Refused {
+            retry_after: seconds_from_ms(counter.locked_until_ms - now),
+        });
+    }
+    let previous = if counter.updated_at_ms < now - FORGET_AFTER_MS {
+        0
+    } else {
+        counter.failures
     };
-    let event = match account {
-        Some((id, name)) => Event::about(AuditKind::Throttled, id, name),
-        None => Event::anonymous(AuditKind::Throttled),
+    let failures = previous.saturating_add(1);
+    let locked_until_ms = match lock_for(i64::from(failures), max_failures) {
+        Some(lock_ms) => now + lock_ms,
+        None => counter.locked_until_ms,
     };
-    let event = event.detail("username locked after repeated failures");
-    audit::record(ex, client, event).await?;
-    Ok(Verdict::Refused {
-        retry_after: seconds_from_ms(until - now),
-    })
+    let counter = db::throttle::Counter {
+        failures,
+        locked_until_ms,
+        updated_at_ms: now,
+    };
+    db::throttle::store(ex, &attempts.key, counter).await?;
+    Ok(Verdict::Allowed)
+}
+
+/// Forgets the attempts after a right password: the counter (and its lock) is gone.
+pub async fn succeeded(ex: Exec<'_>, attempts: &Attempts) -> anyhow::Result<()> {
+    db::throttle::reset(ex, &attempts.key).await
+}
+
+/// Lifts every lock on a username (its trusted devices' included); returns how many
+/// counters were locked.
+pub async fn unlock(ex: Exec<'_>, username_key: &str) -> anyhow::Result<u64> {
+    db::throttle::unlock(ex, username_key, &device_prefix(username_key), now_millis()).await
 }
 
 /// The lock after `failures` failures, when `max_failures` are allowed: none below the
@@ -130,22 +194,6 @@ pub fn lock_for(failures: i64, max_failures: u32) -> Option<i64> {
             .unwrap_or(MAX_LOCK_MS);
         doubled.min(MAX_LOCK_MS)
     })
-}
-
-/// Counts a failed sign-in for the username and locks it when the threshold is reached.
-pub async fn record_failure(mut ex: Exec<'_>, username_key: &str, max_failures: u32) -> anyhow::Result<()> {
-    let now = now_millis();
-    let failures =
-        db::throttle::record_failure(ex.reborrow(), username_key, now, now - FORGET_AFTER_MS).await?;
-    if let Some(lock_ms) = lock_for(failures, max_failures) {
-        db::throttle::lock(ex, username_key, now + lock_ms).await?;
-    }
-    Ok(())
-}
-
-/// Forgets a username's failures after a successful sign-in.
-pub async fn reset(ex: Exec<'_>, username_key: &str) -> anyhow::Result<()> {
-    db::throttle::reset(ex, username_key).await
 }
 
 /// Deletes throttling rows nobody needs any more (hourly).

@@ -1,57 +1,66 @@
-//! Queries on `login_throttle`: per-username sign-in failures and lock-outs.
+//! Queries on `login_throttle`: sign-in attempts and lock-outs per username (and per
+//! trusted device).
 
 use super::{on_exec, Exec};
 use anyhow::Context;
 
-/// When the username's lock ends (unix ms), if it is locked at `now_ms`.
-pub async fn locked_until(ex: Exec<'_>, key: &str, now_ms: i64) -> anyhow::Result<Option<i64>> {
-    let until: Option<i64> = on_exec!(ex, c => sqlx::query_scalar(
-        "SELECT locked_until_ms FROM login_throttle WHERE key = $1 AND locked_until_ms > $2",
+/// A throttle row as read inside the attempt's transaction.
+#[derive(Debug, Clone, Copy, sqlx::FromRow)]
+pub struct Counter {
+    pub failures: i32,
+    pub locked_until_ms: i64,
+    pub updated_at_ms: i64,
+}
+
+/// The key's counter, locked for the rest of the transaction: PostgreSQL takes a row
+/// lock (`FOR UPDATE`, after making sure the row exists); SQLite's `BEGIN IMMEDIATE`
+/// already holds the database's write lock.
+pub async fn lock_counter(mut ex: Exec<'_>, key: &str, now_ms: i64) -> anyhow::Result<Counter> {
+    on_exec!(ex.reborrow(), c => sqlx::query(
+        "INSERT INTO login_throttle (key, failures, locked_until_ms, updated_at_ms) VALUES ($1, 0, 0, $2) \
+         ON CONFLICT (key) DO NOTHING",
     )
     .bind(key)
     .bind(now_ms)
-    .fetch_optional(c)
-    .await)
-    .context("read sign-in lock")?;
-    Ok(until)
-}
-
-/// Counts one more failure and returns the count. Failures older than `forget_before_ms`
-/// no longer count: the counter starts again.
-pub async fn record_failure(
-    ex: Exec<'_>,
-    key: &str,
-    now_ms: i64,
-    forget_before_ms: i64,
-) -> anyhow::Result<i64> {
-    let failures: i32 = on_exec!(ex, c => sqlx::query_scalar(
-        "INSERT INTO login_throttle (key, failures, locked_until_ms, updated_at_ms) VALUES ($1, 1, 0, $2) \
-         ON CONFLICT (key) DO UPDATE SET \
-           failures = CASE WHEN login_throttle.updated_at_ms < $3 THEN 1 ELSE login_throttle.failures + 1 END, \
-           updated_at_ms = $2 \
-         RETURNING failures",
-    )
-    .bind(key)
-    .bind(now_ms)
-    .bind(forget_before_ms)
-    .fetch_one(c)
-    .await)
-    .context("record sign-in failure")?;
-    Ok(i64::from(failures))
-}
-
-/// Locks the username until `until_ms` (never shortens a longer lock).
-pub async fn lock(ex: Exec<'_>, key: &str, until_ms: i64) -> anyhow::Result<()> {
-    on_exec!(ex, c => sqlx::query("UPDATE login_throttle SET locked_until_ms = $2 WHERE key = $1 AND locked_until_ms < $2")
+    .execute(c)
+    .await
+    .map(|_| ()))
+    .context("start a sign-in counter")?;
+    match ex {
+        Exec::Sqlite(c) => {
+            sqlx::query_as(
+                "SELECT failures, locked_until_ms, updated_at_ms FROM login_throttle WHERE key = $1",
+            )
+            .bind(key)
+            .fetch_one(c)
+            .await
+        }
+        Exec::Postgres(c) => sqlx::query_as(
+            "SELECT failures, locked_until_ms, updated_at_ms FROM login_throttle WHERE key = $1 FOR UPDATE",
+        )
         .bind(key)
-        .bind(until_ms)
-        .execute(c)
-        .await
-        .map(|_| ()))
-    .context("lock username")
+        .fetch_one(c)
+        .await,
+    }
+    .context("read a sign-in counter")
 }
 
-/// Forgets the failures of a username (after a successful sign-in).
+/// Stores the counter decided for `key`.
+pub async fn store(ex: Exec<'_>, key: &str, counter: Counter) -> anyhow::Result<()> {
+    on_exec!(ex, c => sqlx::query(
+        "UPDATE login_throttle SET failures = $2, locked_until_ms = $3, updated_at_ms = $4 WHERE key = $1",
+    )
+    .bind(key)
+    .bind(counter.failures)
+    .bind(counter.locked_until_ms)
+    .bind(counter.updated_at_ms)
+    .execute(c)
+    .await
+    .map(|_| ()))
+    .context("store a sign-in counter")
+}
+
+/// Forgets a key's attempts (a successful sign-in).
 pub async fn reset(ex: Exec<'_>, key: &str) -> anyhow::Result<()> {
     on_exec!(ex, c => sqlx::query("DELETE FROM login_throttle WHERE key = $1")
         .bind(key)
@@ -59,6 +68,37 @@ pub async fn reset(ex: Exec<'_>, key: &str) -> anyhow::Result<()> {
         .await
         .map(|_| ()))
     .context("reset sign-in failures")
+}
+
+/// Forgets every attempt counted against a username, its trusted devices' included
+/// (an unlock); returns how many counters were locked at `now_ms`.
+pub async fn unlock(
+    ex: Exec<'_>,
+    username_key: &str,
+    device_prefix: &str,
+    now_ms: i64,
+) -> anyhow::Result<u64> {
+    let locked: Vec<i64> = on_exec!(ex, c => sqlx::query_scalar(
+        "DELETE FROM login_throttle WHERE key = $1 OR key LIKE $2 ESCAPE '\\' RETURNING locked_until_ms",
+    )
+    .bind(username_key)
+    .bind(super::users::like_prefix(device_prefix))
+    .fetch_all(c)
+    .await)
+    .context("unlock a username")?;
+    Ok(locked.into_iter().filter(|until| *until > now_ms).count() as u64)
+}
+
+/// When a username's lock ends (unix ms), if it is locked at `now_ms`.
+pub async fn locked_until(ex: Exec<'_>, username_key: &str, now_ms: i64) -> anyhow::Result<Option<i64>> {
+    on_exec!(ex, c => sqlx::query_scalar(
+        "SELECT locked_until_ms FROM login_throttle WHERE key = $1 AND locked_until_ms > $2",
+    )
+    .bind(username_key)
+    .bind(now_ms)
+    .fetch_optional(c)
+    .await)
+    .context("read a sign-in lock")
 }
 
 /// Deletes rows untouched since `before_ms` whose lock has ended.

@@ -268,6 +268,8 @@ pub struct ListedUser {
     pub has_password: i64,
     pub has_github: i64,
     pub has_google: i64,
+    /// The shared sign-in counter's lock, in unix milliseconds (0 when none).
+    pub locked_until_ms: i64,
 }
 
 /// Escapes `%`, `_` and `\` so user input matches literally in `LIKE … ESCAPE '\'`.
@@ -297,7 +299,9 @@ pub async fn search(
                 CAST(CASE WHEN EXISTS (SELECT 1 FROM oauth_accounts o WHERE o.user_id = u.id AND o.provider = 'github') \
                      THEN 1 ELSE 0 END AS BIGINT) AS has_github, \
                 CAST(CASE WHEN EXISTS (SELECT 1 FROM oauth_accounts o WHERE o.user_id = u.id AND o.provider = 'google') \
-                     THEN 1 ELSE 0 END AS BIGINT) AS has_google \
+                     THEN 1 ELSE 0 END AS BIGINT) AS has_google, \
+                CAST(COALESCE((SELECT t.locked_until_ms FROM login_throttle t WHERE t.key = u.username_key), 0) AS BIGINT) \
+                     AS locked_until_ms \
          FROM users u WHERE u.username_key LIKE $1 ESCAPE '\\' \
          ORDER BY u.username_key, u.id LIMIT $2 OFFSET $3",
     )

@@ -5,19 +5,21 @@
 pub mod providers;
 
 use super::{
+    device,
     password::Verified,
     sessions::{self, How},
-    throttle::{self, Action},
+    throttle::{self, Action, Attempts},
 };
 use crate::{
     domain::{normalise_for_verification, Password, SecretString, Username},
-    model::{AppError, AuditKind, Role, SessionUser, MSG_USERNAME_TAKEN},
+    model::{AppError, AuditKind, ErrorKind, Role, SessionUser, MSG_USERNAME_TAKEN},
     server::{
         audit::{self, Event},
         context::RequestCtx,
         db::{
             self, now_seconds,
             users::{self, Inserted, NewUser, UserRow},
+            Tx,
         },
     },
 };
@@ -67,30 +69,21 @@ pub async fn sign_in(
     let state = &ctx.state;
     let echo = |e: AppError| e.with_username(username);
     let refused = || echo(AppError::bad_credentials());
-    let mut conn = state.db.conn().await?;
-    // The client's allowance first: it bounds all the work below.
-    throttle::check_client(conn.exec(), ctx, Action::SignIn)
-        .await?
-        .or_refuse()
-        .map_err(echo)?;
-    // A name that can't exist, or an over-long password, is refused before any hashing.
-    let Ok(name) = Username::parse(username) else {
-        return Err(refused());
-    };
-    let Some(password) = normalise_for_verification(password) else {
-        return Err(refused());
-    };
-    let user = users::find_by_key(conn.exec(), name.key()).await?;
-    // A locked name is refused before any hashing, whether or not the password is right.
-    let account = user.as_ref().map(|u| (u.id, u.username.as_str()));
-    throttle::check_username(conn.exec(), name.key(), &ctx.client, account)
-        .await?
-        .or_refuse()
-        .map_err(echo)?;
+    // Before any hashing, one short transaction decides whether this attempt may be
+    // checked at all, and keeps what it decided (a counted attempt, an audited refusal).
+    let mut tx = state.db.begin().await?;
+    let admitted = admit(&mut tx, ctx, username, password).await;
+    if !matches!(&admitted, Err(e) if e.kind == ErrorKind::Internal) {
+        tx.commit().await?;
+    }
+    let Admitted {
+        password,
+        user,
+        attempts,
+    } = admitted.map_err(echo)?;
+
     // No connection is held while hashing: sign-ins queued for the hasher must not
     // starve the pages of connections.
-    drop(conn);
-
     let stored = user.as_ref().and_then(|u| u.password_hash.as_deref());
     let verified = state.hasher.verify(&password, stored).await?;
     let upgraded = match &user {
@@ -102,19 +95,19 @@ pub async fn sign_in(
     let user = match user {
         Some(user) if verified.matches => user,
         other => {
-            // The typed name is recorded only when it is an account: people type
-            // passwords into the username field, and those must not end up in the log.
+            // The attempt is counted already. The typed name is recorded only when it
+            // is an account: people type passwords into the username field, and those
+            // must not end up in the log.
             let event = match &other {
                 Some(u) => Event::about(AuditKind::LoginFailure, u.id, &u.username).detail("wrong password"),
                 None => Event::anonymous(AuditKind::LoginFailure).detail("unknown username"),
             };
             audit::record(tx.exec(), &ctx.client, event).await?;
-            throttle::record_failure(tx.exec(), name.key(), state.config.login_max_failures).await?;
             tx.commit().await?;
             return Err(refused());
         }
     };
-    throttle::reset(tx.exec(), name.key()).await?;
+    throttle::succeeded(tx.exec(), &attempts).await?;
     if let (Some(new_hash), Some(old_hash)) = (&upgraded, &user.password_hash) {
         users::upgrade_password_hash(tx.exec(), user.id, old_hash, new_hash).await?;
         tracing::info!(user_id = user.id, "password hash upgraded");
@@ -122,6 +115,48 @@ pub async fn sign_in(
     let user = user.to_session_user();
     sessions::start(tx, ctx, &user, How::Password).await?;
     Ok(user)
+}
+
+/// A sign-in attempt that may go on to the password check.
+struct Admitted {
+    password: SecretString,
+    user: Option<UserRow>,
+    attempts: Attempts,
+}
+
+/// The checks before hashing, in `tx`: the client's allowance (it bounds all the work
+/// below), a name that can exist and a password of an acceptable length (refused
+/// without hashing), and a counted attempt on the username's counter.
+async fn admit(
+    tx: &mut Tx,
+    ctx: &RequestCtx,
+    username: &str,
+    password: &SecretString,
+) -> Result<Admitted, AppError> {
+    throttle::check_client(tx.exec(), ctx, Action::SignIn)
+        .await?
+        .or_refuse()?;
+    let (Ok(name), Some(password)) = (Username::parse(username), normalise_for_verification(password)) else {
+        return Err(AppError::bad_credentials());
+    };
+    let user = users::find_by_key(tx.exec(), name.key()).await?;
+    let device = user.as_ref().and_then(|u| device::trusted(ctx, u.id));
+    let attempts = Attempts::for_username(name.key(), device.as_deref());
+    let account = user.as_ref().map(|u| (u.id, u.username.as_str()));
+    throttle::take_attempt(
+        tx.exec(),
+        &attempts,
+        ctx.state.config.login_max_failures,
+        &ctx.client,
+        account,
+    )
+    .await?
+    .or_refuse()?;
+    Ok(Admitted {
+        password,
+        user,
+        attempts,
+    })
 }
 
 /// A hash with today's parameters for a password that matched an outdated one; `None`
