@@ -11,6 +11,7 @@ use crate::{
         members::MembersPage,
         not_found::NotFound,
         profile::ProfilePage,
+        reauth::ReauthPage,
         settings::{AccountSettingsPage, SessionSettingsPage},
         signup::SignupPage,
     },
@@ -94,6 +95,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("admin") view=AdminPage ssr=SsrMode::Async />
                         <Route path=path!("settings/account") view=AccountSettingsPage ssr=SsrMode::Async />
                         <Route path=path!("settings/sessions") view=SessionSettingsPage ssr=SsrMode::Async />
+                        <Route path=path!("reauth") view=ReauthPage ssr=SsrMode::Async />
                     </Routes>
                 </main>
                 <Footer />

@@ -42,6 +42,7 @@ pub enum Page {
     Admin,
     AccountSettings,
     SessionSettings,
+    Reauth,
 }
 
 /// Where a request for a path stands, before any handler runs.
@@ -58,7 +59,7 @@ pub enum PathAccess {
 
 impl Page {
     /// Every page, in navigation order.
-    pub const ALL: [Page; 8] = [
+    pub const ALL: [Page; 9] = [
         Page::Home,
         Page::Login,
         Page::Signup,
@@ -67,6 +68,7 @@ impl Page {
         Page::Admin,
         Page::AccountSettings,
         Page::SessionSettings,
+        Page::Reauth,
     ];
 
     /// The page's path (what the router matches, without a trailing slash).
@@ -80,6 +82,7 @@ impl Page {
             Page::Admin => "/admin",
             Page::AccountSettings => "/settings/account",
             Page::SessionSettings => "/settings/sessions",
+            Page::Reauth => "/reauth",
         }
     }
 
@@ -88,7 +91,9 @@ impl Page {
         match self {
             Page::Home => Access::Public,
             Page::Login | Page::Signup => Access::SignedOut,
-            Page::Profile | Page::AccountSettings | Page::SessionSettings => Access::SignedIn(Role::None),
+            Page::Profile | Page::AccountSettings | Page::SessionSettings | Page::Reauth => {
+                Access::SignedIn(Role::None)
+            }
             Page::Members => Access::SignedIn(Role::User),
             Page::Admin => Access::SignedIn(Role::Admin),
         }
@@ -125,7 +130,7 @@ impl Page {
             Page::Members => link("Members"),
             Page::Admin => link("Admin"),
             Page::AccountSettings => link("Settings"),
-            Page::Home | Page::SessionSettings => None,
+            Page::Home | Page::SessionSettings | Page::Reauth => None,
         }
     }
 

@@ -9,6 +9,15 @@ use leptos::prelude::*;
 #[cfg(feature = "ssr")]
 use crate::server::{auth::accounts, context::RequestCtx};
 
+/// A form posted without JavaScript comes back to its page after a failure: the typed
+/// username goes with it in a one-read cookie, never in the address.
+#[cfg(feature = "ssr")]
+fn keep_typed_username(ctx: &RequestCtx, typed: &str) {
+    if ctx.wants_page() {
+        crate::server::flash::keep_typed_username(ctx, typed);
+    }
+}
+
 /// The signed-in user of this request (validated once by the session layer), or `None`.
 #[server(endpoint = "current_user")]
 pub async fn current_user() -> Result<Option<SessionUser>, AppError> {
@@ -20,7 +29,9 @@ pub async fn current_user() -> Result<Option<SessionUser>, AppError> {
 #[server(endpoint = "signup")]
 pub async fn signup(username: String, password: SecretString) -> Result<String, AppError> {
     let ctx = RequestCtx::current()?;
-    accounts::sign_up(&ctx, &username, &password).await?;
+    accounts::sign_up(&ctx, &username, &password)
+        .await
+        .inspect_err(|_| keep_typed_username(&ctx, &username))?;
     Ok(ctx.continue_to("/profile"))
 }
 
@@ -33,7 +44,9 @@ pub async fn login(
     next: Option<String>,
 ) -> Result<String, AppError> {
     let ctx = RequestCtx::current()?;
-    accounts::sign_in(&ctx, &username, &password).await?;
+    accounts::sign_in(&ctx, &username, &password)
+        .await
+        .inspect_err(|_| keep_typed_username(&ctx, &username))?;
     Ok(ctx.continue_to(&crate::domain::LocalPath::or_profile(next.as_deref())))
 }
 
@@ -54,4 +67,28 @@ pub async fn auth_settings() -> Result<crate::model::AuthSettings, AppError> {
         github: state.config.github.is_some(),
         google: state.config.google.is_some(),
     })
+}
+
+/// Confirms it's you with your password before a sensitive change ("sudo mode").
+/// Answers the page to go back to (`next`, a local path).
+#[server(endpoint = "reauthenticate")]
+pub async fn reauthenticate(password: SecretString, next: Option<String>) -> Result<String, AppError> {
+    let ctx = RequestCtx::current()?;
+    accounts::reauthenticate(&ctx, &password).await?;
+    Ok(ctx.continue_to(&crate::domain::LocalPath::or_profile(next.as_deref())))
+}
+
+/// The username typed into a sign-in or sign-up form that failed without JavaScript,
+/// for the page it came back to (read once). Only the error page reads it, never a
+/// plain `/login` or `/signup` (which the page cache may keep for everyone).
+#[server(endpoint = "typed_username")]
+pub async fn typed_username() -> Result<Option<String>, AppError> {
+    let ctx = RequestCtx::current()?;
+    let on_error_page = leptos::prelude::with_context::<http::request::Parts, _>(|parts| {
+        parts.uri.query().is_some_and(|q| q.contains("__err="))
+    })
+    .unwrap_or(false);
+    Ok(on_error_page
+        .then(|| crate::server::flash::take_typed_username(&ctx))
+        .flatten())
 }

@@ -1,14 +1,35 @@
 //! Form building blocks: labelled fields, the error region, and the glue that runs
 //! after an auth action succeeds with JavaScript.
 
-use crate::{app::use_auth, model::AppError};
+use crate::{
+    app::use_auth,
+    domain::encode_query_value,
+    model::{AppError, ErrorKind},
+};
 use leptos::{prelude::*, server_fn::ServerFn};
-use leptos_router::hooks::use_navigate;
+use leptos_router::hooks::{use_location, use_navigate};
 
 /// The live region where a form's error appears (inline with JavaScript, after the
 /// redirect without). It is always in the page so screen readers announce changes.
+/// An error asking the user to confirm it's them leads to `/reauth`, which returns here
+/// (without JavaScript the server redirects there itself).
 #[component]
 pub fn FormError(#[prop(into)] error: Signal<Option<AppError>>) -> impl IntoView {
+    let navigate = use_navigate();
+    let location = use_location();
+    Effect::new(move |_| {
+        if error.get().is_some_and(|e| e.kind == ErrorKind::ReauthRequired) {
+            let search = location.search.get_untracked();
+            let here = match search.is_empty() {
+                true => location.pathname.get_untracked(),
+                false => format!("{}?{search}", location.pathname.get_untracked()),
+            };
+            navigate(
+                &format!("/reauth?next={}", encode_query_value(&here)),
+                Default::default(),
+            );
+        }
+    });
     view! {
         <div class="form-error" aria-live="assertive" role="status">
             {move || {

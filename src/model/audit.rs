@@ -17,10 +17,11 @@ pub enum AuditKind {
     Throttled,
     AccountDeleted,
     Unlocked,
+    Reauthenticated,
 }
 
 impl AuditKind {
-    pub const ALL: [AuditKind; 12] = [
+    pub const ALL: [AuditKind; 13] = [
         AuditKind::Signup,
         AuditKind::LoginSuccess,
         AuditKind::LoginFailure,
@@ -33,6 +34,7 @@ impl AuditKind {
         AuditKind::Throttled,
         AuditKind::AccountDeleted,
         AuditKind::Unlocked,
+        AuditKind::Reauthenticated,
     ];
 
     /// The name stored in `audit_events.kind`.
@@ -50,6 +52,7 @@ impl AuditKind {
             AuditKind::Throttled => "throttled",
             AuditKind::AccountDeleted => "account_deleted",
             AuditKind::Unlocked => "unlocked",
+            AuditKind::Reauthenticated => "reauthenticated",
         }
     }
 }

@@ -14,6 +14,9 @@ pub enum ErrorKind {
     Unauthorized,
     /// 403: signed in, but not allowed (or a cross-site request).
     Forbidden,
+    /// 403: allowed, but only after the user confirms it is them ("sudo mode"): the
+    /// browser is sent to `/reauth`, which comes back afterwards.
+    ReauthRequired,
     /// 404: no such thing, or not yours.
     NotFound,
     /// 409: conflicts with existing data (a taken username).
@@ -34,7 +37,7 @@ impl ErrorKind {
         match self {
             ErrorKind::BadRequest => 400,
             ErrorKind::Unauthorized => 401,
-            ErrorKind::Forbidden => 403,
+            ErrorKind::Forbidden | ErrorKind::ReauthRequired => 403,
             ErrorKind::NotFound => 404,
             ErrorKind::Conflict => 409,
             ErrorKind::PayloadTooLarge => 413,
@@ -54,10 +57,6 @@ pub struct AppError {
     /// Seconds until a throttled request may be retried.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<u64>,
-    /// The username the visitor typed, carried back so a form posted without
-    /// JavaScript can show it again next to the message.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub username: Option<String>,
 }
 
 /// Message of a sign-in that failed for any credential reason.
@@ -66,6 +65,8 @@ pub const MSG_BAD_CREDENTIALS: &str = "Incorrect username or password";
 pub const MSG_USERNAME_TAKEN: &str = "That username is taken";
 /// Message of a page or action that needs a higher role.
 pub const MSG_FORBIDDEN: &str = "You don't have permission to view this page.";
+/// Message of an action that needs a recent authentication first.
+pub const MSG_REAUTH: &str = "For your safety, confirm it's you first, as if you were to sign in again.";
 /// Message of a refused cross-site request.
 pub const MSG_CROSS_SITE: &str = "Cross-site request refused";
 
@@ -75,7 +76,6 @@ impl AppError {
             kind,
             message: message.into(),
             retry_after: None,
-            username: None,
         }
     }
 
@@ -89,6 +89,11 @@ impl AppError {
 
     pub fn forbidden() -> Self {
         Self::new(ErrorKind::Forbidden, MSG_FORBIDDEN)
+    }
+
+    /// The action changes how the user signs in: it needs a recent authentication.
+    pub fn reauth_required() -> Self {
+        Self::new(ErrorKind::ReauthRequired, MSG_REAUTH)
     }
 
     pub fn not_found(message: impl Into<String>) -> Self {
@@ -124,13 +129,6 @@ impl AppError {
             ErrorKind::Internal,
             format!("Something went wrong on our side. Request id: {request_id}"),
         )
-    }
-
-    /// Carries the typed username back to the form (see [`AppError::username`]).
-    pub fn with_username(mut self, username: &str) -> Self {
-        // A bounded echo: the form field is limited anyway, and the value travels in a URL.
-        self.username = Some(username.chars().take(64).collect());
-        self
     }
 
     pub fn status(&self) -> u16 {
@@ -174,6 +172,7 @@ mod tests {
             (ErrorKind::BadRequest, 400),
             (ErrorKind::Unauthorized, 401),
             (ErrorKind::Forbidden, 403),
+            (ErrorKind::ReauthRequired, 403),
             (ErrorKind::NotFound, 404),
             (ErrorKind::Conflict, 409),
             (ErrorKind::PayloadTooLarge, 413),
@@ -197,7 +196,7 @@ mod tests {
 
     #[test]
     fn errors_round_trip_through_the_server_fn_encoding() {
-        let err = AppError::bad_credentials().with_username("alice");
+        let err = AppError::too_many_attempts(3);
         let back = AppError::de(err.ser());
         assert_eq!(back, err);
         assert_eq!(AppError::de("not json".into()).kind, ErrorKind::BadRequest);

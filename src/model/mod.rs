@@ -12,11 +12,11 @@ pub use admin::{
 };
 pub use audit::AuditKind;
 pub use error::{
-    AppError, ErrorKind, MSG_BAD_CREDENTIALS, MSG_CROSS_SITE, MSG_FORBIDDEN, MSG_USERNAME_TAKEN,
+    AppError, ErrorKind, MSG_BAD_CREDENTIALS, MSG_CROSS_SITE, MSG_FORBIDDEN, MSG_REAUTH, MSG_USERNAME_TAKEN,
 };
 pub use provider::Provider;
 pub use role::{role_at_least, Role, UnknownRole};
-pub use settings::{AccountOverview, SessionInfo, RECENT_SIGN_IN_SECONDS};
+pub use settings::{AccountOverview, SessionInfo};
 
 use serde::{Deserialize, Serialize};
 

@@ -25,9 +25,7 @@ pub struct AccountOverview {
     pub google: Option<String>,
     pub github_enabled: bool,
     pub google_enabled: bool,
-    /// Signed in within the last ten minutes (enough to delete an OAuth-only account).
-    pub recently_signed_in: bool,
+    /// Signed in (or confirmed on `/reauth`) recently enough to change how the account
+    /// signs in, without confirming again.
+    pub recently_authenticated: bool,
 }
-
-/// Seconds within which a sign-in counts as recent for sensitive actions.
-pub const RECENT_SIGN_IN_SECONDS: i64 = 600;

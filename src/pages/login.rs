@@ -1,5 +1,5 @@
 use crate::{
-    api::auth::{auth_settings, Login},
+    api::auth::{auth_settings, typed_username, Login},
     components::{
         form::{action_error, navigate_after_success, FormError, PasswordField, TextField},
         oauth::OAuthButtons,
@@ -21,8 +21,8 @@ pub fn LoginPage() -> impl IntoView {
     } else {
         format!("/signup?next={}", crate::domain::encode_query_value(&next))
     };
-    // After a failed post without JavaScript, the error carries the typed username back.
-    let typed = error.get_untracked().and_then(|e| e.username);
+    // After a failed post without JavaScript, the typed username comes back (once).
+    let typed = Resource::new(|| (), |_| typed_username());
     let settings = Resource::new(|| (), |_| auth_settings());
     let next_for_oauth = next.clone();
 
@@ -33,7 +33,12 @@ pub fn LoginPage() -> impl IntoView {
             <ActionForm action=login>
                 <FormError error />
                 <input type="hidden" name="next" value=next />
-                <TextField label="Username" name="username" autocomplete="username" value=typed.unwrap_or_default() />
+                <Suspense fallback=|| view! { <TextField label="Username" name="username" autocomplete="username" /> }>
+                    {move || Suspend::new(async move {
+                        let value = typed.await.ok().flatten().unwrap_or_default();
+                        view! { <TextField label="Username" name="username" autocomplete="username" value /> }
+                    })}
+                </Suspense>
                 <PasswordField label="Password" name="password" autocomplete="current-password" />
                 <button type="submit" class="button primary wide">"Sign in"</button>
             </ActionForm>

@@ -6,5 +6,6 @@ pub mod login;
 pub mod members;
 pub mod not_found;
 pub mod profile;
+pub mod reauth;
 pub mod settings;
 pub mod signup;

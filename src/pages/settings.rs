@@ -148,7 +148,7 @@ fn AccountForms(
             </ActionForm>
         }
         .into_any()
-    } else if account.recently_signed_in {
+    } else if account.recently_authenticated {
         view! {
             <ActionForm action=delete>
                 <FormError error=delete_error />
@@ -161,7 +161,9 @@ fn AccountForms(
         view! {
             <FormError error=delete_error />
             <p class="alert alert-warning">
-                "To delete an account without a password, sign out and sign in again first (it must be within the last 10 minutes)."
+                "To delete an account without a password, "
+                <a href="/reauth?next=/settings/account">"confirm it's you"</a>
+                " first."
             </p>
         }
         .into_any()

@@ -1,5 +1,5 @@
 use crate::{
-    api::auth::{auth_settings, Signup},
+    api::auth::{auth_settings, typed_username, Signup},
     components::{
         form::{action_error, navigate_after_success, FormError, PasswordField, TextField},
         oauth::OAuthButtons,
@@ -15,7 +15,8 @@ pub fn SignupPage() -> impl IntoView {
     let signup = ServerAction::<Signup>::new();
     navigate_after_success(signup);
     let error = action_error(signup);
-    let typed = error.get_untracked().and_then(|e| e.username);
+    // After a failed post without JavaScript, the typed username comes back (once).
+    let typed = Resource::new(|| (), |_| typed_username());
     let settings = Resource::new(|| (), |_| auth_settings());
 
     view! {
@@ -24,13 +25,12 @@ pub fn SignupPage() -> impl IntoView {
             <h1>"Create an account"</h1>
             <ActionForm action=signup>
                 <FormError error />
-                <TextField
-                    label="Username"
-                    name="username"
-                    autocomplete="username"
-                    value=typed.unwrap_or_default()
-                    hint=username_hint()
-                />
+                <Suspense fallback=|| view! { <TextField label="Username" name="username" autocomplete="username" hint=username_hint() /> }>
+                    {move || Suspend::new(async move {
+                        let value = typed.await.ok().flatten().unwrap_or_default();
+                        view! { <TextField label="Username" name="username" autocomplete="username" value hint=username_hint() /> }
+                    })}
+                </Suspense>
                 <Suspense fallback=|| {
                     view! { <PasswordField label="Password" name="password" autocomplete="new-password" hint=password_hint(PASSWORD_MIN_CHARS) /> }
                 }>

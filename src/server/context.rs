@@ -132,6 +132,25 @@ impl RequestCtx {
         }
     }
 
+    /// The signed-in user's session if its holder proved it was them within
+    /// `GATEHOUSE_REAUTH_WINDOW` (the sign-in, or a confirmation on `/reauth`): what
+    /// changing how the account signs in needs. 401 when signed out; otherwise the
+    /// "confirm it's you" answer, which sends the browser to `/reauth`.
+    pub fn require_recent(&self) -> Result<&Arc<Authenticated>, AppError> {
+        let auth = self.user()?;
+        let window = i64::try_from(self.state.config.reauth_window.as_secs()).unwrap_or(i64::MAX);
+        if crate::server::db::now_seconds().saturating_sub(auth.confirmed_at) <= window {
+            Ok(auth)
+        } else {
+            Err(AppError::reauth_required())
+        }
+    }
+
+    /// True when [`RequestCtx::require_recent`] would let the user through.
+    pub fn recently_authenticated(&self) -> bool {
+        self.require_recent().is_ok()
+    }
+
     /// Who is acting: the operator on the command line, or a signed-in user whose role
     /// is at least `required` (401 / 403 otherwise).
     pub fn actor(&self, required: Role) -> Result<Actor<'_>, AppError> {

@@ -19,6 +19,7 @@ use chacha20poly1305::{
     XChaCha20Poly1305, XNonce,
 };
 use hkdf::Hkdf;
+use hmac::{Hmac, Mac};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use sha2::Sha256;
 use std::{fmt, path::Path};
@@ -39,6 +40,9 @@ pub enum Purpose {
     Flash,
     /// A browser's record of the account that signed in on it.
     Device,
+    /// A form error carried back to its page in the address (`__err`): only the server
+    /// writes one.
+    ErrorUrl,
 }
 
 impl Purpose {
@@ -47,6 +51,7 @@ impl Purpose {
             Purpose::OAuthFlow => b"gatehouse oauth flow v1",
             Purpose::Flash => b"gatehouse flash v1",
             Purpose::Device => b"gatehouse device v1",
+            Purpose::ErrorUrl => b"gatehouse error url v1",
         }
     }
 }
@@ -92,11 +97,24 @@ impl SecretKey {
         hex::encode(self.0)
     }
 
-    fn cipher(&self, purpose: Purpose) -> XChaCha20Poly1305 {
+    fn subkey(&self, purpose: Purpose) -> [u8; KEY_BYTES] {
         let mut subkey = [0u8; KEY_BYTES];
         // HKDF-Expand of 32 bytes cannot fail (the limit is 255 × 32).
         let _ = Hkdf::<Sha256>::new(Some(b"gatehouse"), &self.0).expand(purpose.label(), &mut subkey);
-        XChaCha20Poly1305::new(&subkey.into())
+        subkey
+    }
+
+    fn cipher(&self, purpose: Purpose) -> XChaCha20Poly1305 {
+        XChaCha20Poly1305::new(&self.subkey(purpose).into())
+    }
+
+    fn mac(&self, purpose: Purpose, data: &[u8]) -> Hmac<Sha256> {
+        // HMAC pads a short key with zeros to the hash's block: the same key, padded here.
+        let mut key = [0u8; 64];
+        key[..KEY_BYTES].copy_from_slice(&self.subkey(purpose));
+        let mut mac = <Hmac<Sha256> as KeyInit>::new(&key.into());
+        mac.update(data);
+        mac
     }
 }
 
@@ -169,6 +187,23 @@ impl Keys {
                     )
                     .ok()
             })
+    }
+
+    /// A tag that proves the server wrote `data` (for values the browser may read but
+    /// must not forge, such as an error carried in an address).
+    pub fn tag(&self, purpose: Purpose, data: &[u8]) -> String {
+        URL_SAFE_NO_PAD.encode(self.current.mac(purpose, data).finalize().into_bytes())
+    }
+
+    /// True when `tag` is what [`Keys::tag`] gives for `data` with the current key or the
+    /// previous one (compared in constant time).
+    pub fn verify_tag(&self, purpose: Purpose, data: &[u8], tag: &str) -> bool {
+        let Ok(tag) = URL_SAFE_NO_PAD.decode(tag.trim()) else {
+            return false;
+        };
+        std::iter::once(&self.current)
+            .chain(self.previous.as_ref())
+            .any(|key| key.mac(purpose, data).verify_slice(&tag).is_ok())
     }
 
     /// Seals `value` as JSON, to be opened until `expires_at` (unix seconds).
@@ -331,6 +366,23 @@ mod tests {
         assert_eq!(
             Keys::new(old, None).open(Purpose::Device, b"", &sealed_after),
             None
+        );
+    }
+
+    #[test]
+    fn tags_verify_only_what_was_tagged() {
+        let old = SecretKey::generate();
+        let keys = Keys::new(SecretKey::generate(), Some(old.clone()));
+        let tag = keys.tag(Purpose::ErrorUrl, b"/api/login|error");
+        assert!(keys.verify_tag(Purpose::ErrorUrl, b"/api/login|error", &tag));
+        assert!(!keys.verify_tag(Purpose::ErrorUrl, b"/api/login|errors", &tag));
+        assert!(!keys.verify_tag(Purpose::Flash, b"/api/login|error", &tag));
+        assert!(!keys.verify_tag(Purpose::ErrorUrl, b"/api/login|error", "AAAA"));
+        assert!(!keys.verify_tag(Purpose::ErrorUrl, b"/api/login|error", "not base64!"));
+        let by_old = Keys::new(old, None).tag(Purpose::ErrorUrl, b"x");
+        assert!(
+            keys.verify_tag(Purpose::ErrorUrl, b"x", &by_old),
+            "the previous key still verifies"
         );
     }
 

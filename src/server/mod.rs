@@ -9,6 +9,7 @@ pub mod config;
 pub mod context;
 pub mod db;
 pub mod error;
+pub mod flash;
 pub mod http;
 pub mod keys;
 pub mod settings;

@@ -1,15 +1,11 @@
 //! The signed-in user's own account: sessions, password, linked providers, deletion.
 
 use crate::{
-    domain::{normalise_for_verification, Password, SecretString, Username},
-    model::{AccountOverview, AppError, AuditKind, ErrorKind, Role, SessionInfo, RECENT_SIGN_IN_SECONDS},
+    domain::{Password, SecretString, Username},
+    model::{AccountOverview, AppError, AuditKind, Role, SessionInfo},
     server::{
         audit::{self, Event},
-        auth::{
-            accounts::{self, AfterPasswordChange},
-            device,
-            throttle::{self, Attempts},
-        },
+        auth::accounts::{self, AfterPasswordChange},
         context::RequestCtx,
         db::{self, now_seconds, users},
     },
@@ -96,44 +92,8 @@ pub async fn overview(ctx: &RequestCtx) -> Result<AccountOverview, AppError> {
         google: linked("google"),
         github_enabled: state.config.github.is_some(),
         google_enabled: state.config.google.is_some(),
-        recently_signed_in: now_seconds() - auth.signed_in_at <= RECENT_SIGN_IN_SECONDS,
+        recently_authenticated: ctx.recently_authenticated(),
     })
-}
-
-/// Checks the current password of a user who has one. It counts as a sign-in attempt
-/// (before hashing, like a sign-in), so a stolen session can't be used to guess the
-/// password.
-async fn confirm_password(
-    ctx: &RequestCtx,
-    user: &users::UserRow,
-    typed: &SecretString,
-) -> Result<(), AppError> {
-    let state = &ctx.state;
-    let wrong = || AppError::new(ErrorKind::Forbidden, "Your current password is not correct.");
-    let device = device::trusted(ctx, user.id);
-    let attempts = Attempts::for_username(&user.username_key, device.as_deref());
-    let account = Some((user.id, user.username.as_str()));
-    let mut tx = state.db.begin().await?;
-    let verdict = throttle::take_attempt(
-        tx.exec(),
-        &attempts,
-        state.config.login_max_failures,
-        &ctx.client,
-        account,
-    )
-    .await?;
-    tx.commit().await?;
-    verdict.or_refuse()?;
-    let Some(typed) = normalise_for_verification(typed) else {
-        return Err(wrong());
-    };
-    let verified = state.hasher.verify(&typed, user.password_hash.as_deref()).await?;
-    if !verified.matches {
-        return Err(wrong());
-    }
-    let mut conn = state.db.conn().await?;
-    throttle::succeeded(conn.exec(), &attempts).await?;
-    Ok(())
 }
 
 /// The signed-in user's row (401 when the account is gone).
@@ -156,10 +116,13 @@ pub async fn change_password(
     let name = Username::parse(&user.username).map_err(|e| AppError::bad_request(e.to_string()))?;
     let password = Password::parse(new, &name, ctx.state.config.password_min_length)
         .map_err(|e| AppError::bad_request(e.to_string()))?;
+    // The current password proves it is the account's holder; an account without one
+    // needs a recent sign-in (or a confirmation on /reauth) to get one.
     let detail = if user.password_hash.is_some() {
-        confirm_password(ctx, &user, current).await?;
+        accounts::confirm_password(ctx, &user, current).await?;
         "changed on the settings page"
     } else {
+        ctx.require_recent()?;
         "set on the settings page"
     };
     let user = user.to_session_user();
@@ -169,17 +132,13 @@ pub async fn change_password(
 
 /// Deletes the account: sessions, links and the user in one transaction; the audit
 /// trail keeps a row with the username. Needs the password, or — for an account without
-/// one — a sign-in within the last ten minutes.
+/// one — a recent sign-in (or a confirmation on /reauth).
 pub async fn delete_account(ctx: &RequestCtx, password: &SecretString) -> Result<(), AppError> {
-    let auth = ctx.user()?;
     let user = own_row(ctx).await?;
     if user.password_hash.is_some() {
-        confirm_password(ctx, &user, password).await?;
-    } else if now_seconds() - auth.signed_in_at > RECENT_SIGN_IN_SECONDS {
-        return Err(AppError::new(
-            ErrorKind::Forbidden,
-            "For your safety, sign in again (within the last 10 minutes) before deleting your account.",
-        ));
+        accounts::confirm_password(ctx, &user, password).await?;
+    } else {
+        ctx.require_recent()?;
     }
     let mut tx = ctx.state.db.begin().await?;
     // The last owner can't leave: read (and on PostgreSQL lock) the owners in the same

@@ -172,13 +172,18 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
         .route("/api/{*fn_name}", post(serve_api))
         .route("/auth/{provider}", get(auth::oauth::start_sign_in))
         .route("/auth/{provider}/link", post(auth::oauth::start_link))
+        .route("/auth/{provider}/reauth", post(auth::oauth::start_reauth))
         .route("/auth/{provider}/callback", get(auth::oauth::callback))
         .merge(extra)
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(
             context, shell,
         ))
         .layer(from_fn_with_state(page_cache, page_cache::serve))
-        .layer(from_fn(server_fn::check_call))
+        .layer(from_fn_with_state(state.keys.clone(), server_fn::check_call))
+        .layer(from_fn_with_state(
+            state.keys.clone(),
+            server_fn::check_error_link,
+        ))
         .layer(from_fn(access::enforce))
         .layer(from_fn_with_state(state.clone(), auth::authenticate))
         .layer(CookieManagerLayer::new());

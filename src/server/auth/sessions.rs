@@ -126,6 +126,9 @@ pub struct Authenticated {
     pub session_handle: String,
     /// When this session was created by a sign-in (unix seconds).
     pub signed_in_at: i64,
+    /// When its holder last proved it was them: the sign-in, or a later confirmation on
+    /// `/reauth` (unix seconds).
+    pub confirmed_at: i64,
     pub user: SessionUser,
 }
 
@@ -175,6 +178,7 @@ pub async fn validate(db: &Db, policy: &SessionPolicy, token: &SessionToken) -> 
         session_id: id,
         session_handle: row.handle,
         signed_in_at: row.created_at,
+        confirmed_at: row.reauthenticated_at.unwrap_or(0).max(row.created_at),
         user: SessionUser {
             id: row.user_id,
             username: row.username,

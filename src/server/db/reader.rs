@@ -19,7 +19,8 @@ use std::{
 /// Most idle connections kept; more may exist briefly under load.
 const KEEP_IDLE: usize = 8;
 
-const FIND_WITH_USER: &str = "SELECT s.handle, s.created_at, s.expires_at, s.last_seen_at, \
+const FIND_WITH_USER: &str =
+    "SELECT s.handle, s.created_at, s.reauthenticated_at, s.expires_at, s.last_seen_at, \
      u.id, u.username, u.role, u.display_name, u.avatar_url, u.created_at \
      FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?1";
 
@@ -64,14 +65,15 @@ impl SqliteReader {
                     Ok(SessionWithUser {
                         handle: row.get(0)?,
                         created_at: row.get(1)?,
-                        expires_at: row.get(2)?,
-                        last_seen_at: row.get(3)?,
-                        user_id: row.get(4)?,
-                        username: row.get(5)?,
-                        role: row.get(6)?,
-                        display_name: row.get(7)?,
-                        avatar_url: row.get(8)?,
-                        user_created_at: row.get(9)?,
+                        reauthenticated_at: row.get(2)?,
+                        expires_at: row.get(3)?,
+                        last_seen_at: row.get(4)?,
+                        user_id: row.get(5)?,
+                        username: row.get(6)?,
+                        role: row.get(7)?,
+                        display_name: row.get(8)?,
+                        avatar_url: row.get(9)?,
+                        user_created_at: row.get(10)?,
                     })
                 })
                 .optional()

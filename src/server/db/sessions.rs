@@ -39,6 +39,7 @@ pub async fn insert(ex: Exec<'_>, s: &NewSession<'_>) -> anyhow::Result<()> {
 pub struct SessionWithUser {
     pub handle: String,
     pub created_at: i64,
+    pub reauthenticated_at: Option<i64>,
     pub expires_at: i64,
     pub last_seen_at: i64,
     pub user_id: i64,
@@ -52,7 +53,7 @@ pub struct SessionWithUser {
 /// The one query of request validation.
 pub async fn find_with_user(ex: Exec<'_>, id: &str) -> anyhow::Result<Option<SessionWithUser>> {
     on_exec!(ex, c => sqlx::query_as(
-        "SELECT s.handle, s.created_at, s.expires_at, s.last_seen_at, \
+        "SELECT s.handle, s.created_at, s.reauthenticated_at, s.expires_at, s.last_seen_at, \
                 u.id AS user_id, u.username, u.role, u.display_name, u.avatar_url, u.created_at AS user_created_at \
          FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1",
     )
@@ -73,6 +74,17 @@ pub async fn renew(ex: Exec<'_>, id: &str, expires_at: i64, now: i64) -> anyhow:
         .map(|_| ()))
     .context("renew session")?;
     Ok(())
+}
+
+/// Records that the session's holder confirmed it was them just now.
+pub async fn mark_reauthenticated(ex: Exec<'_>, id: &str, now: i64) -> anyhow::Result<()> {
+    on_exec!(ex, c => sqlx::query("UPDATE sessions SET reauthenticated_at = $1 WHERE id = $2")
+        .bind(now)
+        .bind(id)
+        .execute(c)
+        .await
+        .map(|_| ()))
+    .context("mark a session reauthenticated")
 }
 
 /// Records activity (at most once a minute per session, decided by the caller).

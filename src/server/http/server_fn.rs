@@ -4,22 +4,31 @@
 //! because decoding crates are lenient by design (a stray `%` or bad UTF-8 passes
 //! through), and this check exists to refuse exactly that.
 
-use super::{csrf::refuse, BODY_LIMIT_BYTES};
-use crate::{domain::percent_decode_strict, model::AppError};
+use super::{
+    csrf::{refuse, wants_html},
+    BODY_LIMIT_BYTES,
+};
+use crate::server::keys::{Keys, Purpose};
+use crate::{
+    domain::{encode_query_value, percent_decode_strict},
+    model::{AppError, ErrorKind},
+};
 use axum::{
     body::{to_bytes, Body},
-    extract::Request,
+    extract::{Request, State},
     middleware::Next,
-    response::{IntoResponse, Response},
+    response::{IntoResponse, Redirect, Response},
 };
+use base64::Engine;
 use http::{header, HeaderValue, Method, StatusCode};
 use std::collections::HashSet;
 
 /// The path prefix of server functions.
 pub const PREFIX: &str = "/api/";
 
-/// Checks the form of a server-function call, runs it, and gives its error the right status.
-pub async fn check_call(req: Request, next: Next) -> Response {
+/// Checks the form of a server-function call, runs it, and gives its error the right
+/// status; a plain form post's error is sent back to its page tagged as ours.
+pub async fn check_call(State(keys): State<Keys>, req: Request, next: Next) -> Response {
     if req.method() != Method::POST || !req.uri().path().starts_with(PREFIX) {
         return next.run(req).await;
     }
@@ -27,10 +36,7 @@ pub async fn check_call(req: Request, next: Next) -> Response {
     let bytes = match to_bytes(body, BODY_LIMIT_BYTES).await {
         Ok(bytes) => bytes,
         Err(_) => {
-            let error = AppError::new(
-                crate::model::ErrorKind::PayloadTooLarge,
-                "The request is too large.",
-            );
+            let error = AppError::new(ErrorKind::PayloadTooLarge, "The request is too large.");
             return refuse(&parts.headers, error);
         }
     };
@@ -50,8 +56,116 @@ pub async fn check_call(req: Request, next: Next) -> Response {
             return refuse(&parts.headers, AppError::bad_request(message));
         }
     }
+    let wants_page = wants_html(&parts.headers);
     let response = next.run(Request::from_parts(parts, Body::from(bytes))).await;
+    if wants_page {
+        if let Some(reauth) = reauth_instead(&response) {
+            return reauth;
+        }
+        return tag_error_link(&keys, response);
+    }
     apply_error_status(response).await
+}
+
+/// What an error link's tag covers: the server function and its error.
+fn error_link_data(path: &str, error: &str) -> Vec<u8> {
+    [path.as_bytes(), b"\n", error.as_bytes()].concat()
+}
+
+/// A plain form post that failed is sent back to its page with the error in the
+/// address (`__path`, `__err`, which the page shows); `__sig` proves the server wrote
+/// it, so nobody can link to a page showing a message of their own.
+fn tag_error_link(keys: &Keys, mut response: Response) -> Response {
+    let Some(location) = response
+        .headers()
+        .get(header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return response;
+    };
+    let Ok(mut url) = url::Url::parse(location) else {
+        return response;
+    };
+    let pairs: Vec<(String, String)> = url
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let value = |key: &str| pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+    let (Some(path), Some(error)) = (value("__path"), value("__err")) else {
+        return response;
+    };
+    let tag = keys.tag(Purpose::ErrorUrl, &error_link_data(path, error));
+    url.query_pairs_mut().append_pair("__sig", &tag);
+    if let Ok(tagged) = HeaderValue::from_str(url.as_str()) {
+        response.headers_mut().insert(header::LOCATION, tagged);
+    }
+    response
+}
+
+/// Pages: an address carrying a form error (`__err`) that the server did not write is
+/// answered with a redirect to the same page without it.
+pub async fn check_error_link(State(keys): State<Keys>, req: Request, next: Next) -> Response {
+    let reading = matches!(*req.method(), Method::GET | Method::HEAD);
+    let Some(query) = req.uri().query().filter(|q| reading && q.contains("__err")) else {
+        return next.run(req).await;
+    };
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let value = |key: &str| pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+    let genuine = match (value("__path"), value("__err"), value("__sig")) {
+        (Some(path), Some(error), Some(tag)) => {
+            keys.verify_tag(Purpose::ErrorUrl, &error_link_data(path, error), tag)
+        }
+        _ => false,
+    };
+    if genuine {
+        return next.run(req).await;
+    }
+    let kept: Vec<String> = pairs
+        .iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "__path" | "__err" | "__sig"))
+        .map(|(k, v)| format!("{}={}", encode_query_value(k), encode_query_value(v)))
+        .collect();
+    let path = req.uri().path();
+    let clean = match kept.is_empty() {
+        true => path.to_owned(),
+        false => format!("{path}?{}", kept.join("&")),
+    };
+    Redirect::to(&clean).into_response()
+}
+
+/// The error a plain form post was redirected back with (`?__err=…` on the form's page),
+/// and that page's address without it.
+fn redirected_error(response: &Response) -> Option<(AppError, String)> {
+    if !response.status().is_redirection() {
+        return None;
+    }
+    let location = response.headers().get(header::LOCATION)?.to_str().ok()?;
+    let url = url::Url::parse(location)
+        .or_else(|_| url::Url::parse("http://localhost/")?.join(location))
+        .ok()?;
+    let encoded = url.query_pairs().find(|(k, _)| k == "__err")?.1.into_owned();
+    let json = base64::engine::general_purpose::URL_SAFE.decode(encoded).ok()?;
+    let error = serde_json::from_slice::<AppError>(&json).ok()?;
+    let query: Vec<String> = url
+        .query_pairs()
+        .filter(|(k, _)| k != "__err" && k != "__path")
+        .map(|(k, v)| format!("{}={}", encode_query_value(&k), encode_query_value(&v)))
+        .collect();
+    let page = match query.is_empty() {
+        true => url.path().to_owned(),
+        false => format!("{}?{}", url.path(), query.join("&")),
+    };
+    Some((error, page))
+}
+
+/// A plain form post that needs the user to confirm it's them goes to `/reauth`, which
+/// returns to the form's page afterwards (with JavaScript the form does the same).
+fn reauth_instead(response: &Response) -> Option<Response> {
+    let (error, page) = redirected_error(response)?;
+    (error.kind == ErrorKind::ReauthRequired)
+        .then(|| Redirect::to(&format!("/reauth?next={}", encode_query_value(&page))).into_response())
 }
 
 /// Checks a urlencoded form the way a browser writes one: valid percent-escapes, UTF-8,

@@ -343,6 +343,7 @@ mod tests {
                         session_id: "s".to_owned(),
                         session_handle: "h".to_owned(),
                         signed_in_at: 0,
+                        confirmed_at: 0,
                         user: user(name, role.parse().unwrap_or(Role::User)),
                     })
                 });

@@ -31,16 +31,14 @@ pub async fn sign_up(
     password: &SecretString,
 ) -> Result<SessionUser, AppError> {
     let state = &ctx.state;
-    let echo = |e: AppError| e.with_username(username);
-    let taken = || echo(AppError::conflict(MSG_USERNAME_TAKEN));
+    let taken = || AppError::conflict(MSG_USERNAME_TAKEN);
     let mut conn = state.db.conn().await?;
     throttle::check_client(conn.exec(), ctx, Action::SignUp)
         .await?
-        .or_refuse()
-        .map_err(echo)?;
-    let name = Username::parse(username).map_err(|e| echo(AppError::bad_request(e.to_string())))?;
+        .or_refuse()?;
+    let name = Username::parse(username).map_err(|e| AppError::bad_request(e.to_string()))?;
     let password = Password::parse(password, &name, state.config.password_min_length)
-        .map_err(|e| echo(AppError::bad_request(e.to_string())))?;
+        .map_err(|e| AppError::bad_request(e.to_string()))?;
     // A cheap early answer for the common case; the UNIQUE constraint below still
     // decides races between concurrent sign-ups.
     if users::key_exists(conn.exec(), name.key()).await? {
@@ -67,8 +65,6 @@ pub async fn sign_in(
     password: &SecretString,
 ) -> Result<SessionUser, AppError> {
     let state = &ctx.state;
-    let echo = |e: AppError| e.with_username(username);
-    let refused = || echo(AppError::bad_credentials());
     // Before any hashing, one short transaction decides whether this attempt may be
     // checked at all, and keeps what it decided (a counted attempt, an audited refusal).
     let mut tx = state.db.begin().await?;
@@ -80,7 +76,7 @@ pub async fn sign_in(
         password,
         user,
         attempts,
-    } = admitted.map_err(echo)?;
+    } = admitted?;
 
     // No connection is held while hashing: sign-ins queued for the hasher must not
     // starve the pages of connections.
@@ -104,7 +100,7 @@ pub async fn sign_in(
             };
             audit::record(tx.exec(), &ctx.client, event).await?;
             tx.commit().await?;
-            return Err(refused());
+            return Err(AppError::bad_credentials());
         }
     };
     throttle::succeeded(tx.exec(), &attempts).await?;
@@ -179,6 +175,72 @@ async fn rehash(
             None
         }
     }
+}
+
+/// Checks the current password of a user who has one. It counts as a sign-in attempt
+/// (before hashing, like a sign-in), so a stolen session can't be used to guess the
+/// password.
+pub async fn confirm_password(
+    ctx: &RequestCtx,
+    user: &users::UserRow,
+    typed: &SecretString,
+) -> Result<(), AppError> {
+    let state = &ctx.state;
+    let wrong = || AppError::new(ErrorKind::Forbidden, "Your current password is not correct.");
+    let device = device::trusted(ctx, user.id);
+    let attempts = Attempts::for_username(&user.username_key, device.as_deref());
+    let account = Some((user.id, user.username.as_str()));
+    let mut tx = state.db.begin().await?;
+    let verdict = throttle::take_attempt(
+        tx.exec(),
+        &attempts,
+        state.config.login_max_failures,
+        &ctx.client,
+        account,
+    )
+    .await?;
+    tx.commit().await?;
+    verdict.or_refuse()?;
+    let Some(typed) = normalise_for_verification(typed) else {
+        return Err(wrong());
+    };
+    let verified = state.hasher.verify(&typed, user.password_hash.as_deref()).await?;
+    if !verified.matches {
+        return Err(wrong());
+    }
+    let mut conn = state.db.conn().await?;
+    throttle::succeeded(conn.exec(), &attempts).await?;
+    Ok(())
+}
+
+/// Confirms on `/reauth` that the signed-in user is the account's holder, with their
+/// password: the session then counts as recently authenticated.
+pub async fn reauthenticate(ctx: &RequestCtx, typed: &SecretString) -> Result<(), AppError> {
+    let auth = ctx.user()?;
+    let mut conn = ctx.state.db.conn().await?;
+    let user = users::find_by_id(conn.exec(), auth.user.id)
+        .await?
+        .ok_or_else(AppError::unauthorized)?;
+    drop(conn);
+    if user.password_hash.is_none() {
+        return Err(AppError::bad_request(
+            "Your account has no password: confirm with a provider you sign in with.",
+        ));
+    }
+    confirm_password(ctx, &user, typed).await?;
+    confirmed(ctx, "password").await
+}
+
+/// Marks the request's session as recently authenticated (after a password or a
+/// provider round-trip proved its holder) and records it.
+pub async fn confirmed(ctx: &RequestCtx, how: &str) -> Result<(), AppError> {
+    let auth = ctx.user()?;
+    let mut tx = ctx.state.db.begin().await?;
+    db::sessions::mark_reauthenticated(tx.exec(), &auth.session_id, now_seconds()).await?;
+    let event = Event::about(AuditKind::Reauthenticated, auth.user.id, &auth.user.username).detail(how);
+    audit::record(tx.exec(), &ctx.client, event).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// What happens to a user's sessions after their password was replaced (all of them

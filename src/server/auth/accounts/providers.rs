@@ -140,9 +140,26 @@ pub async fn link(ctx: &RequestCtx, who: &ProviderUser) -> Result<Linking, AppEr
     Ok(Linking::Linked)
 }
 
-/// Disconnects a provider from the signed-in user, unless it is their last way to sign in.
-pub async fn unlink(ctx: &RequestCtx, provider: Provider) -> Result<(), AppError> {
+/// Confirms the signed-in user by a provider round-trip: the provider account must be
+/// linked to them. The session then counts as recently authenticated.
+pub async fn confirm(ctx: &RequestCtx, who: &ProviderUser) -> Result<(), AppError> {
     let auth = ctx.user()?;
+    let mut conn = ctx.state.db.conn().await?;
+    let link = oauth::find(conn.exec(), who.provider.as_str(), &who.id).await?;
+    drop(conn);
+    if link.map(|l| l.user_id) != Some(auth.user.id) {
+        return Err(AppError::bad_request(format!(
+            "That {} account is not connected to your account.",
+            who.provider.label()
+        )));
+    }
+    super::confirmed(ctx, who.provider.label()).await
+}
+
+/// Disconnects a provider from the signed-in user, unless it is their last way to sign
+/// in. Removing a way in needs a recent authentication.
+pub async fn unlink(ctx: &RequestCtx, provider: Provider) -> Result<(), AppError> {
+    let auth = ctx.require_recent()?;
     let user_id = auth.user.id;
     let mut tx = ctx.state.db.begin().await?;
     let user = users::find_by_id(tx.exec(), user_id)

@@ -55,6 +55,9 @@ enum FlowPurpose {
     SignIn,
     /// Connect the provider to the user of the session with this hash.
     Link { session: String },
+    /// Confirm on `/reauth` that the holder of the session with this hash is the user
+    /// (with a provider account already linked to them).
+    Reauth { session: String },
 }
 
 /// A hash of a session's id, to bind a flow to it without carrying the id itself.
@@ -169,6 +172,10 @@ pub async fn start_link(
     let Some(auth) = &ctx.session else {
         return Redirect::to(&crate::page::login_url("/settings/account")).into_response();
     };
+    // A new way in is a new credential: it needs a recent authentication.
+    if !ctx.recently_authenticated() {
+        return Redirect::to(&reauth_url("/settings/account")).into_response();
+    }
     let purpose = FlowPurpose::Link {
         session: session_binding(&auth.session_id),
     };
@@ -179,6 +186,38 @@ pub async fn start_link(
         "/settings/account".to_owned(),
         purpose,
     )
+}
+
+#[derive(Deserialize)]
+pub struct ReauthForm {
+    next: Option<String>,
+}
+
+/// `POST /auth/{provider}/reauth`: confirm it's you with a provider account linked to
+/// you (the `/reauth` page of an account without a password, or of anyone who prefers).
+pub async fn start_reauth(
+    State(state): State<AppState>,
+    Path(provider): Path<String>,
+    cookies: Cookies,
+    ctx: RequestCtx,
+    axum::Form(form): axum::Form<ReauthForm>,
+) -> Response {
+    let Some(provider) = parse_provider(&state, &provider) else {
+        return not_found();
+    };
+    let Some(auth) = &ctx.session else {
+        return Redirect::to(&crate::page::login_url("/reauth")).into_response();
+    };
+    let purpose = FlowPurpose::Reauth {
+        session: session_binding(&auth.session_id),
+    };
+    let next = LocalPath::or_profile(form.next.as_deref());
+    begin(&state, &cookies, provider, next, purpose)
+}
+
+/// The confirmation page, returning to `next` afterwards.
+fn reauth_url(next: &str) -> String {
+    format!("/reauth?next={}", encode_query_value(next))
 }
 
 #[derive(Deserialize)]
@@ -235,7 +274,7 @@ pub async fn callback(
     if !bool::from(returned_state.as_bytes().ct_eq(flow.state.as_bytes())) {
         return fail("state mismatch");
     }
-    if let FlowPurpose::Link { session } = &flow.purpose {
+    if let FlowPurpose::Link { session } | FlowPurpose::Reauth { session } = &flow.purpose {
         let same = ctx.session.as_ref().is_some_and(|auth| {
             bool::from(
                 session_binding(&auth.session_id)
@@ -275,6 +314,10 @@ pub async fn callback(
                 let provider = encode_query_value(provider.as_str());
                 Redirect::to(&format!("/settings/account?{outcome}&provider={provider}")).into_response()
             }
+            Err(e) => error_response(e, provider, request_id),
+        },
+        FlowPurpose::Reauth { .. } => match providers::confirm(&ctx, &user).await {
+            Ok(()) => Redirect::to(&LocalPath::or_profile(Some(&flow.next))).into_response(),
             Err(e) => error_response(e, provider, request_id),
         },
         FlowPurpose::SignIn => match providers::sign_in(&ctx, &user).await {

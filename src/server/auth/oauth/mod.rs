@@ -13,5 +13,5 @@ mod flow;
 mod identity;
 
 pub use client::OAuth;
-pub use flow::{callback, start_link, start_sign_in};
+pub use flow::{callback, start_link, start_reauth, start_sign_in};
 pub use identity::{candidate, derive_username, ProviderUser};
