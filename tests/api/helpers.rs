@@ -150,6 +150,9 @@ fn base_vars(database_url: &str) -> HashMap<String, String> {
     vars
 }
 
+/// Not a Gatehouse variable: a test's own site directory (static files).
+pub const TEST_SITE_ROOT: &str = "TEST_SITE_ROOT";
+
 /// The server key of test apps.
 pub const TEST_SECRET_KEY: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
 
@@ -193,6 +196,10 @@ pub async fn start_on(
     let config = Config::from_lookup(|name| all.get(name).cloned()).expect("test configuration is valid");
     let mut options = startup::leptos_options().expect("leptos options");
     options.site_addr = addr;
+    // Tests of static files give a site directory of their own.
+    if let Some(root) = all.get(TEST_SITE_ROOT) {
+        options.site_root = root.as_str().into();
+    }
     let state = startup::build_state(config, options).await.expect("app state");
     let router = startup::router_with(state.clone(), extra);
     let (tx, rx) = oneshot::channel::<()>();

@@ -23,6 +23,63 @@ async fn the_home_page_renders_the_shell_with_navigation(app: TestApp) {
     assert!(body.contains("class=\"site-footer\""));
 }
 
+/// Nothing built for a request stays in a shared browser's cache or a proxy: a
+/// signed-in user's pages (reused ones included), server-function answers, redirects
+/// and errors are `no-store`; the site's static files may be kept and revalidated.
+async fn answers_are_never_stored_and_static_files_are_revalidated(backend: Backend) {
+    let site = tempfile::tempdir().expect("site");
+    std::fs::create_dir_all(site.path().join("pkg")).expect("pkg");
+    std::fs::write(site.path().join("pkg/app.js"), "console.log(1)").expect("asset");
+    let root = site.path().display().to_string();
+    let app = crate::helpers::spawn_app_with(backend, &[(crate::helpers::TEST_SITE_ROOT, &root)])
+        .await
+        .expect("app");
+    app.user_with_role("ada", "admin").await;
+    let ada = crate::helpers::new_client();
+    app.login_with(&ada, "ada", crate::helpers::GOOD_PASSWORD).await;
+    let mut seen = Vec::new();
+    for path in [
+        "/profile",
+        "/profile",
+        "/members",
+        "/settings/account",
+        "/settings/sessions",
+        "/admin",
+        "/",
+        "/nope",
+    ] {
+        let response = ada.get(app.url(path)).send().await.expect("GET");
+        seen.push((
+            path,
+            response.status(),
+            response.headers().get("cache-control").cloned(),
+        ));
+    }
+    let api = app.call_with(&ada, "current_user", &[]).await;
+    seen.push((
+        "/api/current_user",
+        api.status(),
+        api.headers().get("cache-control").cloned(),
+    ));
+    let redirect = app.get("/profile").await;
+    seen.push((
+        "/profile signed out",
+        redirect.status(),
+        redirect.headers().get("cache-control").cloned(),
+    ));
+    for (path, status, cache) in seen {
+        assert_eq!(
+            cache.as_ref().and_then(|v| v.to_str().ok()),
+            Some("no-store"),
+            "{path} ({status})"
+        );
+    }
+    let asset = expect_status(app.get("/pkg/app.js").await, StatusCode::OK).await;
+    assert_eq!(asset, "console.log(1)");
+    let asset = app.get("/pkg/app.js").await;
+    assert_eq!(asset.headers()["cache-control"], "public, no-cache");
+}
+
 async fn unknown_paths_answer_the_404_page(app: TestApp) {
     for path in ["/nope", "/profile/extra/deep", "/%2e%2e/etc/passwd", "/api"] {
         let response = app.get(path).await;
@@ -192,4 +249,9 @@ async fn pages_keep_rendering_while_another_server_starts_in_the_same_process() 
     let (statuses, ()) = tokio::join!(load, starts);
     let stalled = statuses.iter().filter(|s| !matches!(s, 200 | 404)).count();
     assert_eq!(stalled, 0, "{statuses:?}");
+}
+
+mod caching {
+    use super::*;
+    backend_tests!(answers_are_never_stored_and_static_files_are_revalidated);
 }

@@ -25,6 +25,7 @@ pub fn secure<S: Clone + Send + Sync + 'static>(router: Router<S>, hsts: bool) -
         SetResponseHeaderLayer::overriding(name, HeaderValue::from_static(value))
     };
     router
+        .layer(axum::middleware::from_fn(cache_policy))
         .layer(axum::middleware::from_fn(dress_errors))
         .layer(set(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .layer(set(header::REFERRER_POLICY, "strict-origin-when-cross-origin"))
@@ -45,6 +46,28 @@ pub fn secure<S: Clone + Send + Sync + 'static>(router: Router<S>, hsts: bool) -
             header::STRICT_TRANSPORT_SECURITY,
             hsts.then(|| HeaderValue::from_static(HSTS)),
         ))
+}
+
+/// What a browser or a proxy may keep. Every answer built for a request — pages (a
+/// signed-in user's pages show their data), server-function answers, redirects, errors —
+/// is `no-store`, page-cache hits included: nothing of it stays in a shared browser's
+/// cache or a proxy. The static files of the site (`/pkg/…`, the favicon) may be kept,
+/// but are revalidated on each use (`no-cache`: a 304 when unchanged), because their
+/// names carry no content hash and a new deployment must be seen at once.
+async fn cache_policy(req: Request, next: Next) -> Response {
+    let is_static = req.uri().path().starts_with("/pkg/") || req.uri().path() == "/favicon.svg";
+    let mut response = next.run(req).await;
+    let static_file =
+        is_static && (response.status().is_success() || response.status() == StatusCode::NOT_MODIFIED);
+    let value = if static_file {
+        "public, no-cache"
+    } else {
+        "no-store"
+    };
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static(value));
+    response
 }
 
 /// Replaces a bare-bones error from a tower layer (408 from the timeout, 413 from the
