@@ -405,6 +405,41 @@ async fn the_last_way_to_sign_in_cannot_be_unlinked(backend: Backend) {
     .await;
 }
 
+/// An account without a password and with two providers: disconnecting both at once
+/// leaves exactly one, every time (the user row is locked while deciding).
+async fn two_concurrent_unlinks_never_remove_the_last_way_in(backend: Backend) {
+    let fake = FakeProvider::start().await;
+    let app = app_with(backend, &fake).await;
+    sign_in_with(&app, &app.client, "github", "/").await;
+    let id = app.scalar("SELECT id FROM users").await;
+    for round in 0..10 {
+        app.execute(&format!(
+            "INSERT INTO oauth_accounts (provider, provider_user_id, user_id, display, created_at) \
+             VALUES ('google', 'g-{round}', {id}, 'ada@example.com', 0)"
+        ))
+        .await;
+        let (a, b) = tokio::join!(
+            app.call("unlink_provider", &[("provider", "github")]),
+            app.call("unlink_provider", &[("provider", "google")]),
+        );
+        let mut statuses = [a.status().as_u16(), b.status().as_u16()];
+        statuses.sort();
+        assert_eq!(statuses, [200, 409], "round {round}");
+        assert_eq!(
+            app.scalar("SELECT COUNT(*) FROM oauth_accounts").await,
+            1,
+            "round {round}: one way in is left"
+        );
+        // Put back whichever went, as GitHub (the next round removes google again).
+        app.execute("DELETE FROM oauth_accounts").await;
+        app.execute(&format!(
+            "INSERT INTO oauth_accounts (provider, provider_user_id, user_id, display, created_at) \
+             VALUES ('github', '583231', {id}, 'octocat', 0)"
+        ))
+        .await;
+    }
+}
+
 async fn linking_needs_a_signed_in_user_and_a_same_origin_form(backend: Backend) {
     let fake = FakeProvider::start().await;
     let app = app_with(backend, &fake).await;
@@ -466,6 +501,7 @@ backend_tests!(
     an_account_linked_to_someone_else_is_refused,
     the_last_way_to_sign_in_cannot_be_unlinked,
     linking_needs_a_signed_in_user_and_a_same_origin_form,
+    two_concurrent_unlinks_never_remove_the_last_way_in,
     next_after_a_provider_sign_in_stays_on_this_site,
     the_sign_in_pages_offer_exactly_the_configured_providers,
 );

@@ -146,6 +146,27 @@ pub async fn find_by_id(ex: Exec<'_>, id: i64) -> anyhow::Result<Option<UserRow>
         .context("find user by id")
 }
 
+/// The user with this id, locked for the rest of the transaction (PostgreSQL:
+/// `FOR UPDATE`; SQLite's `BEGIN IMMEDIATE` already holds the write lock): for checks
+/// that must still hold when the transaction writes (the last way to sign in).
+pub async fn lock_by_id(ex: Exec<'_>, id: i64) -> anyhow::Result<Option<UserRow>> {
+    match ex {
+        Exec::Sqlite(c) => {
+            sqlx::query_as(select_users!("WHERE id = $1"))
+                .bind(id)
+                .fetch_optional(c)
+                .await
+        }
+        Exec::Postgres(c) => {
+            sqlx::query_as(select_users!("WHERE id = $1 FOR UPDATE"))
+                .bind(id)
+                .fetch_optional(c)
+                .await
+        }
+    }
+    .context("lock user")
+}
+
 /// True when a user with this username key exists.
 pub async fn key_exists(ex: Exec<'_>, username_key: &str) -> anyhow::Result<bool> {
     let found: Option<i64> =

@@ -162,7 +162,9 @@ pub async fn unlink(ctx: &RequestCtx, provider: Provider) -> Result<(), AppError
     let auth = ctx.require_recent()?;
     let user_id = auth.user.id;
     let mut tx = ctx.state.db.begin().await?;
-    let user = users::find_by_id(tx.exec(), user_id)
+    // Locked, so two unlinks at once (or an unlink and a password change) are decided
+    // one after the other: never both of the last two ways in.
+    let user = users::lock_by_id(tx.exec(), user_id)
         .await?
         .ok_or_else(AppError::unauthorized)?;
     let links = oauth::for_user(tx.exec(), user_id).await?;
