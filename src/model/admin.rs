@@ -50,6 +50,9 @@ pub struct AuditEntry {
     pub actor: Option<String>,
     pub ip: Option<String>,
     pub detail: Option<String>,
+    /// How many times it happened in its window (refused requests are counted, not
+    /// listed one by one); 1 for everything else.
+    pub occurrences: i64,
 }
 
 /// A page of audit events.

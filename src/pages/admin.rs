@@ -239,7 +239,10 @@ fn AdminPanel(viewer: SessionUser) -> impl IntoView {
                                     view! {
                                         <tr>
                                             <td>{format_datetime(e.at)}</td>
-                                            <td><span class="badge">{e.kind}</span></td>
+                                            <td>
+                                                <span class="badge">{e.kind}</span>
+                                                {(e.occurrences > 1).then(|| view! { <span class="muted" data-testid="occurrences">{format!(" ×{}", e.occurrences)}</span> })}
+                                            </td>
                                             <td>{e.username.unwrap_or_else(|| "—".to_owned())}</td>
                                             <td>{e.actor.unwrap_or_default()}</td>
                                             <td>{e.ip.unwrap_or_default()}</td>

@@ -215,6 +215,7 @@ pub async fn list_events(
             actor: row.actor_username,
             ip: row.ip,
             detail: row.detail,
+            occurrences: row.occurrences,
         })
         .collect();
     Ok(AuditPage {

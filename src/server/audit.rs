@@ -3,7 +3,7 @@
 use crate::{
     model::AuditKind,
     server::{
-        db::{audit, now_seconds, Exec},
+        db::{audit, now_seconds, Db, Exec},
         http::client::ClientInfo,
     },
 };
@@ -18,7 +18,13 @@ pub struct Event<'a> {
     /// Who did it, when not the user themselves (an admin changing a role).
     pub actor_id: Option<i64>,
     pub detail: Option<&'a str>,
+    /// Repeats of the same event for the same key within a window are counted in one
+    /// row (a flood of refused requests), not written one by one.
+    pub coalesce: Option<&'a str>,
 }
+
+/// How long one coalesced row keeps counting.
+const COALESCE_WINDOW_SECONDS: i64 = 600;
 
 impl<'a> Event<'a> {
     /// An event about `user_id`/`username`, done by that user.
@@ -29,6 +35,7 @@ impl<'a> Event<'a> {
             username: Some(username),
             actor_id: None,
             detail: None,
+            coalesce: None,
         }
     }
 
@@ -40,7 +47,14 @@ impl<'a> Event<'a> {
             username: None,
             actor_id: None,
             detail: None,
+            coalesce: None,
         }
+    }
+
+    /// Counts this event in one row per `key` and ten-minute window.
+    pub fn coalesced(mut self, key: &'a str) -> Event<'a> {
+        self.coalesce = Some(key);
+        self
     }
 
     pub fn detail(mut self, detail: &'a str) -> Event<'a> {
@@ -57,10 +71,14 @@ impl<'a> Event<'a> {
 /// Writes the event (inside the caller's transaction when given one).
 pub async fn record(ex: Exec<'_>, client: &ClientInfo, event: Event<'_>) -> anyhow::Result<()> {
     let user_agent = client.user_agent_truncated();
+    let at = now_seconds();
+    let coalesce_key = event
+        .coalesce
+        .map(|key| format!("{}|{key}|{}", event.kind.as_str(), at / COALESCE_WINDOW_SECONDS));
     audit::insert(
         ex,
         &audit::NewEvent {
-            at: now_seconds(),
+            at,
             kind: event.kind.as_str(),
             user_id: event.user_id,
             username: event.username,
@@ -68,7 +86,15 @@ pub async fn record(ex: Exec<'_>, client: &ClientInfo, event: Event<'_>) -> anyh
             ip: client.ip.as_deref(),
             user_agent: user_agent.as_deref(),
             detail: event.detail,
+            coalesce_key: coalesce_key.as_deref(),
         },
     )
     .await
+}
+
+/// Deletes events older than `retention` (the hourly task).
+pub async fn prune(db: &Db, retention: std::time::Duration) -> anyhow::Result<u64> {
+    let seconds = i64::try_from(retention.as_secs()).unwrap_or(i64::MAX);
+    let mut conn = db.conn().await?;
+    audit::prune(conn.exec(), now_seconds().saturating_sub(seconds)).await
 }

@@ -252,7 +252,8 @@ async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-/// Purges expired sessions and stale throttling rows every hour while the server runs.
+/// Every hour while the server runs: purges expired sessions, stale throttling rows and
+/// spent OAuth states, and prunes audit events past `GATEHOUSE_AUDIT_RETENTION`.
 pub fn spawn_maintenance(state: AppState) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut every = tokio::time::interval(MAINTENANCE_EVERY);
@@ -268,6 +269,11 @@ pub fn spawn_maintenance(state: AppState) -> tokio::task::JoinHandle<()> {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(purged = n, "stale throttling rows purged"),
                 Err(e) => tracing::warn!(error = format!("{e:#}"), "throttling purge failed"),
+            }
+            match super::audit::prune(&state.db, state.config.audit_retention).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(pruned = n, "audit events past their retention pruned"),
+                Err(e) => tracing::warn!(error = format!("{e:#}"), "audit pruning failed"),
             }
             match purge_spent_flows(&state.db).await {
                 Ok(0) => {}

@@ -262,8 +262,9 @@ async fn repeated_failures_lock_a_username_with_a_doubling_back_off(app: TestApp
         StatusCode::OK,
         "two failures after a reset do not lock"
     );
+    // Both refusals are recorded, counted in one row (same username, same window).
     let throttled = app
-        .scalar("SELECT COUNT(*) FROM audit_events WHERE kind = 'throttled'")
+        .scalar("SELECT CAST(SUM(occurrences) AS BIGINT) FROM audit_events WHERE kind = 'throttled'")
         .await;
     assert_eq!(throttled, 2);
 }
@@ -454,9 +455,78 @@ mod lockout {
     );
 }
 
+/// A flood of refused sign-ins writes nothing to the limiter and one counted row to the
+/// audit trail (per address and ten-minute window), not a row per request.
+async fn a_flood_of_refused_requests_is_counted_not_written_row_by_row(app: TestApp) {
+    app.signed_up("alice").await;
+    for _ in 0..3 {
+        attempt(&app, "alice", "wrong-password-1").await;
+    }
+    let tat_before = app.scalar("SELECT MAX(tat_ms) FROM rate_limits").await;
+    let rows_before = app.scalar("SELECT COUNT(*) FROM audit_events").await;
+    let refused =
+        futures::future::join_all((0..40).map(|_| attempt(&app, "alice", "wrong-password-1"))).await;
+    assert!(refused
+        .iter()
+        .all(|(status, _, _)| *status == StatusCode::TOO_MANY_REQUESTS));
+    assert_eq!(
+        app.scalar("SELECT MAX(tat_ms) FROM rate_limits").await,
+        tat_before,
+        "refusals leave the limiter as it was"
+    );
+    let new_rows = app.scalar("SELECT COUNT(*) FROM audit_events").await - rows_before;
+    assert!(
+        new_rows <= 2,
+        "{new_rows} rows for 40 refusals (two only across a window's edge)"
+    );
+    assert_eq!(
+        app.scalar("SELECT CAST(SUM(occurrences) AS BIGINT) FROM audit_events WHERE kind = 'throttled'")
+            .await,
+        40
+    );
+}
+
+/// Audit events older than GATEHOUSE_AUDIT_RETENTION are pruned by the hourly task.
+async fn audit_events_past_their_retention_are_pruned(app: TestApp) {
+    app.signed_up("alice").await;
+    app.execute(&format!(
+        "INSERT INTO audit_events (at, kind, detail) VALUES ({}, 'logout', 'ancient'), ({}, 'logout', 'recent')",
+        crate::helpers::now() - 400 * 86_400,
+        crate::helpers::now() - 300 * 86_400
+    ))
+    .await;
+    let pruned = gatehouse::server::audit::prune(&app.db, app.state.config.audit_retention)
+        .await
+        .expect("prune");
+    assert_eq!(pruned, 1);
+    assert_eq!(
+        app.scalar("SELECT COUNT(*) FROM audit_events WHERE detail = 'ancient'")
+            .await,
+        0
+    );
+    assert_eq!(
+        app.scalar("SELECT COUNT(*) FROM audit_events WHERE detail = 'recent'")
+            .await,
+        1
+    );
+    assert_eq!(
+        app.scalar("SELECT COUNT(*) FROM audit_events WHERE kind = 'signup'")
+            .await,
+        1
+    );
+}
+
 mod per_client {
     use super::*;
-    db_tests!(with [("GATEHOUSE_RATE_SIGNIN", "3/1m")]; a_client_address_gets_a_limited_number_of_sign_in_attempts);
+    db_tests!(with [("GATEHOUSE_RATE_SIGNIN", "3/1m")];
+        a_client_address_gets_a_limited_number_of_sign_in_attempts,
+        a_flood_of_refused_requests_is_counted_not_written_row_by_row,
+    );
+}
+
+mod retention {
+    use super::*;
+    db_tests!(with [("GATEHOUSE_AUDIT_RETENTION", "365d")]; audit_events_past_their_retention_are_pruned);
 }
 
 mod per_network {

@@ -93,7 +93,9 @@ pub async fn check_client(mut ex: Exec<'_>, ctx: &RequestCtx, action: Action) ->
         Taken::Allowed => Ok(Verdict::Allowed),
         Taken::Denied { retry_after_ms } => {
             let detail = format!("{} rate limit for this address", action.name());
-            let event = Event::anonymous(AuditKind::Throttled).detail(&detail);
+            let event = Event::anonymous(AuditKind::Throttled)
+                .detail(&detail)
+                .coalesced(&key);
             audit::record(ex, client, event).await?;
             Ok(Verdict::Refused {
                 retry_after: seconds_from_ms(retry_after_ms),
@@ -148,7 +150,9 @@ pub async fn take_attempt(
             Some((id, name)) => Event::about(AuditKind::Throttled, id, name),
             None => Event::anonymous(AuditKind::Throttled),
         };
-        let event = event.detail("username locked after repeated failures");
+        let event = event
+            .detail("username locked after repeated failures")
+            .coalesced(&attempts.key);
         audit::record(ex, client, event).await?;
         return Ok(Verdict::Refused {
             retry_after: seconds_from_ms(counter.locked_until_ms - now),

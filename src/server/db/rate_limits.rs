@@ -29,6 +29,19 @@ pub async fn take(
     interval_ms: i64,
     tolerance_ms: i64,
 ) -> anyhow::Result<Taken> {
+    // A refused request writes nothing: read first (a flood of refusals must not
+    // compete with real sign-ins for SQLite's one writer).
+    let tat: Option<i64> =
+        on_exec!(ex.reborrow(), c => sqlx::query_scalar("SELECT tat_ms FROM rate_limits WHERE key = $1")
+        .bind(key)
+        .fetch_optional(c)
+        .await)
+        .context("read a rate limit")?;
+    if let Some(tat) = tat.filter(|tat| tat - tolerance_ms > now_ms) {
+        return Ok(Taken::Denied {
+            retry_after_ms: tat - tolerance_ms - now_ms,
+        });
+    }
     // Two rounds at most: a first request for a key can race another instance's insert.
     for _ in 0..2 {
         let advanced = on_exec!(ex.reborrow(), c => sqlx::query(

@@ -65,6 +65,13 @@ pub async fn sign_in(
     password: &SecretString,
 ) -> Result<SessionUser, AppError> {
     let state = &ctx.state;
+    // The client's allowance first: it bounds all the work below, and a refusal takes
+    // no write lock (a flood of refused requests must not queue real sign-ins).
+    let mut conn = state.db.conn().await?;
+    throttle::check_client(conn.exec(), ctx, Action::SignIn)
+        .await?
+        .or_refuse()?;
+    drop(conn);
     // Before any hashing, one short transaction decides whether this attempt may be
     // checked at all, and keeps what it decided (a counted attempt, an audited refusal).
     let mut tx = state.db.begin().await?;
@@ -120,18 +127,15 @@ struct Admitted {
     attempts: Attempts,
 }
 
-/// The checks before hashing, in `tx`: the client's allowance (it bounds all the work
-/// below), a name that can exist and a password of an acceptable length (refused
-/// without hashing), and a counted attempt on the username's counter.
+/// The checks before hashing, in `tx`: a name that can exist and a password of an
+/// acceptable length (refused without hashing), and a counted attempt on the username's
+/// counter.
 async fn admit(
     tx: &mut Tx,
     ctx: &RequestCtx,
     username: &str,
     password: &SecretString,
 ) -> Result<Admitted, AppError> {
-    throttle::check_client(tx.exec(), ctx, Action::SignIn)
-        .await?
-        .or_refuse()?;
     let (Ok(name), Some(password)) = (Username::parse(username), normalise_for_verification(password)) else {
         return Err(AppError::bad_credentials());
     };
