@@ -128,9 +128,14 @@ async fn build(config: Config, leptos_options: LeptosOptions, running: Running) 
     let parallelism = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     let hasher = PasswordHasher::new(parallelism, HASH_WAIT).await?;
     let oauth = auth::oauth::OAuth::new(&config)?;
+    let page_cache = Arc::new(PageCache::new(config.page_cache_bytes, {
+        let config = config.clone();
+        move |nonce| csp::page_policy(nonce, Some(&config))
+    }));
     Ok(AppState::new(Shared {
         oauth,
         keys,
+        page_cache,
         cookie: SessionCookie::new(config.https),
         config,
         db,
@@ -160,10 +165,7 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
         let state = state.clone();
         move || provide_context(state.clone())
     };
-    let page_cache = Arc::new(PageCache::new(state.config.page_cache_bytes, {
-        let state = state.clone();
-        move |nonce| csp::page_policy(nonce, Some(&state.config))
-    }));
+    let page_cache = state.page_cache.clone();
     let app = Router::new()
         .leptos_routes_with_context(&state, routes, context.clone(), {
             let options = state.leptos_options.clone();

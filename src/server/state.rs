@@ -5,6 +5,7 @@ use super::{
     config::Config,
     db::Db,
     keys::Keys,
+    site::page_cache::PageCache,
 };
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
@@ -25,6 +26,8 @@ pub struct Shared {
     pub oauth: OAuth,
     /// Seals what the browser carries that is not a session (flows, flash values).
     pub keys: Keys,
+    /// Rendered pages kept for reuse.
+    pub page_cache: Arc<PageCache>,
     pub leptos_options: LeptosOptions,
 }
 

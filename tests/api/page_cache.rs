@@ -3,6 +3,7 @@
 //! guard layers still decide who gets a page.
 
 use crate::helpers::{expect_status, location, new_client, TestApp};
+use gatehouse::server::site::page_cache::Reuse;
 use reqwest::{header, Client, StatusCode};
 
 /// The script nonce a page's policy allows.
@@ -115,7 +116,55 @@ async fn a_query_string_is_never_answered_from_a_page_without_it(app: TestApp) {
     assert_eq!(plain, again);
 }
 
+/// The release path (kept pages answered without rendering; debug builds render every
+/// reuse again to check it): each user gets their own page, a role change gives a new
+/// page, and every answer has its own nonce.
+async fn the_release_path_answers_each_user_with_their_own_page(app: TestApp) {
+    app.state.page_cache.set_reuse(Reuse::Trusted);
+    let ada = app.signed_up_with_new_client("ada").await;
+    let bob = app.signed_up_with_new_client("bob").await;
+    let hits = app.state.page_cache.hits();
+    let mut nonces = Vec::new();
+    for _ in 0..3 {
+        for (client, me, other) in [(&ada, "ada", "bob"), (&bob, "bob", "ada")] {
+            let (nonce, body) = page(client, &app.base, "/profile").await;
+            assert!(
+                body.contains(&format!("data-testid=\"profile-username\">{me}<")),
+                "{body}"
+            );
+            assert!(
+                !body.contains(&format!(">{other}<")),
+                "{me} never sees {other}'s page"
+            );
+            nonces.push(nonce);
+        }
+    }
+    assert_eq!(
+        app.state.page_cache.hits() - hits,
+        4,
+        "the last two rounds came from kept pages"
+    );
+    let count = nonces.len();
+    nonces.sort();
+    nonces.dedup();
+    assert_eq!(nonces.len(), count, "every answer has its own nonce");
+
+    let (_, before) = page(&ada, &app.base, "/profile").await;
+    assert!(before.contains("data-testid=\"profile-role\">user<"), "{before}");
+    app.execute("UPDATE users SET role = 'admin' WHERE username_key = 'ada'")
+        .await;
+    let (_, after) = page(&ada, &app.base, "/profile").await;
+    assert!(after.contains("data-testid=\"profile-role\">admin<"), "{after}");
+    assert!(
+        after.contains("href=\"/admin\""),
+        "the navigation follows the role"
+    );
+    let (_, bobs) = page(&bob, &app.base, "/profile").await;
+    assert!(bobs.contains("data-testid=\"profile-role\">user<"), "{bobs}");
+}
+
 db_tests!(
+    the_release_path_answers_each_user_with_their_own_page,
     reused_pages_carry_their_own_nonce_and_equal_a_fresh_render,
     a_change_to_the_user_shows_on_the_next_page,
     a_query_string_is_never_answered_from_a_page_without_it,

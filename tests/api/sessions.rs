@@ -215,7 +215,25 @@ async fn signing_in_never_reuses_the_session_the_request_came_with(app: TestApp)
         .await
         .expect("POST");
     let issued = session_cookie_value(&response).expect("a new cookie");
-    assert_ne!(issued, planted);
+    // What fixation would give the attacker: a signed-in session under the planted
+    // token. There is none; the issued token is the only one that works.
+    assert_eq!(
+        get_with_token(&app, "/profile", &planted).await.status(),
+        StatusCode::SEE_OTHER,
+        "the planted token signs nobody in"
+    );
+    let planted_id = gatehouse::server::auth::sessions::session_id(&planted);
+    assert_eq!(
+        app.scalar(&format!(
+            "SELECT COUNT(*) FROM sessions WHERE id = '{planted_id}'"
+        ))
+        .await,
+        0
+    );
+    assert_eq!(
+        get_with_token(&app, "/profile", &issued).await.status(),
+        StatusCode::OK
+    );
     // … and a real earlier session: signing in again replaces it.
     let first = token_for(&app, "bob").await;
     let again = bare()

@@ -33,7 +33,13 @@ use axum::{
 use http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use leptos::nonce::Nonce;
 use quick_cache::{sync::Cache, Weighter};
-use std::{fmt, sync::Arc};
+use std::{
+    fmt,
+    sync::{
+        atomic::{AtomicBool, AtomicU64, Ordering},
+        Arc,
+    },
+};
 
 /// Larger pages are answered but not kept.
 const MAX_PAGE_BYTES: usize = 256 * 1024;
@@ -41,12 +47,23 @@ const MAX_PAGE_BYTES: usize = 256 * 1024;
 /// The policy for a nonce: what the page sends as `Content-Security-Policy`.
 type PolicyFn = dyn Fn(&str) -> String + Send + Sync;
 
+/// How a kept page is reused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reuse {
+    /// Rendered afresh as well, and required to be the same page (debug builds).
+    Checked,
+    /// Answered from the kept copy alone (release builds).
+    Trusted,
+}
+
 /// The cache and how to write a page's policy for a fresh nonce.
 pub struct PageCache {
     pages: Option<Cache<Key, Arc<Kept>, PageWeight>>,
     policy: Box<PolicyFn>,
-    /// Render again on every reuse and require the same page (debug builds).
-    check_reuse: bool,
+    /// True while reuse is [`Reuse::Checked`].
+    check_reuse: AtomicBool,
+    /// Answers given from a kept page.
+    hits: AtomicU64,
 }
 
 impl fmt::Debug for PageCache {
@@ -71,14 +88,25 @@ impl PageCache {
         PageCache {
             pages,
             policy: Box::new(policy),
-            check_reuse: cfg!(debug_assertions),
+            check_reuse: AtomicBool::new(cfg!(debug_assertions)),
+            hits: AtomicU64::new(0),
         }
     }
 
-    /// Whether every reuse is checked against a fresh render (on in debug builds).
-    pub fn checking_reuse(mut self, check: bool) -> PageCache {
-        self.check_reuse = check;
+    /// The cache with reuse `reuse` (checked in debug builds, trusted in release ones).
+    pub fn with_reuse(self, reuse: Reuse) -> PageCache {
+        self.set_reuse(reuse);
         self
+    }
+
+    /// Switches how kept pages are reused (tests of the release path in a debug build).
+    pub fn set_reuse(&self, reuse: Reuse) {
+        self.check_reuse.store(reuse == Reuse::Checked, Ordering::Relaxed);
+    }
+
+    /// How many answers came from a kept page.
+    pub fn hits(&self) -> u64 {
+        self.hits.load(Ordering::Relaxed)
     }
 
     /// The page for `page` with a fresh nonce, or `None` when its policy is unusable.
@@ -208,10 +236,11 @@ pub async fn serve(State(cache): State<Arc<PageCache>>, req: Request, next: Next
         return next.run(req).await;
     };
     if let Some(page) = pages.get(&key) {
-        if cache.check_reuse {
+        if cache.check_reuse.load(Ordering::Relaxed) {
             return checked_reuse(&cache, &page, key.path, req, next).await;
         }
         if let Some(response) = cache.answer(&page) {
+            cache.hits.fetch_add(1, Ordering::Relaxed);
             return response;
         }
     }
@@ -268,7 +297,7 @@ mod tests {
     use super::*;
     use crate::{model::Role, server::auth::sessions::Authenticated};
     use axum::{middleware::from_fn_with_state, routing::get, Router};
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::atomic::AtomicUsize;
     use tower::ServiceExt;
 
     fn policy(nonce: &str) -> String {
@@ -290,7 +319,7 @@ mod tests {
     /// session layer (the `x-user` header names the signed-in user).
     fn app(bytes: u64, renders: Arc<AtomicUsize>) -> Router {
         app_with(
-            PageCache::new(bytes, policy).checking_reuse(false),
+            PageCache::new(bytes, policy).with_reuse(Reuse::Trusted),
             renders,
             false,
         )
@@ -452,7 +481,7 @@ mod tests {
     async fn a_checked_reuse_renders_again_and_answers_with_a_fresh_nonce() {
         let renders = Arc::new(AtomicUsize::new(0));
         let app = app_with(
-            PageCache::new(1 << 20, policy).checking_reuse(true),
+            PageCache::new(1 << 20, policy).with_reuse(Reuse::Checked),
             renders.clone(),
             false,
         );
@@ -474,7 +503,7 @@ mod tests {
     async fn a_checked_reuse_of_a_page_that_changes_between_renders_panics() {
         let renders = Arc::new(AtomicUsize::new(0));
         let app = app_with(
-            PageCache::new(1 << 20, policy).checking_reuse(true),
+            PageCache::new(1 << 20, policy).with_reuse(Reuse::Checked),
             renders,
             true,
         );
@@ -485,7 +514,9 @@ mod tests {
     #[test]
     fn reuse_is_checked_exactly_in_debug_builds() {
         assert_eq!(
-            PageCache::new(1 << 20, policy).check_reuse,
+            PageCache::new(1 << 20, policy)
+                .check_reuse
+                .load(Ordering::Relaxed),
             cfg!(debug_assertions)
         );
     }
