@@ -6,7 +6,7 @@ import * as path from 'node:path';
 const dir = path.join(__dirname, '..', 'screenshots');
 
 for (const scheme of ['light', 'dark'] as const) {
-  test(`screenshots of the sign-up, sign-in and profile pages (${scheme})`, async ({ page }, testInfo) => {
+  test(`screenshots of the sign-up, sign-in, profile and confirmation pages (${scheme})`, async ({ page }, testInfo) => {
     test.skip(testInfo.project.name !== 'js', 'taken once, with JavaScript');
     await page.setViewportSize({ width: 1000, height: 640 });
     await page.emulateMedia({ colorScheme: scheme });
@@ -16,6 +16,10 @@ for (const scheme of ['light', 'dark'] as const) {
     await signUp(page, true, `ada-${scheme}`);
     await expect(page).toHaveURL('/profile');
     await page.screenshot({ path: path.join(dir, `profile-${scheme}.png`) });
+    await page.goto('/reauth?next=/settings/account');
+    await ready(page, true);
+    await expect(page.getByRole('heading', { name: "Confirm it's you" })).toBeVisible();
+    await page.screenshot({ path: path.join(dir, `reauth-${scheme}.png`) });
     await page.context().clearCookies();
     await page.goto('/signup');
     await ready(page, true);

@@ -21,6 +21,8 @@ pub struct UserSummary {
     pub has_google: bool,
     /// When the username's lock-out ends (unix seconds), while it is locked.
     pub locked_until: Option<i64>,
+    /// Sign-in attempts counted against the username since its last success.
+    pub failed_attempts: i64,
     /// Roles the viewer may give this user (the current one included when any is offered).
     pub assignable: Vec<Role>,
 }

@@ -144,9 +144,15 @@ fn AdminPanel(viewer: SessionUser) -> impl IntoView {
                                         }
                                             .into_any()
                                     };
-                                    let lock = user.locked_until.map(|until| {
+                                    let lock_text = match (user.locked_until, user.failed_attempts) {
+                                        (Some(until), _) => Some(format!("locked until {}", format_datetime(until))),
+                                        (None, 0) => None,
+                                        (None, 1) => Some("1 failed sign-in".to_owned()),
+                                        (None, n) => Some(format!("{n} failed sign-ins")),
+                                    };
+                                    let lock = lock_text.map(|text| {
                                         view! {
-                                            <span class="badge danger" data-testid="user-locked">{format!("locked until {}", format_datetime(until))}</span>
+                                            <span class="badge danger" data-testid="user-locked">{text}</span>
                                             <ActionForm action=unlock>
                                                 <input type="hidden" name="user_id" value=user.id />
                                                 <button type="submit" class="button small">"Unlock"</button>

@@ -5,9 +5,12 @@ import { createHash, randomBytes } from 'node:crypto';
 
 const port = Number(process.env.FAKE_OAUTH_PORT ?? 3101);
 const grants = new Map();
-const tokens = new Set();
+const tokens = new Map();
 
 const githubUser = { id: 424242, login: 'octocat', name: 'The Octocat', avatar_url: null };
+// Tests that need another GitHub account ask for it with POST /next-github-user?id=…&login=…:
+// the next code traded is for that account (one exchange only).
+let nextGithubUser = null;
 const googleUser = { sub: '1098765', name: 'Ada Lovelace', email: 'ada.e2e@example.com', email_verified: true };
 
 function send(res, status, body, headers = {}) {
@@ -22,6 +25,10 @@ function b64url(buffer) {
 const server = createServer((req, res) => {
   const url = new URL(req.url, `http://127.0.0.1:${port}`);
   if (req.method === 'GET' && url.pathname === '/healthz') return send(res, 200, 'ok');
+  if (req.method === 'POST' && url.pathname === '/next-github-user') {
+    nextGithubUser = { id: Number(url.searchParams.get('id')), login: url.searchParams.get('login'), name: null, avatar_url: null };
+    return send(res, 200, { ok: true });
+  }
   if (req.method === 'GET' && url.pathname === '/authorize') {
     const q = url.searchParams;
     if (q.get('code_challenge_method') !== 'S256') return send(res, 400, { error: 'pkce required' });
@@ -44,7 +51,8 @@ const server = createServer((req, res) => {
       const challenge = b64url(createHash('sha256').update(form.get('code_verifier') ?? '').digest());
       if (challenge !== grant.challenge) return send(res, 400, { error: 'invalid_grant' });
       const access = b64url(randomBytes(16));
-      tokens.add(access);
+      tokens.set(access, grant.nonce ? googleUser : (nextGithubUser ?? githubUser));
+      nextGithubUser = null;
       const answer = { access_token: access, token_type: 'bearer' };
       if (grant.nonce) {
         const claims = { iss: 'https://accounts.google.com', sub: googleUser.sub, aud: grant.clientId, exp: Math.floor(Date.now() / 1000) + 300, nonce: grant.nonce };
@@ -57,7 +65,7 @@ const server = createServer((req, res) => {
   if (req.method === 'GET' && (url.pathname === '/user' || url.pathname === '/userinfo')) {
     const token = (req.headers.authorization ?? '').replace(/^Bearer /, '');
     if (!tokens.has(token)) return send(res, 401, { error: 'bad token' });
-    return send(res, 200, url.pathname === '/user' ? githubUser : googleUser);
+    return send(res, 200, tokens.get(token));
   }
   send(res, 404, { error: 'not found' });
 });

@@ -13,6 +13,8 @@ export GATEHOUSE_PUBLIC_URL="http://127.0.0.1:${GATEHOUSE_E2E_PORT:-3100}"
 export GATEHOUSE_RATE_SIGNIN="${GATEHOUSE_RATE_SIGNIN:-100000/1m}"
 export GATEHOUSE_RATE_SIGNUP="${GATEHOUSE_RATE_SIGNUP:-100000/1m}"
 export RUST_LOG="${RUST_LOG:-warn}"
+# "Confirm it's you" comes after this long: short, so tests can reach it by waiting.
+export GATEHOUSE_REAUTH_WINDOW="${GATEHOUSE_REAUTH_WINDOW:-10s}"
 # GitHub and Google, played by tests/support/fake-oauth.mjs.
 fake="http://127.0.0.1:${FAKE_OAUTH_PORT:-3101}"
 export GITHUB_CLIENT_ID=e2e-github GITHUB_CLIENT_SECRET=e2e-github-secret

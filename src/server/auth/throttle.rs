@@ -182,10 +182,10 @@ pub async fn succeeded(ex: Exec<'_>, attempts: &Attempts) -> anyhow::Result<()> 
     db::throttle::reset(ex, &attempts.key).await
 }
 
-/// Lifts every lock on a username (its trusted devices' included); returns how many
-/// counters were locked.
+/// Lifts every lock on a username and forgets its failed attempts (its trusted devices'
+/// included); returns how many counters there were.
 pub async fn unlock(ex: Exec<'_>, username_key: &str) -> anyhow::Result<u64> {
-    db::throttle::unlock(ex, username_key, &device_prefix(username_key), now_millis()).await
+    db::throttle::unlock(ex, username_key, &device_prefix(username_key)).await
 }
 
 /// The lock after `failures` failures, when `max_failures` are allowed: none below the

@@ -71,34 +71,15 @@ pub async fn reset(ex: Exec<'_>, key: &str) -> anyhow::Result<()> {
 }
 
 /// Forgets every attempt counted against a username, its trusted devices' included
-/// (an unlock); returns how many counters were locked at `now_ms`.
-pub async fn unlock(
-    ex: Exec<'_>,
-    username_key: &str,
-    device_prefix: &str,
-    now_ms: i64,
-) -> anyhow::Result<u64> {
-    let locked: Vec<i64> = on_exec!(ex, c => sqlx::query_scalar(
-        "DELETE FROM login_throttle WHERE key = $1 OR key LIKE $2 ESCAPE '\\' RETURNING locked_until_ms",
-    )
-    .bind(username_key)
-    .bind(super::users::like_prefix(device_prefix))
-    .fetch_all(c)
-    .await)
-    .context("unlock a username")?;
-    Ok(locked.into_iter().filter(|until| *until > now_ms).count() as u64)
-}
-
-/// When a username's lock ends (unix ms), if it is locked at `now_ms`.
-pub async fn locked_until(ex: Exec<'_>, username_key: &str, now_ms: i64) -> anyhow::Result<Option<i64>> {
-    on_exec!(ex, c => sqlx::query_scalar(
-        "SELECT locked_until_ms FROM login_throttle WHERE key = $1 AND locked_until_ms > $2",
-    )
-    .bind(username_key)
-    .bind(now_ms)
-    .fetch_optional(c)
-    .await)
-    .context("read a sign-in lock")
+/// (an unlock); returns how many counters there were.
+pub async fn unlock(ex: Exec<'_>, username_key: &str, device_prefix: &str) -> anyhow::Result<u64> {
+    on_exec!(ex, c => sqlx::query("DELETE FROM login_throttle WHERE key = $1 OR key LIKE $2 ESCAPE '\\'")
+        .bind(username_key)
+        .bind(super::users::like_prefix(device_prefix))
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))
+    .context("unlock a username")
 }
 
 /// Deletes rows untouched since `before_ms` whose lock has ended.

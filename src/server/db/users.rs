@@ -291,6 +291,8 @@ pub struct ListedUser {
     pub has_google: i64,
     /// The shared sign-in counter's lock, in unix milliseconds (0 when none).
     pub locked_until_ms: i64,
+    /// The shared counter's attempts since the last success.
+    pub failed_attempts: i64,
 }
 
 /// Escapes `%`, `_` and `\` so user input matches literally in `LIKE … ESCAPE '\'`.
@@ -322,7 +324,9 @@ pub async fn search(
                 CAST(CASE WHEN EXISTS (SELECT 1 FROM oauth_accounts o WHERE o.user_id = u.id AND o.provider = 'google') \
                      THEN 1 ELSE 0 END AS BIGINT) AS has_google, \
                 CAST(COALESCE((SELECT t.locked_until_ms FROM login_throttle t WHERE t.key = u.username_key), 0) AS BIGINT) \
-                     AS locked_until_ms \
+                     AS locked_until_ms, \
+                CAST(COALESCE((SELECT t.failures FROM login_throttle t WHERE t.key = u.username_key), 0) AS BIGINT) \
+                     AS failed_attempts \
          FROM users u WHERE u.username_key LIKE $1 ESCAPE '\\' \
          ORDER BY u.username_key, u.id LIMIT $2 OFFSET $3",
     )
