@@ -12,8 +12,10 @@ use crate::{
         not_found::NotFound,
         profile::ProfilePage,
         reauth::ReauthPage,
+        security::SecuritySettingsPage,
         settings::{AccountSettingsPage, SessionSettingsPage},
         signup::SignupPage,
+        two_factor::TwoFactorPage,
     },
 };
 use leptos::prelude::*;
@@ -95,7 +97,9 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("admin") view=AdminPage ssr=SsrMode::Async />
                         <Route path=path!("settings/account") view=AccountSettingsPage ssr=SsrMode::Async />
                         <Route path=path!("settings/sessions") view=SessionSettingsPage ssr=SsrMode::Async />
+                        <Route path=path!("settings/security") view=SecuritySettingsPage ssr=SsrMode::Async />
                         <Route path=path!("reauth") view=ReauthPage ssr=SsrMode::Async />
+                        <Route path=path!("login/two-factor") view=TwoFactorPage ssr=SsrMode::Async />
                     </Routes>
                 </main>
                 <Footer />

@@ -42,7 +42,9 @@ pub enum Page {
     Admin,
     AccountSettings,
     SessionSettings,
+    SecuritySettings,
     Reauth,
+    TwoFactor,
 }
 
 /// Where a request for a path stands, before any handler runs.
@@ -59,7 +61,7 @@ pub enum PathAccess {
 
 impl Page {
     /// Every page, in navigation order.
-    pub const ALL: [Page; 9] = [
+    pub const ALL: [Page; 11] = [
         Page::Home,
         Page::Login,
         Page::Signup,
@@ -68,7 +70,9 @@ impl Page {
         Page::Admin,
         Page::AccountSettings,
         Page::SessionSettings,
+        Page::SecuritySettings,
         Page::Reauth,
+        Page::TwoFactor,
     ];
 
     /// The page's path (what the router matches, without a trailing slash).
@@ -82,7 +86,9 @@ impl Page {
             Page::Admin => "/admin",
             Page::AccountSettings => "/settings/account",
             Page::SessionSettings => "/settings/sessions",
+            Page::SecuritySettings => "/settings/security",
             Page::Reauth => "/reauth",
+            Page::TwoFactor => "/login/two-factor",
         }
     }
 
@@ -90,10 +96,12 @@ impl Page {
     pub fn access(self) -> Access {
         match self {
             Page::Home => Access::Public,
-            Page::Login | Page::Signup => Access::SignedOut,
-            Page::Profile | Page::AccountSettings | Page::SessionSettings | Page::Reauth => {
-                Access::SignedIn(Role::None)
-            }
+            Page::Login | Page::Signup | Page::TwoFactor => Access::SignedOut,
+            Page::Profile
+            | Page::AccountSettings
+            | Page::SessionSettings
+            | Page::SecuritySettings
+            | Page::Reauth => Access::SignedIn(Role::None),
             Page::Members => Access::SignedIn(Role::User),
             Page::Admin => Access::SignedIn(Role::Admin),
         }
@@ -130,7 +138,9 @@ impl Page {
             Page::Members => link("Members"),
             Page::Admin => link("Admin"),
             Page::AccountSettings => link("Settings"),
-            Page::Home | Page::SessionSettings | Page::Reauth => None,
+            Page::Home | Page::SessionSettings | Page::SecuritySettings | Page::Reauth | Page::TwoFactor => {
+                None
+            }
         }
     }
 
@@ -238,6 +248,7 @@ mod tests {
             "/pkg/gatehouse.js",
             "/healthz",
             "/login/two",
+            "/login/two-factor/x",
         ] {
             assert_eq!(classify(path), PathAccess::Open, "{path}");
         }

@@ -43,11 +43,16 @@ pub async fn login(
     password: SecretString,
     next: Option<String>,
 ) -> Result<String, AppError> {
+    use crate::server::auth::two_factor::SignIn;
     let ctx = RequestCtx::current()?;
-    accounts::sign_in(&ctx, &username, &password)
+    let next = crate::domain::LocalPath::or_profile(next.as_deref());
+    let signed_in = accounts::sign_in(&ctx, &username, &password, &next)
         .await
         .inspect_err(|_| keep_typed_username(&ctx, &username))?;
-    Ok(ctx.continue_to(&crate::domain::LocalPath::or_profile(next.as_deref())))
+    Ok(match signed_in {
+        SignIn::Complete(_) => ctx.continue_to(&next),
+        SignIn::SecondFactorPending => ctx.continue_to("/login/two-factor"),
+    })
 }
 
 /// Signs out: deletes the session and clears the cookie.
@@ -72,9 +77,13 @@ pub async fn auth_settings() -> Result<crate::model::AuthSettings, AppError> {
 /// Confirms it's you with your password before a sensitive change ("sudo mode").
 /// Answers the page to go back to (`next`, a local path).
 #[server(endpoint = "reauthenticate")]
-pub async fn reauthenticate(password: SecretString, next: Option<String>) -> Result<String, AppError> {
+pub async fn reauthenticate(
+    password: SecretString,
+    code: Option<String>,
+    next: Option<String>,
+) -> Result<String, AppError> {
     let ctx = RequestCtx::current()?;
-    accounts::reauthenticate(&ctx, &password).await?;
+    accounts::reauthenticate(&ctx, &password, code.as_deref().unwrap_or_default()).await?;
     Ok(ctx.continue_to(&crate::domain::LocalPath::or_profile(next.as_deref())))
 }
 
@@ -91,4 +100,19 @@ pub async fn typed_username() -> Result<Option<String>, AppError> {
     Ok(on_error_page
         .then(|| crate::server::flash::take_typed_username(&ctx))
         .flatten())
+}
+
+/// Completes a sign-in waiting for its second factor with a code (six digits from the
+/// authenticator app, or a recovery code). Answers the page to go to next.
+#[server(endpoint = "verify_second_factor")]
+pub async fn verify_second_factor(code: String) -> Result<String, AppError> {
+    let ctx = RequestCtx::current()?;
+    let next = crate::server::auth::two_factor::complete(&ctx, &code).await?;
+    Ok(ctx.continue_to(&next))
+}
+
+/// True when this browser has a sign-in waiting for its second factor.
+#[server(endpoint = "pending_sign_in")]
+pub async fn pending_sign_in() -> Result<bool, AppError> {
+    crate::server::auth::two_factor::has_pending(&RequestCtx::current()?).await
 }

@@ -3,4 +3,5 @@
 
 pub mod admin;
 pub mod auth;
+pub mod security;
 pub mod settings;

@@ -23,6 +23,8 @@ pub struct UserSummary {
     pub locked_until: Option<i64>,
     /// Sign-in attempts counted against the username since its last success.
     pub failed_attempts: i64,
+    /// Two-factor sign-in is on.
+    pub two_factor: bool,
     /// Roles the viewer may give this user (the current one included when any is offered).
     pub assignable: Vec<Role>,
 }

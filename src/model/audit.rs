@@ -18,10 +18,16 @@ pub enum AuditKind {
     AccountDeleted,
     Unlocked,
     Reauthenticated,
+    MfaEnabled,
+    MfaDisabled,
+    MfaFailed,
+    RecoveryCodeUsed,
+    RecoveryCodesRegenerated,
+    MfaReset,
 }
 
 impl AuditKind {
-    pub const ALL: [AuditKind; 13] = [
+    pub const ALL: [AuditKind; 19] = [
         AuditKind::Signup,
         AuditKind::LoginSuccess,
         AuditKind::LoginFailure,
@@ -35,6 +41,12 @@ impl AuditKind {
         AuditKind::AccountDeleted,
         AuditKind::Unlocked,
         AuditKind::Reauthenticated,
+        AuditKind::MfaEnabled,
+        AuditKind::MfaDisabled,
+        AuditKind::MfaFailed,
+        AuditKind::RecoveryCodeUsed,
+        AuditKind::RecoveryCodesRegenerated,
+        AuditKind::MfaReset,
     ];
 
     /// The name stored in `audit_events.kind`.
@@ -53,6 +65,12 @@ impl AuditKind {
             AuditKind::AccountDeleted => "account_deleted",
             AuditKind::Unlocked => "unlocked",
             AuditKind::Reauthenticated => "reauthenticated",
+            AuditKind::MfaEnabled => "mfa_enabled",
+            AuditKind::MfaDisabled => "mfa_disabled",
+            AuditKind::MfaFailed => "mfa_failed",
+            AuditKind::RecoveryCodeUsed => "recovery_code_used",
+            AuditKind::RecoveryCodesRegenerated => "recovery_codes_regenerated",
+            AuditKind::MfaReset => "mfa_reset",
         }
     }
 }

@@ -16,7 +16,7 @@ pub use error::{
 };
 pub use provider::Provider;
 pub use role::{role_at_least, Role, UnknownRole};
-pub use settings::{AccountOverview, SessionInfo};
+pub use settings::{AccountOverview, SecurityOverview, SessionInfo, TwoFactorSetup, TwoFactorState};
 
 use serde::{Deserialize, Serialize};
 

@@ -28,4 +28,39 @@ pub struct AccountOverview {
     /// Signed in (or confirmed on `/reauth`) recently enough to change how the account
     /// signs in, without confirming again.
     pub recently_authenticated: bool,
+    /// Two-factor sign-in is on: confirming it's you takes a code too.
+    pub two_factor: bool,
+}
+
+/// What `/settings/security` shows.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecurityOverview {
+    pub username: String,
+    pub two_factor: TwoFactorState,
+    /// Two-factor sign-in is required for this account's role (`GATEHOUSE_REQUIRE_2FA`).
+    pub required: bool,
+    pub recovery_codes_left: i64,
+}
+
+/// Where an account's second factor stands.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TwoFactorState {
+    Off,
+    /// A key was made and waits for a first code.
+    SettingUp(TwoFactorSetup),
+    /// On since (unix seconds).
+    On {
+        since: i64,
+    },
+}
+
+/// What the user needs to add the key to an authenticator app.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TwoFactorSetup {
+    /// The key as base32 in groups of four.
+    pub key: String,
+    /// The `otpauth://` address (a link, for phones).
+    pub uri: String,
+    /// The address as a QR code: an inline SVG element.
+    pub qr_svg: String,
 }

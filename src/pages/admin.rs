@@ -117,6 +117,7 @@ fn AdminPanel(viewer: SessionUser) -> impl IntoView {
                                     if user.has_password { methods.push("password"); }
                                     if user.has_github { methods.push("GitHub"); }
                                     if user.has_google { methods.push("Google"); }
+                                    if user.two_factor { methods.push("two-factor"); }
                                     let current_role = user.role;
                                     let form = if user.assignable.is_empty() {
                                         view! { <span class="muted">"—"</span> }.into_any()

@@ -7,5 +7,7 @@ pub mod members;
 pub mod not_found;
 pub mod profile;
 pub mod reauth;
+pub mod security;
 pub mod settings;
 pub mod signup;
+pub mod two_factor;

@@ -10,6 +10,7 @@ use crate::{
     },
     domain::LocalPath,
     model::{AccountOverview, Provider},
+    pages::security::CodeField,
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -37,6 +38,12 @@ fn Reauth() -> impl IntoView {
             <p class="muted">
                 "For your safety, changing how you sign in needs a recent sign-in. Confirm it's you to go on."
             </p>
+            // A provider confirmation whose code was refused comes back here.
+            {match query.read_untracked().get("error").as_deref() {
+                Some("code") => Some(view! { <p class="alert alert-error" role="alert" data-testid="flow-error">"Incorrect code"</p> }),
+                Some("throttled") => Some(view! { <p class="alert alert-error" role="alert" data-testid="flow-error">"Too many attempts. Try again in a few minutes."</p> }),
+                _ => None,
+            }}
             <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || {
                     let next = next.clone();
@@ -60,6 +67,12 @@ fn Ways(
     confirm: ServerAction<Reauthenticate>,
     error: Signal<Option<crate::model::AppError>>,
 ) -> impl IntoView {
+    // With two-factor sign-in on, confirming takes a code as well, whichever way.
+    let code = move || {
+        account
+            .two_factor
+            .then(|| view! { <CodeField label="Code from your app, or a recovery code" /> })
+    };
     let password = account.has_password.then(|| {
         let next = next.clone();
         view! {
@@ -69,31 +82,53 @@ fn Ways(
                 // Lets password managers fill the right account.
                 <input type="text" class="visually-hidden" autocomplete="username" value=account.username.clone() readonly tabindex="-1" aria-hidden="true" />
                 <PasswordField label="Password" name="password" autocomplete="current-password" />
+                {code()}
                 <button type="submit" class="button primary wide">"Confirm"</button>
             </ActionForm>
         }
     });
-    let providers = [
-        (Provider::GitHub, account.github_enabled && account.github.is_some()),
-        (Provider::Google, account.google_enabled && account.google.is_some()),
+    // With two-factor sign-in on and a password, the password form is the way (it
+    // has the code field); otherwise each linked provider can confirm, in one form so
+    // that a code is typed once whichever button is pressed.
+    let linked: Vec<Provider> = [
+        (
+            Provider::GitHub,
+            account.github_enabled && account.github.is_some(),
+        ),
+        (
+            Provider::Google,
+            account.google_enabled && account.google.is_some(),
+        ),
     ]
     .into_iter()
-    .filter(|(_, usable)| *usable)
-    .map(|(provider, _)| {
+    .filter(|(_, usable)| *usable && !(account.two_factor && account.has_password))
+    .map(|(provider, _)| provider)
+    .collect();
+    let providers = linked.first().map(|first| {
+        let buttons = linked
+            .iter()
+            .map(|provider| {
+                view! {
+                    <button type="submit" class="button oauth-button" formaction=format!("/auth/{}/reauth", provider.as_str())>
+                        {format!("Continue with {}", provider.label())}
+                    </button>
+                }
+            })
+            .collect_view();
         view! {
-            <form method="post" action=format!("/auth/{}/reauth", provider.as_str())>
+            <form method="post" action=format!("/auth/{}/reauth", first.as_str()) class="oauth">
                 <input type="hidden" name="next" value=next.clone() />
-                <button type="submit" class="button oauth-button">{format!("Continue with {}", provider.label())}</button>
+                {(!account.has_password).then(code)}
+                {buttons}
             </form>
         }
-    })
-    .collect::<Vec<_>>();
-    let none = (password.is_none() && providers.is_empty()).then(|| {
+    });
+    let none = (password.is_none() && providers.is_none()).then(|| {
         view! { <p class="alert alert-warning">"This account has no way to confirm here. Sign out and sign in again."</p> }
     });
     view! {
         {password}
-        {(!providers.is_empty()).then(|| view! { <div class="oauth">{providers}</div> })}
+        {providers}
         {none}
     }
 }

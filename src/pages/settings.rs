@@ -15,12 +15,13 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::{components::A, hooks::use_query_map};
 
-/// The tabs above both settings pages.
+/// The tabs above the settings pages.
 #[component]
-fn SettingsTabs() -> impl IntoView {
+pub fn SettingsTabs() -> impl IntoView {
     view! {
         <nav class="tabs" aria-label="Settings">
             <A href="/settings/account">"Account"</A>
+            <A href="/settings/security">"Security"</A>
             <A href="/settings/sessions">"Sessions"</A>
         </nav>
     }
@@ -35,6 +36,9 @@ fn done_notice(done: Option<String>) -> Option<&'static str> {
         "others" => Some("All your other sessions were signed out."),
         "linked" => Some("The account was connected. You can now sign in with it."),
         "unlinked" => Some("The account was disconnected."),
+        "enabled" => Some("Two-factor sign-in is on."),
+        "codes" => Some("New recovery codes were made; the old ones no longer work."),
+        "disabled" => Some("Two-factor sign-in is off."),
         _ => None,
     }
 }
@@ -57,7 +61,7 @@ fn error_notice(error: Option<String>, provider: Option<String>) -> Option<Strin
 }
 
 #[component]
-fn DoneNotice() -> impl IntoView {
+pub fn DoneNotice() -> impl IntoView {
     let query = use_query_map();
     view! {
         <div aria-live="polite">

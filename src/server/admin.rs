@@ -54,6 +54,7 @@ pub async fn list_users(ctx: &RequestCtx, query: &str, page: i64) -> Result<User
                 has_google: row.has_google != 0,
                 locked_until: (row.locked_until_ms > now_ms).then(|| (row.locked_until_ms + 999) / 1000),
                 failed_attempts: row.failed_attempts,
+                two_factor: row.two_factor != 0,
             }
         })
         .collect();

@@ -5,7 +5,7 @@ use super::{
     admin,
     auth::{
         accounts::{self, AfterPasswordChange},
-        sessions,
+        sessions, two_factor,
     },
     config::{Config, Settings},
     context::RequestCtx,
@@ -73,6 +73,13 @@ pub enum UserCommand {
     },
     /// Lift a user's sign-in lock-out (after repeated failed sign-ins).
     Unlock {
+        /// The username.
+        name: String,
+    },
+    /// Remove a user's two-factor sign-in and recovery codes, and sign them out
+    /// everywhere (a lost phone and lost codes).
+    #[command(name = "reset-2fa")]
+    Reset2fa {
         /// The username.
         name: String,
     },
@@ -211,6 +218,26 @@ async fn user(command: UserCommand, config: Config) -> anyhow::Result<()> {
                 .await
                 .map_err(|e| anyhow::anyhow!("{}", e.message))?;
             println!("password set for {}; {ended} sessions signed out", user.username);
+            ctx.state.db.close().await;
+        }
+        UserCommand::Reset2fa { name } => {
+            let name = parse_username(&name)?;
+            let ctx = operator(config).await?;
+            let user = find_user(&ctx.state, &name).await?;
+            let removed = two_factor::reset(&ctx, &user)
+                .await
+                .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+            if removed {
+                println!(
+                    "two-factor sign-in removed for {}; signed out everywhere",
+                    user.username
+                );
+            } else {
+                println!(
+                    "{} had no two-factor sign-in; signed out everywhere",
+                    user.username
+                );
+            }
             ctx.state.db.close().await;
         }
         UserCommand::Unlock { name } => {

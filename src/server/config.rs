@@ -45,6 +45,8 @@ pub struct Config {
     pub reauth_window: Duration,
     /// How long audit events are kept.
     pub audit_retention: Duration,
+    /// Users at or above this role must turn two-factor sign-in on (`None`: nobody).
+    pub require_2fa: Option<Role>,
 }
 
 /// Session lifetimes.
@@ -205,7 +207,16 @@ pub struct Settings {
     #[arg(long, env = "GATEHOUSE_AUDIT_RETENTION", value_name = "GATEHOUSE_AUDIT_RETENTION",
           default_value = "365d", value_parser = duration)]
     audit_retention: Duration,
+    /// Users at or above this role must use two-factor sign-in: none (nobody), user,
+    /// admin (recommended in production) or owner.
+    #[arg(long = "require-2fa", env = "GATEHOUSE_REQUIRE_2FA", value_name = "GATEHOUSE_REQUIRE_2FA",
+          default_value = "none", value_parser = required_role)]
+    require_2fa: RequiredRole,
 }
+
+/// The role two-factor sign-in is required from, if any.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct RequiredRole(Option<Role>);
 
 /// A variable that could not be used; printed as one line naming it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -277,6 +288,7 @@ impl Settings {
             secret_key_previous: self.secret_key_previous,
             reauth_window: self.reauth_window,
             audit_retention: self.audit_retention,
+            require_2fa: self.require_2fa.0,
         })
     }
 }
@@ -430,6 +442,16 @@ fn secret_key(raw: &str) -> Result<SecretKey, String> {
     SecretKey::parse(raw)
 }
 
+fn required_role(raw: &str) -> Result<RequiredRole, String> {
+    match raw.trim() {
+        "none" => Ok(RequiredRole(None)),
+        "user" => Ok(RequiredRole(Some(Role::User))),
+        "admin" => Ok(RequiredRole(Some(Role::Admin))),
+        "owner" => Ok(RequiredRole(Some(Role::Owner))),
+        _ => Err(format!("expected none, user, admin or owner, got {}", shown(raw))),
+    }
+}
+
 fn sign_up_role(raw: &str) -> Result<Role, String> {
     match raw.trim().parse::<Role>() {
         Ok(role @ (Role::None | Role::User)) => Ok(role),
@@ -515,6 +537,7 @@ mod tests {
         assert!(c.secret_key.is_none() && c.secret_key_previous.is_none());
         assert_eq!(c.reauth_window, Duration::from_secs(600));
         assert_eq!(c.audit_retention, Duration::from_secs(365 * 86_400));
+        assert_eq!(c.require_2fa, None);
     }
 
     #[test]
@@ -535,8 +558,10 @@ mod tests {
             ("GATEHOUSE_PAGE_CACHE_MIB", "0"),
             ("GATEHOUSE_SECRET_KEY", &"ab".repeat(32)),
             ("GATEHOUSE_REAUTH_WINDOW", "5m"),
+            ("GATEHOUSE_REQUIRE_2FA", "admin"),
         ])
         .expect("valid");
+        assert_eq!(c.require_2fa, Some(Role::Admin));
         assert!(c.secret_key.is_some());
         assert_eq!(c.reauth_window, Duration::from_secs(300));
         assert_eq!(c.page_cache_bytes, 0);
@@ -589,6 +614,7 @@ mod tests {
             ("GATEHOUSE_SECRET_KEY_PREVIOUS", "abcd"),
             ("GATEHOUSE_REAUTH_WINDOW", "never"),
             ("GATEHOUSE_AUDIT_RETENTION", "0s"),
+            ("GATEHOUSE_REQUIRE_2FA", "root"),
         ];
         for (variable, value) in cases {
             let err = config(&[(variable, value)]).expect_err(variable);

@@ -151,6 +151,14 @@ impl RequestCtx {
         self.require_recent().is_ok()
     }
 
+    /// True when a user of `role` must use two-factor sign-in (`GATEHOUSE_REQUIRE_2FA`).
+    pub fn second_factor_required_for(&self, role: Role) -> bool {
+        self.state
+            .config
+            .require_2fa
+            .is_some_and(|required| role >= required)
+    }
+
     /// Who is acting: the operator on the command line, or a signed-in user whose role
     /// is at least `required` (401 / 403 otherwise).
     pub fn actor(&self, required: Role) -> Result<Actor<'_>, AppError> {

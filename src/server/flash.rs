@@ -1,58 +1,97 @@
-//! One-read flash values: what a form posted without JavaScript carries back to its page
-//! besides the error — the username that was typed — without putting it in the address
-//! (people type passwords into the username field; addresses end up in histories and
-//! proxy logs). The value travels in a sealed, HttpOnly cookie that lives a minute and
-//! is cleared by the page that shows it.
+//! One-read flash values: what a form carries to the next page without putting it in
+//! the address — the username typed into a form that failed (people type passwords into
+//! the username field; addresses end up in histories and proxy logs), the recovery
+//! codes just made (shown once). Each travels in a sealed, HttpOnly cookie that lives a
+//! minute or two and is cleared by the page that shows it.
 
 use crate::server::{context::RequestCtx, db::now_seconds, keys::Purpose};
+use serde::{de::DeserializeOwned, Serialize};
 use tower_cookies::{
     cookie::{time::Duration as CookieDuration, SameSite},
     Cookie,
 };
 
-/// How long a flash value waits for its page.
-const FLASH_SECONDS: i64 = 60;
+/// One kind of flash value: its cookie and what it is sealed for.
+struct Flash {
+    plain: &'static str,
+    host: &'static str,
+    purpose: Purpose,
+    seconds: i64,
+}
+
+const TYPED_USERNAME: Flash = Flash {
+    plain: "gatehouse_flash",
+    host: "__Host-gatehouse_flash",
+    purpose: Purpose::Flash,
+    seconds: 60,
+};
+
+const RECOVERY_CODES: Flash = Flash {
+    plain: "gatehouse_codes",
+    host: "__Host-gatehouse_codes",
+    purpose: Purpose::RecoveryCodesFlash,
+    seconds: 120,
+};
+
 /// Most characters of a typed username carried back.
 const MAX_CHARS: usize = 64;
 
-fn cookie_name(ctx: &RequestCtx) -> &'static str {
-    if ctx.state.config.https {
-        "__Host-gatehouse_flash"
-    } else {
-        "gatehouse_flash"
+impl Flash {
+    fn name(&self, ctx: &RequestCtx) -> &'static str {
+        if ctx.state.config.https {
+            self.host
+        } else {
+            self.plain
+        }
     }
-}
 
-fn cookie(ctx: &RequestCtx, value: String, max_age: i64) -> Cookie<'static> {
-    Cookie::build((cookie_name(ctx), value))
-        .http_only(true)
-        .same_site(SameSite::Strict)
-        .secure(ctx.state.config.https)
-        .path("/")
-        .max_age(CookieDuration::seconds(max_age))
-        .build()
+    fn cookie(&self, ctx: &RequestCtx, value: String, max_age: i64) -> Cookie<'static> {
+        Cookie::build((self.name(ctx), value))
+            .http_only(true)
+            .same_site(SameSite::Strict)
+            .secure(ctx.state.config.https)
+            .path("/")
+            .max_age(CookieDuration::seconds(max_age))
+            .build()
+    }
+
+    fn keep<T: Serialize>(&self, ctx: &RequestCtx, value: &T) {
+        let name = self.name(ctx);
+        let sealed =
+            ctx.state
+                .keys
+                .seal_json(self.purpose, name.as_bytes(), value, now_seconds() + self.seconds);
+        ctx.cookies.add(self.cookie(ctx, sealed, self.seconds));
+    }
+
+    fn take<T: DeserializeOwned>(&self, ctx: &RequestCtx) -> Option<T> {
+        let name = self.name(ctx);
+        let sealed = ctx.cookies.get(name)?.value().to_owned();
+        ctx.cookies.add(self.cookie(ctx, String::new(), 0));
+        ctx.state
+            .keys
+            .open_json(self.purpose, name.as_bytes(), &sealed, now_seconds())
+    }
 }
 
 /// Keeps the username typed into a form that failed, for the page the browser is sent
 /// back to.
 pub fn keep_typed_username(ctx: &RequestCtx, typed: &str) {
     let typed: String = typed.chars().take(MAX_CHARS).collect();
-    let name = cookie_name(ctx);
-    let sealed = ctx.state.keys.seal_json(
-        Purpose::Flash,
-        name.as_bytes(),
-        &typed,
-        now_seconds() + FLASH_SECONDS,
-    );
-    ctx.cookies.add(cookie(ctx, sealed, FLASH_SECONDS));
+    TYPED_USERNAME.keep(ctx, &typed);
 }
 
 /// The username kept by [`keep_typed_username`], once: the cookie is cleared.
 pub fn take_typed_username(ctx: &RequestCtx) -> Option<String> {
-    let name = cookie_name(ctx);
-    let sealed = ctx.cookies.get(name)?.value().to_owned();
-    ctx.cookies.add(cookie(ctx, String::new(), 0));
-    ctx.state
-        .keys
-        .open_json(Purpose::Flash, name.as_bytes(), &sealed, now_seconds())
+    TYPED_USERNAME.take(ctx)
+}
+
+/// Keeps recovery codes just made for the page that shows them, once.
+pub fn keep_recovery_codes(ctx: &RequestCtx, codes: &[String]) {
+    RECOVERY_CODES.keep(ctx, &codes);
+}
+
+/// The recovery codes kept by [`keep_recovery_codes`], once.
+pub fn take_recovery_codes(ctx: &RequestCtx) -> Option<Vec<String>> {
+    RECOVERY_CODES.take(ctx)
 }

@@ -43,6 +43,13 @@ pub enum Purpose {
     /// A form error carried back to its page in the address (`__err`): only the server
     /// writes one.
     ErrorUrl,
+    /// A TOTP secret at rest (in the database).
+    TotpSecret,
+    /// A recovery code's stored form (a keyed hash: a stolen table alone does not let
+    /// anyone search the codes' 50 bits).
+    RecoveryCode,
+    /// Recovery codes shown once, on the page after they were made.
+    RecoveryCodesFlash,
 }
 
 impl Purpose {
@@ -52,6 +59,9 @@ impl Purpose {
             Purpose::Flash => b"gatehouse flash v1",
             Purpose::Device => b"gatehouse device v1",
             Purpose::ErrorUrl => b"gatehouse error url v1",
+            Purpose::TotpSecret => b"gatehouse totp secret v1",
+            Purpose::RecoveryCode => b"gatehouse recovery code v1",
+            Purpose::RecoveryCodesFlash => b"gatehouse recovery codes flash v1",
         }
     }
 }
@@ -193,6 +203,22 @@ impl Keys {
     /// must not forge, such as an error carried in an address).
     pub fn tag(&self, purpose: Purpose, data: &[u8]) -> String {
         URL_SAFE_NO_PAD.encode(self.current.mac(purpose, data).finalize().into_bytes())
+    }
+
+    /// The tags of `data` under the current key and the previous one (to look up a value
+    /// stored before a rotation).
+    pub fn tags(&self, purpose: Purpose, data: &[u8]) -> Vec<String> {
+        std::iter::once(&self.current)
+            .chain(self.previous.as_ref())
+            .map(|key| URL_SAFE_NO_PAD.encode(key.mac(purpose, data).finalize().into_bytes()))
+            .collect()
+    }
+
+    /// True when a value sealed for `purpose` opens only with the previous key: it should
+    /// be sealed again with the current one.
+    pub fn sealed_with_previous(&self, purpose: Purpose, context: &[u8], sealed: &str) -> bool {
+        let current_only = Keys::new(self.current.clone(), None);
+        current_only.open(purpose, context, sealed).is_none() && self.open(purpose, context, sealed).is_some()
     }
 
     /// True when `tag` is what [`Keys::tag`] gives for `data` with the current key or the

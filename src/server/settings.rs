@@ -93,6 +93,7 @@ pub async fn overview(ctx: &RequestCtx) -> Result<AccountOverview, AppError> {
         github_enabled: state.config.github.is_some(),
         google_enabled: state.config.google.is_some(),
         recently_authenticated: ctx.recently_authenticated(),
+        two_factor: auth.two_factor,
     })
 }
 

@@ -24,7 +24,7 @@ use axum::{
     body::Body,
     extract::{Request, State},
     http::StatusCode,
-    middleware::{from_fn, from_fn_with_state},
+    middleware::from_fn_with_state,
     response::{IntoResponse, Response},
     routing::{get, post},
     Router,
@@ -186,7 +186,12 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
             state.keys.clone(),
             server_fn::check_error_link,
         ))
-        .layer(from_fn(access::enforce))
+        .layer(from_fn_with_state(
+            access::Policy {
+                require_2fa: state.config.require_2fa,
+            },
+            access::enforce,
+        ))
         .layer(from_fn_with_state(state.clone(), auth::authenticate))
         .layer(CookieManagerLayer::new());
 
@@ -276,6 +281,11 @@ pub fn spawn_maintenance(state: AppState) -> tokio::task::JoinHandle<()> {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(pruned = n, "audit events past their retention pruned"),
                 Err(e) => tracing::warn!(error = format!("{e:#}"), "audit pruning failed"),
+            }
+            match auth::two_factor::purge_pending(&state.db).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(purged = n, "expired pending sign-ins purged"),
+                Err(e) => tracing::warn!(error = format!("{e:#}"), "pending sign-in purge failed"),
             }
             match purge_spent_flows(&state.db).await {
                 Ok(0) => {}

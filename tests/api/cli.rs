@@ -518,6 +518,47 @@ async fn unlock_and_set_password_lift_a_lock_out(backend: Backend) {
     );
 }
 
+async fn reset_2fa_removes_the_factor_and_signs_the_user_out(backend: Backend) {
+    let app = crate::helpers::spawn_app(backend).await.expect("app");
+    app.signed_up("alice").await;
+    crate::two_factor::enable(&app, &app.client).await;
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM totp_factors").await, 1);
+    let shared = TestDatabase::shared(&app.database.url, backend);
+    let out = run_with_input(&shared, &["user", "reset-2fa", "alice"], "");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "two-factor sign-in removed for alice; signed out everywhere"
+    );
+    for table in ["totp_factors", "recovery_codes", "sessions"] {
+        assert_eq!(
+            app.scalar(&format!("SELECT COUNT(*) FROM {table}")).await,
+            0,
+            "{table}"
+        );
+    }
+    assert_eq!(
+        app.scalar("SELECT COUNT(*) FROM audit_events WHERE kind = 'mfa_reset'")
+            .await,
+        1
+    );
+    let signed_in = app
+        .login_with(
+            &crate::helpers::new_client(),
+            "alice",
+            crate::helpers::GOOD_PASSWORD,
+        )
+        .await;
+    assert!(
+        crate::helpers::session_cookie_value(&signed_in).is_some(),
+        "the password alone signs in again"
+    );
+    assert_one_line_failure(
+        &run_with_input(&shared, &["user", "reset-2fa", "ghost"], ""),
+        "there is no user",
+    );
+}
+
 async fn sessions_purge_deletes_expired_sessions(backend: Backend) {
     let app = crate::helpers::spawn_app(backend).await.expect("app");
     app.signed_up("alice").await;
@@ -534,6 +575,7 @@ async fn sessions_purge_deletes_expired_sessions(backend: Backend) {
 }
 
 backend_tests!(
+    reset_2fa_removes_the_factor_and_signs_the_user_out,
     unlock_and_set_password_lift_a_lock_out,
     the_first_owner_is_created_on_the_command_line_and_can_sign_in,
     bad_input_to_user_create_writes_nothing,

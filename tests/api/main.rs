@@ -82,3 +82,4 @@ mod reauth;
 mod sessions;
 mod settings;
 mod storage;
+mod two_factor;

@@ -8,6 +8,8 @@ pub mod oauth;
 pub mod password;
 pub mod sessions;
 pub mod throttle;
+pub mod totp;
+pub mod two_factor;
 
 use crate::server::{
     context::RequestCtx,

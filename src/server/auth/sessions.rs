@@ -129,6 +129,8 @@ pub struct Authenticated {
     /// When its holder last proved it was them: the sign-in, or a later confirmation on
     /// `/reauth` (unix seconds).
     pub confirmed_at: i64,
+    /// The user has two-factor sign-in on.
+    pub two_factor: bool,
     pub user: SessionUser,
 }
 
@@ -179,6 +181,7 @@ pub async fn validate(db: &Db, policy: &SessionPolicy, token: &SessionToken) -> 
         session_handle: row.handle,
         signed_in_at: row.created_at,
         confirmed_at: row.reauthenticated_at.unwrap_or(0).max(row.created_at),
+        two_factor: row.two_factor != 0,
         user: SessionUser {
             id: row.user_id,
             username: row.username,

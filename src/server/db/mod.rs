@@ -14,6 +14,7 @@ pub mod rate_limits;
 pub mod reader;
 pub mod sessions;
 pub mod throttle;
+pub mod two_factor;
 pub mod users;
 
 use anyhow::Context;

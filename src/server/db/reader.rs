@@ -21,8 +21,10 @@ const KEEP_IDLE: usize = 8;
 
 const FIND_WITH_USER: &str =
     "SELECT s.handle, s.created_at, s.reauthenticated_at, s.expires_at, s.last_seen_at, \
-     u.id, u.username, u.role, u.display_name, u.avatar_url, u.created_at \
-     FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?1";
+     u.id, u.username, u.role, u.display_name, u.avatar_url, u.created_at, \
+     CASE WHEN f.confirmed_at IS NULL THEN 0 ELSE 1 END \
+     FROM sessions s JOIN users u ON u.id = s.user_id LEFT JOIN totp_factors f ON f.user_id = u.id \
+     WHERE s.id = ?1";
 
 /// A small pool of read-only connections to one SQLite file.
 #[derive(Debug)]
@@ -74,6 +76,7 @@ impl SqliteReader {
                         display_name: row.get(8)?,
                         avatar_url: row.get(9)?,
                         user_created_at: row.get(10)?,
+                        two_factor: row.get(11)?,
                     })
                 })
                 .optional()

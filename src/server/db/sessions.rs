@@ -48,14 +48,18 @@ pub struct SessionWithUser {
     pub display_name: Option<String>,
     pub avatar_url: Option<String>,
     pub user_created_at: i64,
+    /// 1 when the user has two-factor sign-in on.
+    pub two_factor: i64,
 }
 
 /// The one query of request validation.
 pub async fn find_with_user(ex: Exec<'_>, id: &str) -> anyhow::Result<Option<SessionWithUser>> {
     on_exec!(ex, c => sqlx::query_as(
         "SELECT s.handle, s.created_at, s.reauthenticated_at, s.expires_at, s.last_seen_at, \
-                u.id AS user_id, u.username, u.role, u.display_name, u.avatar_url, u.created_at AS user_created_at \
-         FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1",
+                u.id AS user_id, u.username, u.role, u.display_name, u.avatar_url, u.created_at AS user_created_at, \
+                CAST(CASE WHEN f.confirmed_at IS NULL THEN 0 ELSE 1 END AS BIGINT) AS two_factor \
+         FROM sessions s JOIN users u ON u.id = s.user_id LEFT JOIN totp_factors f ON f.user_id = u.id \
+         WHERE s.id = $1",
     )
     .bind(id)
     .fetch_optional(c)

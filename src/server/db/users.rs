@@ -293,6 +293,8 @@ pub struct ListedUser {
     pub locked_until_ms: i64,
     /// The shared counter's attempts since the last success.
     pub failed_attempts: i64,
+    /// 1 when two-factor sign-in is on.
+    pub two_factor: i64,
 }
 
 /// Escapes `%`, `_` and `\` so user input matches literally in `LIKE … ESCAPE '\'`.
@@ -326,7 +328,9 @@ pub async fn search(
                 CAST(COALESCE((SELECT t.locked_until_ms FROM login_throttle t WHERE t.key = u.username_key), 0) AS BIGINT) \
                      AS locked_until_ms, \
                 CAST(COALESCE((SELECT t.failures FROM login_throttle t WHERE t.key = u.username_key), 0) AS BIGINT) \
-                     AS failed_attempts \
+                     AS failed_attempts, \
+                CAST(CASE WHEN EXISTS (SELECT 1 FROM totp_factors f WHERE f.user_id = u.id AND f.confirmed_at IS NOT NULL) \
+                     THEN 1 ELSE 0 END AS BIGINT) AS two_factor \
          FROM users u WHERE u.username_key LIKE $1 ESCAPE '\\' \
          ORDER BY u.username_key, u.id LIMIT $2 OFFSET $3",
     )

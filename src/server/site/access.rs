@@ -3,30 +3,63 @@
 //! server itself (no flash, no JavaScript needed); a signed-in user asking for the
 //! sign-in or sign-up page goes to their profile; a path under a guarded area that the
 //! table does not list is the 404 page for everyone, whatever the router holds for it.
-//! A role that is too low is left to the page, which answers the 403 page with status 403.
+//! A role that is too low is left to the page, which answers the 403 page with status
+//! 403. With `GATEHOUSE_REQUIRE_2FA`, a user who must set up two-factor sign-in reaches
+//! nothing but the setup (and what it needs) until they have.
 
 use crate::{
-    page::{classify, login_url, Access, PathAccess},
-    server::{auth::sessions::CurrentSession, http::error_page},
+    model::{AppError, ErrorKind, Role},
+    page::{classify, login_url, Access, Page, PathAccess},
+    server::{
+        auth::sessions::CurrentSession,
+        http::{csrf::refuse, error_page},
+    },
 };
 use axum::{
-    extract::Request,
+    extract::{Request, State},
     middleware::Next,
     response::{IntoResponse, Redirect, Response},
 };
 use http::{Method, StatusCode};
 
-pub async fn enforce(req: Request, next: Next) -> Response {
-    let signed_in = req
-        .extensions()
-        .get::<CurrentSession>()
-        .is_some_and(|current| current.0.is_some());
+/// Server functions a user who must set up two-factor sign-in may still call: signing
+/// out, the setup itself and what its pages read, and confirming it's them.
+const SETUP_FUNCTIONS: &[&str] = &[
+    "logout",
+    "current_user",
+    "auth_settings",
+    "account",
+    "reauthenticate",
+    "security",
+    "begin_two_factor",
+    "confirm_two_factor",
+    "new_recovery_codes",
+];
+
+/// The role from which two-factor sign-in is required, if any.
+#[derive(Clone, Copy, Debug)]
+pub struct Policy {
+    pub require_2fa: Option<Role>,
+}
+
+pub async fn enforce(State(policy): State<Policy>, req: Request, next: Next) -> Response {
+    let session = req.extensions().get::<CurrentSession>().and_then(|c| c.0.clone());
+    let signed_in = session.is_some();
     let reading = matches!(*req.method(), Method::GET | Method::HEAD);
     let to_login = |req: &Request| {
         let target = req.uri().path_and_query().map(|pq| pq.as_str()).unwrap_or("/");
         Redirect::to(&login_url(target)).into_response()
     };
-    match classify(req.uri().path()) {
+    let access = classify(req.uri().path());
+    let must_set_up = session.as_ref().is_some_and(|auth| {
+        !auth.two_factor && policy.require_2fa.is_some_and(|role| auth.user.role >= role)
+    });
+    if must_set_up {
+        if let Some(refused) = setup_first(&req, access, reading) {
+            return refused;
+        }
+    }
+    match access {
         PathAccess::Open => next.run(req).await,
         PathAccess::Unlisted => {
             tracing::debug!(
@@ -42,5 +75,33 @@ pub async fn enforce(req: Request, next: Next) -> Response {
             _ => next.run(req).await,
         },
         PathAccess::Page(_) => next.run(req).await,
+    }
+}
+
+/// For a user who must set up two-factor sign-in: pages other than the setup and
+/// `/reauth` go to the setup; server functions other than [`SETUP_FUNCTIONS`] are
+/// refused (403, or the setup page for a plain form post).
+fn setup_first(req: &Request, access: PathAccess, reading: bool) -> Option<Response> {
+    let setup = Page::SecuritySettings.path();
+    match access {
+        PathAccess::Page(Page::SecuritySettings | Page::Reauth) => None,
+        PathAccess::Page(_) if reading => Some(Redirect::to(setup).into_response()),
+        _ => {
+            let name = req
+                .uri()
+                .path()
+                .strip_prefix(crate::server::http::server_fn::PREFIX)?;
+            if SETUP_FUNCTIONS.contains(&name) {
+                return None;
+            }
+            if crate::server::http::csrf::wants_html(req.headers()) {
+                return Some(Redirect::to(setup).into_response());
+            }
+            let error = AppError::new(
+                ErrorKind::Forbidden,
+                "Your role needs two-factor sign-in: set it up on the security page first.",
+            );
+            Some(refuse(req.headers(), error))
+        }
     }
 }

@@ -373,6 +373,7 @@ mod tests {
                         session_handle: "h".to_owned(),
                         signed_in_at: 0,
                         confirmed_at: 0,
+                        two_factor: false,
                         user: user(name, role.parse().unwrap_or(Role::User)),
                     })
                 });

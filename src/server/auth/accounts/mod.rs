@@ -9,6 +9,7 @@ use super::{
     password::Verified,
     sessions::{self, How},
     throttle::{self, Action, Attempts},
+    two_factor::{self, FirstFactor, SignIn},
 };
 use crate::{
     domain::{normalise_for_verification, Password, SecretString, Username},
@@ -56,14 +57,17 @@ pub async fn sign_up(
     Ok(user)
 }
 
-/// Checks a username and password and, when they match, opens a brand-new session.
-/// Every failure — unknown user, wrong password, OAuth-only account, malformed input —
-/// gives the same message and, for well-formed input, costs the same argon2 work.
+/// Checks a username and password and, when they match, opens a brand-new session —
+/// or, for a user with two-factor sign-in on, a pending sign-in that the second factor
+/// completes (then to `next`). Every failure — unknown user, wrong password,
+/// OAuth-only account, malformed input — gives the same message and, for well-formed
+/// input, costs the same argon2 work.
 pub async fn sign_in(
     ctx: &RequestCtx,
     username: &str,
     password: &SecretString,
-) -> Result<SessionUser, AppError> {
+    next: &str,
+) -> Result<SignIn, AppError> {
     let state = &ctx.state;
     // The client's allowance first: it bounds all the work below, and a refusal takes
     // no write lock (a flood of refused requests must not queue real sign-ins).
@@ -110,14 +114,15 @@ pub async fn sign_in(
             return Err(AppError::bad_credentials());
         }
     };
-    throttle::succeeded(tx.exec(), &attempts).await?;
+    // With a second factor to come, the attempts are forgotten only once it is right.
+    if !two_factor::is_on(tx.exec(), user.id).await? {
+        throttle::succeeded(tx.exec(), &attempts).await?;
+    }
     if let (Some(new_hash), Some(old_hash)) = (&upgraded, &user.password_hash) {
         users::upgrade_password_hash(tx.exec(), user.id, old_hash, new_hash).await?;
         tracing::info!(user_id = user.id, "password hash upgraded");
     }
-    let user = user.to_session_user();
-    sessions::start(tx, ctx, &user, How::Password).await?;
-    Ok(user)
+    two_factor::after_first_factor(tx, ctx, &user.to_session_user(), FirstFactor::Password, next).await
 }
 
 /// A sign-in attempt that may go on to the password check.
@@ -218,8 +223,9 @@ pub async fn confirm_password(
 }
 
 /// Confirms on `/reauth` that the signed-in user is the account's holder, with their
-/// password: the session then counts as recently authenticated.
-pub async fn reauthenticate(ctx: &RequestCtx, typed: &SecretString) -> Result<(), AppError> {
+/// password — and, with two-factor sign-in on, a code: the session then counts as
+/// recently authenticated.
+pub async fn reauthenticate(ctx: &RequestCtx, typed: &SecretString, code: &str) -> Result<(), AppError> {
     let auth = ctx.user()?;
     let mut conn = ctx.state.db.conn().await?;
     let user = users::find_by_id(conn.exec(), auth.user.id)
@@ -232,7 +238,13 @@ pub async fn reauthenticate(ctx: &RequestCtx, typed: &SecretString) -> Result<()
         ));
     }
     confirm_password(ctx, &user, typed).await?;
-    confirmed(ctx, "password").await
+    let detail = if auth.two_factor {
+        two_factor::check_code(ctx, &user, code).await?;
+        "password and code"
+    } else {
+        "password"
+    };
+    confirmed(ctx, detail).await
 }
 
 /// Marks the request's session as recently authenticated (after a password or a

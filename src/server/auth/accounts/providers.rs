@@ -9,6 +9,7 @@ use crate::{
         auth::{
             oauth::{candidate, derive_username, ProviderUser},
             sessions::{self, How},
+            two_factor::{after_first_factor, FirstFactor, SignIn},
         },
         context::RequestCtx,
         db::{
@@ -33,8 +34,9 @@ pub enum Linking {
 }
 
 /// Signs in the user linked to the provider account, creating one first if there is
-/// none. Always a new session.
-pub async fn sign_in(ctx: &RequestCtx, who: &ProviderUser) -> Result<SessionUser, AppError> {
+/// none: a new session, or — for a user with two-factor sign-in on (a provider account
+/// is a first factor) — a pending sign-in that goes on to `next` once complete.
+pub async fn sign_in(ctx: &RequestCtx, who: &ProviderUser, next: &str) -> Result<SignIn, AppError> {
     // A new account's name can be taken between looking and inserting (PostgreSQL can't
     // carry on in a transaction after a unique violation): try the whole thing again.
     for _ in 0..3 {
@@ -42,12 +44,15 @@ pub async fn sign_in(ctx: &RequestCtx, who: &ProviderUser) -> Result<SessionUser
         let Some((user, new_account)) = find_or_create(&mut tx, ctx, who).await? else {
             continue;
         };
-        let how = How::Provider {
-            provider: who.provider,
-            new_account,
-        };
-        sessions::start(tx, ctx, &user, how).await?;
-        return Ok(user);
+        if new_account {
+            let how = How::Provider {
+                provider: who.provider,
+                new_account,
+            };
+            sessions::start(tx, ctx, &user, how).await?;
+            return Ok(SignIn::Complete(user));
+        }
+        return after_first_factor(tx, ctx, &user, FirstFactor::Provider(who.provider), next).await;
     }
     Err(AppError::conflict(
         "Could not create an account right now. Please try again.",

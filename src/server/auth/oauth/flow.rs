@@ -14,7 +14,10 @@ use crate::{
     domain::{encode_query_value, LocalPath},
     model::{AppError, ErrorKind, Provider},
     server::{
-        auth::accounts::providers::{self, Linking},
+        auth::{
+            accounts::providers::{self, Linking},
+            two_factor::{self, SignIn},
+        },
         context::RequestCtx,
         db::{now_seconds, oauth_states},
         http::error_page,
@@ -191,6 +194,8 @@ pub async fn start_link(
 #[derive(Deserialize)]
 pub struct ReauthForm {
     next: Option<String>,
+    /// With two-factor sign-in on: a code, checked before the flow starts.
+    code: Option<String>,
 }
 
 /// `POST /auth/{provider}/reauth`: confirm it's you with a provider account linked to
@@ -208,10 +213,26 @@ pub async fn start_reauth(
     let Some(auth) = &ctx.session else {
         return Redirect::to(&crate::page::login_url("/reauth")).into_response();
     };
+    let next = LocalPath::or_profile(form.next.as_deref());
+    // A confirmation includes the second factor when it is on.
+    if auth.two_factor {
+        let checked = match two_factor::user_row(&ctx, auth.user.id).await {
+            Ok(user) => two_factor::check_code(&ctx, &user, form.code.as_deref().unwrap_or_default()).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = checked {
+            let reason = match e.kind {
+                ErrorKind::TooManyRequests => "throttled",
+                ErrorKind::Unauthorized => "code",
+                _ => return error_response(e, provider, ctx.request_id.as_deref()),
+            };
+            let back = format!("{}&error={reason}", reauth_url(&next));
+            return Redirect::to(&back).into_response();
+        }
+    }
     let purpose = FlowPurpose::Reauth {
         session: session_binding(&auth.session_id),
     };
-    let next = LocalPath::or_profile(form.next.as_deref());
     begin(&state, &cookies, provider, next, purpose)
 }
 
@@ -320,10 +341,14 @@ pub async fn callback(
             Ok(()) => Redirect::to(&LocalPath::or_profile(Some(&flow.next))).into_response(),
             Err(e) => error_response(e, provider, request_id),
         },
-        FlowPurpose::SignIn => match providers::sign_in(&ctx, &user).await {
-            Ok(_) => Redirect::to(&LocalPath::or_profile(Some(&flow.next))).into_response(),
-            Err(e) => error_response(e, provider, request_id),
-        },
+        FlowPurpose::SignIn => {
+            let next = LocalPath::or_profile(Some(&flow.next));
+            match providers::sign_in(&ctx, &user, &next).await {
+                Ok(SignIn::Complete(_)) => Redirect::to(&next).into_response(),
+                Ok(SignIn::SecondFactorPending) => Redirect::to("/login/two-factor").into_response(),
+                Err(e) => error_response(e, provider, request_id),
+            }
+        }
     }
 }
 

@@ -1,0 +1,462 @@
+//! Two-factor sign-in with an authenticator app (README "Two-factor sign-in").
+//!
+//! - Setting up (recent authentication): a new secret, sealed with the server key in
+//!   `totp_factors`, waits for a first code; the code turns it on and ten recovery codes
+//!   are made (stored as keyed hashes, shown once).
+//! - Signing in: with the factor on, a right password (or provider) does not reach
+//!   `sessions::start`; it leaves a pending sign-in (server-side, five minutes, found by
+//!   the hash of a random handle in this browser's cookie) and the browser goes to
+//!   `/login/two-factor`. A right code completes it; a wrong one counts towards the
+//!   username's lock-out, and five end it.
+//! - A code is good once: its time step must be later than the last accepted one.
+
+use super::{
+    device,
+    sessions::{self, How},
+    throttle::{self, Attempts},
+    totp::{self, TotpSecret},
+};
+use crate::{
+    model::{
+        AppError, AuditKind, ErrorKind, Provider, SecurityOverview, SessionUser, TwoFactorSetup,
+        TwoFactorState,
+    },
+    server::{
+        audit::{self, Event},
+        context::RequestCtx,
+        db::{self, now_seconds, two_factor, users, Exec, Tx},
+        keys::Purpose,
+    },
+};
+use sha2::{Digest, Sha256};
+use tower_cookies::{
+    cookie::{time::Duration as CookieDuration, SameSite},
+    Cookie,
+};
+
+/// How long a pending sign-in waits for its code.
+pub const PENDING_SECONDS: i64 = 300;
+/// Wrong codes a pending sign-in takes before it ends.
+const PENDING_MAX_FAILURES: i64 = 5;
+/// The issuer authenticator apps show next to the account.
+const ISSUER: &str = "Gatehouse";
+/// Message of a code that is not right (or used already).
+pub const MSG_INCORRECT_CODE: &str = "Incorrect code";
+
+fn incorrect_code() -> AppError {
+    AppError::new(ErrorKind::Unauthorized, MSG_INCORRECT_CODE)
+}
+
+fn secret_context(user_id: i64) -> Vec<u8> {
+    format!("user {user_id}").into_bytes()
+}
+
+fn seal_secret(ctx: &RequestCtx, user_id: i64, secret: &TotpSecret) -> String {
+    ctx.state
+        .keys
+        .seal(Purpose::TotpSecret, &secret_context(user_id), secret.expose())
+}
+
+fn open_secret(ctx: &RequestCtx, user_id: i64, sealed: &str) -> Result<TotpSecret, AppError> {
+    ctx.state
+        .keys
+        .open(Purpose::TotpSecret, &secret_context(user_id), sealed)
+        .and_then(TotpSecret::from_bytes)
+        .ok_or_else(|| {
+            AppError::from(anyhow::anyhow!(
+                "the TOTP secret of user {user_id} does not open with the server keys"
+            ))
+        })
+}
+
+/// A recovery code's stored forms (under the current key and the previous one).
+fn code_hashes(ctx: &RequestCtx, user_id: i64, code: &str) -> Vec<String> {
+    ctx.state
+        .keys
+        .tags(Purpose::RecoveryCode, format!("{user_id}:{code}").as_bytes())
+}
+
+/// True when the user has a confirmed factor.
+pub async fn is_on(ex: Exec<'_>, user_id: i64) -> anyhow::Result<bool> {
+    Ok(two_factor::factor(ex, user_id)
+        .await?
+        .is_some_and(|f| f.confirmed_at.is_some()))
+}
+
+/// What `/settings/security` shows the signed-in user.
+pub async fn overview(ctx: &RequestCtx) -> Result<SecurityOverview, AppError> {
+    let auth = ctx.user()?;
+    let mut conn = ctx.state.db.conn().await?;
+    let factor = two_factor::factor(conn.exec(), auth.user.id).await?;
+    let recovery_codes_left = two_factor::codes_left(conn.exec(), auth.user.id).await?;
+    drop(conn);
+    let state = match factor {
+        None => TwoFactorState::Off,
+        Some(f) => match f.confirmed_at {
+            Some(since) => TwoFactorState::On { since },
+            None => {
+                let secret = open_secret(ctx, auth.user.id, &f.secret_sealed)?;
+                let uri = secret.uri(ISSUER, &auth.user.username);
+                TwoFactorState::SettingUp(TwoFactorSetup {
+                    key: secret.grouped(),
+                    qr_svg: totp::qr_svg(&uri).unwrap_or_default(),
+                    uri,
+                })
+            }
+        },
+    };
+    Ok(SecurityOverview {
+        username: auth.user.username.clone(),
+        two_factor: state,
+        required: ctx.second_factor_required_for(auth.user.role),
+        recovery_codes_left,
+    })
+}
+
+/// Makes a new secret for the signed-in user to add to an authenticator app (recent
+/// authentication). Nothing is on until a first code confirms it.
+pub async fn begin_setup(ctx: &RequestCtx) -> Result<(), AppError> {
+    let auth = ctx.require_recent()?;
+    let secret = TotpSecret::generate();
+    let sealed = seal_secret(ctx, auth.user.id, &secret);
+    let mut conn = ctx.state.db.conn().await?;
+    if !two_factor::begin(conn.exec(), auth.user.id, &sealed, now_seconds()).await? {
+        return Err(AppError::conflict("Two-factor sign-in is on already."));
+    }
+    Ok(())
+}
+
+/// Turns the factor on with a first code from the app; answers the recovery codes (to be
+/// shown once).
+pub async fn confirm_setup(ctx: &RequestCtx, code: &str) -> Result<Vec<String>, AppError> {
+    let auth = ctx.require_recent()?;
+    let mut tx = ctx.state.db.begin().await?;
+    let Some(factor) = two_factor::factor(tx.exec(), auth.user.id).await? else {
+        return Err(AppError::bad_request(
+            "Start setting up two-factor sign-in first.",
+        ));
+    };
+    if factor.confirmed_at.is_some() {
+        return Err(AppError::conflict("Two-factor sign-in is on already."));
+    }
+    let secret = open_secret(ctx, auth.user.id, &factor.secret_sealed)?;
+    let Some(step) = secret.matching_step(code, now_seconds().unsigned_abs()) else {
+        return Err(AppError::bad_request(MSG_INCORRECT_CODE));
+    };
+    two_factor::confirm(
+        tx.exec(),
+        auth.user.id,
+        i64::try_from(step).unwrap_or(i64::MAX),
+        now_seconds(),
+    )
+    .await?;
+    let codes = store_new_codes(&mut tx, ctx, auth.user.id).await?;
+    let event = Event::about(AuditKind::MfaEnabled, auth.user.id, &auth.user.username);
+    audit::record(tx.exec(), &ctx.client, event).await?;
+    tx.commit().await?;
+    tracing::info!(user_id = auth.user.id, "two-factor sign-in turned on");
+    Ok(codes)
+}
+
+/// Ten new recovery codes for `user_id`, stored (hashed) in `tx`; the old ones are gone.
+async fn store_new_codes(tx: &mut Tx, ctx: &RequestCtx, user_id: i64) -> Result<Vec<String>, AppError> {
+    let codes: Vec<String> = (0..totp::RECOVERY_CODES)
+        .map(|_| totp::new_recovery_code())
+        .collect();
+    let hashes: Vec<String> = codes
+        .iter()
+        .filter_map(|code| code_hashes(ctx, user_id, code).into_iter().next())
+        .collect();
+    two_factor::replace_codes(tx.exec(), user_id, &hashes, now_seconds()).await?;
+    Ok(codes.iter().map(|c| totp::show_recovery_code(c)).collect())
+}
+
+/// Replaces the recovery codes (recent authentication); answers the new ones.
+pub async fn regenerate_codes(ctx: &RequestCtx) -> Result<Vec<String>, AppError> {
+    let auth = ctx.require_recent()?;
+    let mut tx = ctx.state.db.begin().await?;
+    if !is_on(tx.exec(), auth.user.id).await? {
+        return Err(AppError::bad_request("Two-factor sign-in is off."));
+    }
+    let codes = store_new_codes(&mut tx, ctx, auth.user.id).await?;
+    let event = Event::about(
+        AuditKind::RecoveryCodesRegenerated,
+        auth.user.id,
+        &auth.user.username,
+    );
+    audit::record(tx.exec(), &ctx.client, event).await?;
+    tx.commit().await?;
+    Ok(codes)
+}
+
+/// Turns the factor off (recent authentication and a current code or a recovery code).
+pub async fn disable(ctx: &RequestCtx, code: &str) -> Result<(), AppError> {
+    let auth = ctx.require_recent()?;
+    let user = user_row(ctx, auth.user.id).await?;
+    check_code(ctx, &user, code).await?;
+    let mut tx = ctx.state.db.begin().await?;
+    two_factor::remove(tx.exec(), user.id).await?;
+    let event = Event::about(AuditKind::MfaDisabled, user.id, &user.username);
+    audit::record(tx.exec(), &ctx.client, event).await?;
+    tx.commit().await?;
+    tracing::info!(user_id = user.id, "two-factor sign-in turned off");
+    Ok(())
+}
+
+/// The row of a user (401 when the account is gone).
+pub async fn user_row(ctx: &RequestCtx, user_id: i64) -> Result<users::UserRow, AppError> {
+    let mut conn = ctx.state.db.conn().await?;
+    users::find_by_id(conn.exec(), user_id)
+        .await?
+        .ok_or_else(AppError::unauthorized)
+}
+
+/// Checks a code (six digits from the app, or a recovery code) of a user whose factor is
+/// on, once: the attempt counts towards the username's lock-out before it is checked,
+/// the code's step (or the recovery code) is used up by a right answer, and a wrong one
+/// is recorded (`mfa_failed`, counted per user and window).
+pub async fn check_code(ctx: &RequestCtx, user: &users::UserRow, code: &str) -> Result<(), AppError> {
+    let state = &ctx.state;
+    let device = device::trusted(ctx, user.id);
+    let attempts = Attempts::for_username(&user.username_key, device.as_deref());
+    let account = Some((user.id, user.username.as_str()));
+    let mut tx = state.db.begin().await?;
+    let verdict = throttle::take_attempt(
+        tx.exec(),
+        &attempts,
+        state.config.login_max_failures,
+        &ctx.client,
+        account,
+    )
+    .await?;
+    tx.commit().await?;
+    verdict.or_refuse()?;
+
+    let mut tx = state.db.begin().await?;
+    let right = match two_factor::factor(tx.exec(), user.id).await? {
+        Some(factor) if factor.confirmed_at.is_some() => {
+            let secret = open_secret(ctx, user.id, &factor.secret_sealed)?;
+            match secret.matching_step(code, now_seconds().unsigned_abs()) {
+                Some(step) => {
+                    let step = i64::try_from(step).unwrap_or(i64::MAX);
+                    let fresh = two_factor::use_step(tx.exec(), user.id, step).await?;
+                    if fresh
+                        && state.keys.sealed_with_previous(
+                            Purpose::TotpSecret,
+                            &secret_context(user.id),
+                            &factor.secret_sealed,
+                        )
+                    {
+                        two_factor::reseal(tx.exec(), user.id, &seal_secret(ctx, user.id, &secret)).await?;
+                    }
+                    fresh
+                }
+                None => match totp::normalise_recovery_code(code) {
+                    Some(recovery) => {
+                        let hashes = code_hashes(ctx, user.id, &recovery);
+                        let used = two_factor::use_code(tx.exec(), user.id, &hashes, now_seconds()).await?;
+                        if used {
+                            let event = Event::about(AuditKind::RecoveryCodeUsed, user.id, &user.username);
+                            audit::record(tx.exec(), &ctx.client, event).await?;
+                        }
+                        used
+                    }
+                    None => false,
+                },
+            }
+        }
+        _ => false,
+    };
+    if right {
+        throttle::succeeded(tx.exec(), &attempts).await?;
+        tx.commit().await?;
+        return Ok(());
+    }
+    let key = format!("user:{}", user.id);
+    let event = Event::about(AuditKind::MfaFailed, user.id, &user.username)
+        .detail("wrong or used code")
+        .coalesced(&key);
+    audit::record(tx.exec(), &ctx.client, event).await?;
+    tx.commit().await?;
+    Err(incorrect_code())
+}
+
+/// How a pending sign-in's first factor was proven (stored with it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FirstFactor {
+    Password,
+    Provider(Provider),
+}
+
+impl FirstFactor {
+    fn as_str(self) -> &'static str {
+        match self {
+            FirstFactor::Password => "password",
+            FirstFactor::Provider(p) => p.as_str(),
+        }
+    }
+
+    fn parse(stored: &str) -> FirstFactor {
+        stored
+            .parse::<Provider>()
+            .map(FirstFactor::Provider)
+            .unwrap_or(FirstFactor::Password)
+    }
+
+    fn how(self) -> How {
+        match self {
+            FirstFactor::Password => How::Password,
+            FirstFactor::Provider(provider) => How::Provider {
+                provider,
+                new_account: false,
+            },
+        }
+    }
+}
+
+/// What a right first factor came to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SignIn {
+    /// Signed in: a session was issued.
+    Complete(SessionUser),
+    /// The second factor is still to come, at `/login/two-factor`.
+    SecondFactorPending,
+}
+
+fn pending_cookie_name(ctx: &RequestCtx) -> &'static str {
+    if ctx.state.config.https {
+        "__Host-gatehouse_pending"
+    } else {
+        "gatehouse_pending"
+    }
+}
+
+fn pending_cookie(ctx: &RequestCtx, value: String, max_age: i64) -> Cookie<'static> {
+    Cookie::build((pending_cookie_name(ctx), value))
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(ctx.state.config.https)
+        .path("/")
+        .max_age(CookieDuration::seconds(max_age))
+        .build()
+}
+
+fn pending_id(handle: &str) -> String {
+    hex::encode(Sha256::digest(handle.as_bytes()))
+}
+
+/// Finishes a right first factor: a session (through `sessions::start`) when the user
+/// has no second factor, a pending sign-in otherwise. `tx` holds whatever the sign-in
+/// wrote so far; `next` is where to go once signed in.
+pub async fn after_first_factor(
+    mut tx: Tx,
+    ctx: &RequestCtx,
+    user: &SessionUser,
+    first: FirstFactor,
+    next: &str,
+) -> Result<SignIn, AppError> {
+    if !is_on(tx.exec(), user.id).await? {
+        sessions::start(tx, ctx, user, first.how()).await?;
+        return Ok(SignIn::Complete(user.clone()));
+    }
+    let mut bytes = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
+    let handle = data_encoding::BASE32_NOPAD.encode(&bytes).to_ascii_lowercase();
+    let now = now_seconds();
+    two_factor::create_pending(
+        tx.exec(),
+        &pending_id(&handle),
+        user.id,
+        first.as_str(),
+        next,
+        now + PENDING_SECONDS,
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    ctx.cookies.add(pending_cookie(ctx, handle, PENDING_SECONDS));
+    Ok(SignIn::SecondFactorPending)
+}
+
+/// True when this browser has a pending sign-in that has not expired.
+pub async fn has_pending(ctx: &RequestCtx) -> Result<bool, AppError> {
+    let Some(handle) = ctx.cookies.get(pending_cookie_name(ctx)) else {
+        return Ok(false);
+    };
+    let mut conn = ctx.state.db.conn().await?;
+    let row = two_factor::pending(conn.exec(), &pending_id(handle.value())).await?;
+    Ok(row.is_some_and(|r| r.expires_at > now_seconds()))
+}
+
+/// Completes this browser's pending sign-in with a code: the session is issued, and
+/// the answer is where to go. A wrong code counts; the fifth ends the pending sign-in.
+pub async fn complete(ctx: &RequestCtx, code: &str) -> Result<String, AppError> {
+    let expired = || {
+        AppError::new(
+            ErrorKind::Unauthorized,
+            "This sign-in has expired or ended. Please sign in again.",
+        )
+    };
+    let Some(handle) = ctx
+        .cookies
+        .get(pending_cookie_name(ctx))
+        .map(|c| c.value().to_owned())
+    else {
+        return Err(expired());
+    };
+    let id = pending_id(&handle);
+    let mut conn = ctx.state.db.conn().await?;
+    let pending = two_factor::pending(conn.exec(), &id).await?;
+    drop(conn);
+    let Some(pending) = pending.filter(|p| p.expires_at > now_seconds() && p.failures < PENDING_MAX_FAILURES)
+    else {
+        ctx.cookies.add(pending_cookie(ctx, String::new(), 0));
+        return Err(expired());
+    };
+    let user = user_row(ctx, pending.user_id).await?;
+    if let Err(error) = check_code(ctx, &user, code).await {
+        if error.kind == ErrorKind::Unauthorized {
+            let mut tx = ctx.state.db.begin().await?;
+            let failures = two_factor::fail_pending(tx.exec(), &id).await?;
+            if failures >= PENDING_MAX_FAILURES {
+                two_factor::end_pending(tx.exec(), &id).await?;
+                tx.commit().await?;
+                ctx.cookies.add(pending_cookie(ctx, String::new(), 0));
+                return Err(AppError::new(
+                    ErrorKind::Unauthorized,
+                    "Too many wrong codes. Please sign in again.",
+                ));
+            }
+            tx.commit().await?;
+        }
+        return Err(error);
+    }
+    let mut tx = ctx.state.db.begin().await?;
+    // Ended here once: two requests with two right codes can't both sign in.
+    if !two_factor::end_pending(tx.exec(), &id).await? {
+        return Err(expired());
+    }
+    let session_user = user.to_session_user();
+    sessions::start(tx, ctx, &session_user, FirstFactor::parse(&pending.method).how()).await?;
+    ctx.cookies.add(pending_cookie(ctx, String::new(), 0));
+    Ok(crate::domain::LocalPath::or_profile(Some(&pending.next)))
+}
+
+/// Removes a user's factor and recovery codes and ends their sessions (the command
+/// line's `user reset-2fa`); true when there was a factor.
+pub async fn reset(ctx: &RequestCtx, user: &users::UserRow) -> Result<bool, AppError> {
+    let mut tx = ctx.state.db.begin().await?;
+    let removed = two_factor::remove(tx.exec(), user.id).await?;
+    let ended = db::sessions::delete_for_user_except(tx.exec(), user.id, None).await?;
+    let detail = format!("by the command line; {ended} sessions ended");
+    let event = Event::about(AuditKind::MfaReset, user.id, &user.username).detail(&detail);
+    audit::record(tx.exec(), &ctx.client, event).await?;
+    tx.commit().await?;
+    Ok(removed)
+}
+
+/// Deletes pending sign-ins that have expired (hourly).
+pub async fn purge_pending(db: &db::Db) -> anyhow::Result<u64> {
+    let mut conn = db.conn().await?;
+    two_factor::purge_pending(conn.exec(), now_seconds()).await
+}
