@@ -1,5 +1,6 @@
 import { test, expect, ready } from './support/fixtures';
-import { signUp } from './support/pages';
+import { signIn, signOut, signUp } from './support/pages';
+import { currentStep, totp } from './support/totp';
 import * as path from 'node:path';
 
 // The README shows these pictures; taking them in the suite keeps them current.
@@ -20,6 +21,26 @@ for (const scheme of ['light', 'dark'] as const) {
     await ready(page, true);
     await expect(page.getByRole('heading', { name: "Confirm it's you" })).toBeVisible();
     await page.screenshot({ path: path.join(dir, `reauth-${scheme}.png`) });
+    // Two-factor set-up. The key is random: it and its QR code are masked, so the
+    // picture (committed) is the same on every run.
+    await page.goto('/settings/security');
+    await ready(page, true);
+    await page.getByRole('button', { name: 'Set up two-factor sign-in' }).click();
+    const key = page.getByTestId('two-factor-key');
+    await expect(key).toBeVisible();
+    const qr = page.getByRole('img', { name: 'QR code of the key' });
+    await page.setViewportSize({ width: 1000, height: 900 });
+    await page.screenshot({ path: path.join(dir, `two-factor-setup-${scheme}.png`), mask: [key, qr], maskColor: '#8a8fa3' });
+    await page.setViewportSize({ width: 1000, height: 640 });
+    // The second step of signing in.
+    await page.getByLabel('Code from your app').fill(totp((await key.textContent()) ?? '', currentStep()));
+    await page.getByRole('button', { name: 'Turn on' }).click();
+    await expect(page.getByTestId('recovery-codes')).toBeVisible();
+    await signOut(page);
+    await signIn(page, true, `ada-${scheme}`);
+    await expect(page).toHaveURL('/login/two-factor');
+    await ready(page, true);
+    await page.screenshot({ path: path.join(dir, `two-factor-${scheme}.png`) });
     await page.context().clearCookies();
     await page.goto('/signup');
     await ready(page, true);

@@ -38,7 +38,9 @@ pub async fn regenerate_recovery_codes() -> Result<String, AppError> {
     let ctx = RequestCtx::current()?;
     let codes = two_factor::regenerate_codes(&ctx).await?;
     flash::keep_recovery_codes(&ctx, &codes);
-    Ok(ctx.continue_to("/settings/security?done=codes"))
+    // An address of its own for each new set, so the page asks for it once.
+    let at = crate::server::db::now_millis();
+    Ok(ctx.continue_to(&format!("/settings/security?done=codes&at={at}")))
 }
 
 /// The recovery codes just made, once (the page right after making them shows them).

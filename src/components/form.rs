@@ -131,11 +131,30 @@ where
     S: ServerFn<Output = String, Error = AppError> + Clone + Send + Sync + 'static,
 {
     let auth = use_auth();
+    follow(action, Some(auth));
+}
+
+/// Like [`navigate_after_success`] for an action that does not change who is signed in:
+/// the page goes on without reloading the current user (and so without rebuilding the
+/// page around it).
+pub fn navigate_on_success<S>(action: ServerAction<S>)
+where
+    S: ServerFn<Output = String, Error = AppError> + Clone + Send + Sync + 'static,
+{
+    follow(action, None);
+}
+
+fn follow<S>(action: ServerAction<S>, auth: Option<crate::app::AuthContext>)
+where
+    S: ServerFn<Output = String, Error = AppError> + Clone + Send + Sync + 'static,
+{
     let navigate = use_navigate();
     Effect::new(move |_| {
         if let Some(Ok(path)) = action.value().get() {
             navigate(&path, Default::default());
-            auth.refresh();
+            if let Some(auth) = auth {
+                auth.refresh();
+            }
         }
     });
 }

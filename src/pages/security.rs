@@ -9,7 +9,7 @@ use crate::{
     },
     components::{
         authorized::Authorized,
-        form::{action_error, navigate_after_success, FormError},
+        form::{action_error, navigate_on_success, FormError},
     },
     model::{format_datetime, SecurityOverview, TwoFactorSetup, TwoFactorState},
     pages::settings::{DoneNotice, SettingsTabs},
@@ -43,13 +43,35 @@ fn Security() -> impl IntoView {
         regenerate: ServerAction::new(),
         disable: ServerAction::new(),
     };
-    navigate_after_success(actions.begin);
-    navigate_after_success(actions.confirm);
-    navigate_after_success(actions.regenerate);
-    navigate_after_success(actions.disable);
+    // Nobody signs in or out here: the page goes on without rebuilding itself (which
+    // would ask again for recovery codes that can be read once).
+    navigate_on_success(actions.begin);
+    navigate_on_success(actions.confirm);
+    navigate_on_success(actions.regenerate);
+    navigate_on_success(actions.disable);
     let query = use_query_map();
-    let overview = Resource::new(move || query.read().get("done"), |_| load_security());
-    let codes = Resource::new(move || query.read().get("done"), |_| new_recovery_codes());
+    // Read again after every action and every `?done=` (the page they lead to).
+    let changes = move || {
+        (
+            query.read().get("done"),
+            actions.begin.version().get(),
+            actions.confirm.version().get(),
+            actions.regenerate.version().get(),
+            actions.disable.version().get(),
+        )
+    };
+    let overview = Resource::new(changes, |_| load_security());
+    // Recovery codes can be read once: only the page an action leads to asks for them
+    // (each new set of codes has an address of its own).
+    let codes = Resource::new(
+        move || (query.read().get("done"), query.read().get("at")),
+        |(done, _)| async move {
+            match done.as_deref() {
+                Some("enabled" | "codes") => new_recovery_codes().await,
+                _ => Ok(None),
+            }
+        },
+    );
     view! {
         <SettingsTabs />
         <section class="card">

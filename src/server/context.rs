@@ -20,7 +20,10 @@ use axum::{
 use http::{request::Parts, StatusCode};
 use leptos::prelude::{use_context, with_context};
 use leptos_axum::ResponseOptions;
-use std::{ops::Deref, sync::Arc};
+use std::{
+    ops::Deref,
+    sync::{Arc, Mutex},
+};
 use tower_cookies::Cookies;
 
 /// One request, as services see it. Cloning it is one reference count.
@@ -39,6 +42,8 @@ pub struct Inner {
     /// The id the request-id layer gave the request (`None` on the command line).
     pub request_id: Option<String>,
     caller: Caller,
+    /// One-read cookies this request has read (see [`RequestCtx::read_once`]).
+    read_once: Mutex<Vec<(&'static str, Option<String>)>>,
 }
 
 /// Who is on the other end.
@@ -88,6 +93,7 @@ impl RequestCtx {
             session,
             request_id,
             caller: Caller::Browser { wants_page },
+            read_once: Mutex::new(Vec::new()),
         }))
     }
 
@@ -103,6 +109,7 @@ impl RequestCtx {
             session: None,
             request_id: None,
             caller: Caller::CommandLine,
+            read_once: Mutex::new(Vec::new()),
         }))
     }
 
@@ -166,6 +173,25 @@ impl RequestCtx {
             Caller::CommandLine => Ok(Actor::Operator),
             Caller::Browser { .. } => self.require_role(required).map(|auth| Actor::User(auth)),
         }
+    }
+
+    /// The value of a one-read cookie: the first call reads it and has `clear` remove it
+    /// from the browser; later calls in the same request give the same value (a page's
+    /// render may ask more than once).
+    pub fn read_once(&self, name: &'static str, clear: impl FnOnce(&Cookies)) -> Option<String> {
+        let mut read = self
+            .read_once
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((_, value)) = read.iter().find(|(n, _)| *n == name) {
+            return value.clone();
+        }
+        let value = self.cookies.get(name).map(|c| c.value().to_owned());
+        if value.is_some() {
+            clear(&self.cookies);
+        }
+        read.push((name, value.clone()));
+        value
     }
 
     /// True for a plain HTML form post (no JavaScript): the browser wants a page back.

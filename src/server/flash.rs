@@ -66,8 +66,7 @@ impl Flash {
 
     fn take<T: DeserializeOwned>(&self, ctx: &RequestCtx) -> Option<T> {
         let name = self.name(ctx);
-        let sealed = ctx.cookies.get(name)?.value().to_owned();
-        ctx.cookies.add(self.cookie(ctx, String::new(), 0));
+        let sealed = ctx.read_once(name, |cookies| cookies.add(self.cookie(ctx, String::new(), 0)))?;
         ctx.state
             .keys
             .open_json(self.purpose, name.as_bytes(), &sealed, now_seconds())

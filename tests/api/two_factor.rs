@@ -141,6 +141,41 @@ async fn setting_it_up_shows_the_key_and_needs_a_first_code(app: TestApp) {
     assert_eq!(twice.status(), StatusCode::CONFLICT);
 }
 
+/// Without JavaScript: the form posts, the browser lands on the page, which shows the
+/// recovery codes once.
+async fn the_recovery_codes_show_on_the_page_after_the_form_posts(app: TestApp) {
+    app.signed_up("alice").await;
+    expect_status(app.call("begin_two_factor", &[]).await, StatusCode::OK).await;
+    let overview: Value =
+        serde_json::from_str(&expect_status(app.call("security", &[]).await, StatusCode::OK).await)
+            .expect("json");
+    let secret = TotpSecret::from_base32(overview["two_factor"]["SettingUp"]["key"].as_str().expect("key"))
+        .expect("key");
+    let code = secret.code_at_step(now() as u64 / STEP_SECONDS);
+    let response = app
+        .client
+        .post(app.url("/api/confirm_two_factor"))
+        .header("accept", "text/html")
+        .header("origin", &app.origin)
+        .header("referer", app.url("/settings/security"))
+        .form(&[("code", code.as_str())])
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(response.status(), StatusCode::FOUND);
+    let page = location(&response);
+    assert!(page.ends_with("/settings/security?done=enabled"), "{page}");
+    let url = if page.starts_with("http") {
+        page.clone()
+    } else {
+        app.url(&page)
+    };
+    let html = expect_status(app.client.get(&url).send().await.expect("GET"), StatusCode::OK).await;
+    assert!(html.contains("data-testid=\"recovery-codes\""), "{html}");
+    let again = expect_status(app.client.get(&url).send().await.expect("GET"), StatusCode::OK).await;
+    assert!(!again.contains("data-testid=\"recovery-codes\""), "shown once");
+}
+
 async fn a_password_alone_no_longer_signs_in_and_a_code_works_once(app: TestApp) {
     app.signed_up("alice").await;
     let (secret, _, confirmed_step) = enable(&app, &app.client).await;
@@ -358,6 +393,7 @@ async fn confirming_it_is_you_includes_the_second_factor(app: TestApp) {
 
 db_tests!(
     setting_it_up_shows_the_key_and_needs_a_first_code,
+    the_recovery_codes_show_on_the_page_after_the_form_posts,
     a_password_alone_no_longer_signs_in_and_a_code_works_once,
     twenty_requests_with_one_code_sign_in_once,
     a_recovery_code_signs_in_once,
