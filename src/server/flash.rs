@@ -4,31 +4,33 @@
 //! codes just made (shown once). Each travels in a sealed, HttpOnly cookie that lives a
 //! minute or two and is cleared by the page that shows it.
 
-use crate::server::{context::RequestCtx, db::now_seconds, keys::Purpose};
+use crate::server::{auth::cookie::PrivateCookie, context::RequestCtx, db::now_seconds, keys::Purpose};
 use serde::{de::DeserializeOwned, Serialize};
-use tower_cookies::{
-    cookie::{time::Duration as CookieDuration, SameSite},
-    Cookie,
-};
+use tower_cookies::{cookie::SameSite, Cookie};
 
 /// One kind of flash value: its cookie and what it is sealed for.
 struct Flash {
-    plain: &'static str,
-    host: &'static str,
+    cookie: PrivateCookie,
     purpose: Purpose,
     seconds: i64,
 }
 
 const TYPED_USERNAME: Flash = Flash {
-    plain: "gatehouse_flash",
-    host: "__Host-gatehouse_flash",
+    cookie: PrivateCookie {
+        plain: "gatehouse_flash",
+        host: "__Host-gatehouse_flash",
+        same_site: SameSite::Strict,
+    },
     purpose: Purpose::Flash,
     seconds: 60,
 };
 
 const RECOVERY_CODES: Flash = Flash {
-    plain: "gatehouse_codes",
-    host: "__Host-gatehouse_codes",
+    cookie: PrivateCookie {
+        plain: "gatehouse_codes",
+        host: "__Host-gatehouse_codes",
+        same_site: SameSite::Strict,
+    },
     purpose: Purpose::RecoveryCodesFlash,
     seconds: 120,
 };
@@ -38,21 +40,11 @@ const MAX_CHARS: usize = 64;
 
 impl Flash {
     fn name(&self, ctx: &RequestCtx) -> &'static str {
-        if ctx.state.config.https {
-            self.host
-        } else {
-            self.plain
-        }
+        self.cookie.name(ctx.state.config.https)
     }
 
     fn cookie(&self, ctx: &RequestCtx, value: String, max_age: i64) -> Cookie<'static> {
-        Cookie::build((self.name(ctx), value))
-            .http_only(true)
-            .same_site(SameSite::Strict)
-            .secure(ctx.state.config.https)
-            .path("/")
-            .max_age(CookieDuration::seconds(max_age))
-            .build()
+        self.cookie.build(ctx.state.config.https, value, max_age)
     }
 
     fn keep<T: Serialize>(&self, ctx: &RequestCtx, value: &T) {

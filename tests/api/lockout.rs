@@ -35,6 +35,15 @@ async fn concurrent_guesses_get_no_more_than_the_limit(app: TestApp) {
         .scalar("SELECT COUNT(*) FROM audit_events WHERE kind = 'login_failure'")
         .await;
     assert!(failures <= 6, "{failures} failures were evaluated for two names");
+    // Both names are locked from the attempt that reached the limit on (the first lock is
+    // one second long: stretch it so a slow machine cannot let it expire before the
+    // check below).
+    let locked = app
+        .scalar("SELECT COUNT(*) FROM login_throttle WHERE failures = 3 AND locked_until_ms >= updated_at_ms + 1000")
+        .await;
+    assert_eq!(locked, 2, "the burst locked both names");
+    app.execute("UPDATE login_throttle SET locked_until_ms = locked_until_ms + 600000")
+        .await;
     // The right password does not get through a lock either.
     assert_eq!(
         app.login_with(&new_client(), "alice", GOOD_PASSWORD)

@@ -1,10 +1,44 @@
-//! The session cookie: `gatehouse_session`, or `__Host-gatehouse_session`
-//! with `Secure` when the public URL is https. Always HttpOnly, SameSite=Lax, Path=/.
+//! The site's own cookies. The session cookie is `gatehouse_session`, or
+//! `__Host-gatehouse_session` with `Secure` when the public URL is https; always
+//! HttpOnly, SameSite=Lax, Path=/. The others (OAuth flow, device record, pending
+//! sign-in, flash values) follow the same rule through [`PrivateCookie`].
 
 use tower_cookies::{
-    cookie::{time::OffsetDateTime, SameSite},
+    cookie::{time::Duration as CookieDuration, time::OffsetDateTime, SameSite},
     Cookie, Cookies,
 };
+
+/// A cookie only this server reads: HttpOnly and `Path=/` always; over https `Secure`
+/// and named with the `__Host-` prefix (this exact origin, no `Domain`).
+#[derive(Clone, Copy, Debug)]
+pub struct PrivateCookie {
+    /// The name over plain http.
+    pub plain: &'static str,
+    /// The name over https.
+    pub host: &'static str,
+    pub same_site: SameSite,
+}
+
+impl PrivateCookie {
+    pub fn name(&self, https: bool) -> &'static str {
+        if https {
+            self.host
+        } else {
+            self.plain
+        }
+    }
+
+    /// The cookie carrying `value` for `max_age` seconds (`0`: removes it).
+    pub fn build(&self, https: bool, value: String, max_age: i64) -> Cookie<'static> {
+        Cookie::build((self.name(https), value))
+            .http_only(true)
+            .same_site(self.same_site)
+            .secure(https)
+            .path("/")
+            .max_age(CookieDuration::seconds(max_age))
+            .build()
+    }
+}
 
 /// Cookie name over plain http (development, tests).
 pub const PLAIN_NAME: &str = "gatehouse_session";

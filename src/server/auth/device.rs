@@ -5,12 +5,10 @@
 //! The record names the user by id and the device by a random id; it grants nothing by
 //! itself — the password is still checked, and the device's own counter locks too.
 
+use super::cookie::PrivateCookie;
 use crate::server::{context::RequestCtx, db::now_seconds, keys::Purpose};
 use serde::{Deserialize, Serialize};
-use tower_cookies::{
-    cookie::{time::Duration as CookieDuration, SameSite},
-    Cookie,
-};
+use tower_cookies::cookie::SameSite;
 
 /// How long a browser stays known after its last sign-in.
 const REMEMBERED_SECONDS: i64 = 365 * 86_400;
@@ -22,12 +20,15 @@ struct Record {
     device: String,
 }
 
+/// The device cookie (`__Host-gatehouse_device` over https).
+const DEVICE_COOKIE: PrivateCookie = PrivateCookie {
+    plain: "gatehouse_device",
+    host: "__Host-gatehouse_device",
+    same_site: SameSite::Lax,
+};
+
 fn cookie_name(ctx: &RequestCtx) -> &'static str {
-    if ctx.state.config.https {
-        "__Host-gatehouse_device"
-    } else {
-        "gatehouse_device"
-    }
+    DEVICE_COOKIE.name(ctx.state.config.https)
 }
 
 fn read(ctx: &RequestCtx) -> Option<Record> {
@@ -58,12 +59,6 @@ pub fn remember(ctx: &RequestCtx, user_id: i64) {
         &Record { user_id, device },
         now_seconds() + REMEMBERED_SECONDS,
     );
-    let cookie = Cookie::build((name, sealed))
-        .http_only(true)
-        .same_site(SameSite::Lax)
-        .secure(ctx.state.config.https)
-        .path("/")
-        .max_age(CookieDuration::seconds(REMEMBERED_SECONDS))
-        .build();
-    ctx.cookies.add(cookie);
+    ctx.cookies
+        .add(DEVICE_COOKIE.build(ctx.state.config.https, sealed, REMEMBERED_SECONDS));
 }

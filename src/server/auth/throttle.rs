@@ -16,9 +16,10 @@ use crate::{
     model::{AppError, AuditKind},
     server::{
         audit::{self, Event},
+        auth::device,
         config::{Config, Rate},
         context::RequestCtx,
-        db::{self, now_millis, rate_limits::Taken, Db, Exec},
+        db::{self, now_millis, rate_limits::Taken, users::UserRow, Db, Exec},
         http::client::ClientInfo,
     },
 };
@@ -175,6 +176,21 @@ pub async fn take_attempt(
     };
     db::throttle::store(ex, &attempts.key, counter).await?;
     Ok(Verdict::Allowed)
+}
+
+/// Counts an attempt at a known user's secret (a password confirmation, a code) before
+/// it is checked, in a transaction of its own (the right counter for this browser, see
+/// [`Attempts`]); 429 while locked. Gives the counter, to be told of a success.
+pub async fn attempt_for(ctx: &RequestCtx, user: &UserRow) -> Result<Attempts, AppError> {
+    let device = device::trusted(ctx, user.id);
+    let attempts = Attempts::for_username(&user.username_key, device.as_deref());
+    let account = Some((user.id, user.username.as_str()));
+    let max_failures = ctx.state.config.login_max_failures;
+    let mut tx = ctx.state.db.begin().await?;
+    let verdict = take_attempt(tx.exec(), &attempts, max_failures, &ctx.client, account).await?;
+    tx.commit().await?;
+    verdict.or_refuse()?;
+    Ok(attempts)
 }
 
 /// Forgets the attempts after a right password: the counter (and its lock) is gone.

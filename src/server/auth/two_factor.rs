@@ -11,9 +11,9 @@
 //! - A code is good once: its time step must be later than the last accepted one.
 
 use super::{
-    device,
+    cookie::PrivateCookie,
     sessions::{self, How},
-    throttle::{self, Attempts},
+    throttle,
     totp::{self, TotpSecret},
 };
 use crate::{
@@ -29,10 +29,7 @@ use crate::{
     },
 };
 use sha2::{Digest, Sha256};
-use tower_cookies::{
-    cookie::{time::Duration as CookieDuration, SameSite},
-    Cookie,
-};
+use tower_cookies::{cookie::SameSite, Cookie};
 
 /// How long a pending sign-in waits for its code.
 pub const PENDING_SECONDS: i64 = 300;
@@ -217,20 +214,7 @@ pub async fn user_row(ctx: &RequestCtx, user_id: i64) -> Result<users::UserRow, 
 /// is recorded (`mfa_failed`, counted per user and window).
 pub async fn check_code(ctx: &RequestCtx, user: &users::UserRow, code: &str) -> Result<(), AppError> {
     let state = &ctx.state;
-    let device = device::trusted(ctx, user.id);
-    let attempts = Attempts::for_username(&user.username_key, device.as_deref());
-    let account = Some((user.id, user.username.as_str()));
-    let mut tx = state.db.begin().await?;
-    let verdict = throttle::take_attempt(
-        tx.exec(),
-        &attempts,
-        state.config.login_max_failures,
-        &ctx.client,
-        account,
-    )
-    .await?;
-    tx.commit().await?;
-    verdict.or_refuse()?;
+    let attempts = throttle::attempt_for(ctx, user).await?;
 
     let mut tx = state.db.begin().await?;
     let right = match two_factor::factor(tx.exec(), user.id).await? {
@@ -323,22 +307,19 @@ pub enum SignIn {
     SecondFactorPending,
 }
 
+/// The pending sign-in's cookie (`__Host-gatehouse_pending` over https).
+const PENDING_COOKIE: PrivateCookie = PrivateCookie {
+    plain: "gatehouse_pending",
+    host: "__Host-gatehouse_pending",
+    same_site: SameSite::Lax,
+};
+
 fn pending_cookie_name(ctx: &RequestCtx) -> &'static str {
-    if ctx.state.config.https {
-        "__Host-gatehouse_pending"
-    } else {
-        "gatehouse_pending"
-    }
+    PENDING_COOKIE.name(ctx.state.config.https)
 }
 
 fn pending_cookie(ctx: &RequestCtx, value: String, max_age: i64) -> Cookie<'static> {
-    Cookie::build((pending_cookie_name(ctx), value))
-        .http_only(true)
-        .same_site(SameSite::Lax)
-        .secure(ctx.state.config.https)
-        .path("/")
-        .max_age(CookieDuration::seconds(max_age))
-        .build()
+    PENDING_COOKIE.build(ctx.state.config.https, value, max_age)
 }
 
 fn pending_id(handle: &str) -> String {

@@ -31,13 +31,10 @@ pub async fn take(
 ) -> anyhow::Result<Taken> {
     // A refused request writes nothing: read first (a flood of refusals must not
     // compete with real sign-ins for SQLite's one writer).
-    let tat: Option<i64> =
-        on_exec!(ex.reborrow(), c => sqlx::query_scalar("SELECT tat_ms FROM rate_limits WHERE key = $1")
-        .bind(key)
-        .fetch_optional(c)
-        .await)
-        .context("read a rate limit")?;
-    if let Some(tat) = tat.filter(|tat| tat - tolerance_ms > now_ms) {
+    if let Some(tat) = read_tat(ex.reborrow(), key)
+        .await?
+        .filter(|tat| tat - tolerance_ms > now_ms)
+    {
         return Ok(Taken::Denied {
             retry_after_ms: tat - tolerance_ms - now_ms,
         });
@@ -71,12 +68,7 @@ pub async fn take(
         if inserted == 1 {
             return Ok(Taken::Allowed);
         }
-        let tat: Option<i64> =
-            on_exec!(ex.reborrow(), c => sqlx::query_scalar("SELECT tat_ms FROM rate_limits WHERE key = $1")
-            .bind(key)
-            .fetch_optional(c)
-            .await)
-            .context("read a rate limit")?;
+        let tat = read_tat(ex.reborrow(), key).await?;
         if let Some(tat) = tat {
             if tat - tolerance_ms > now_ms {
                 return Ok(Taken::Denied {
@@ -86,6 +78,15 @@ pub async fn take(
         }
     }
     Ok(Taken::Allowed)
+}
+
+/// The key's theoretical arrival time, if it has one.
+async fn read_tat(ex: Exec<'_>, key: &str) -> anyhow::Result<Option<i64>> {
+    on_exec!(ex, c => sqlx::query_scalar("SELECT tat_ms FROM rate_limits WHERE key = $1")
+        .bind(key)
+        .fetch_optional(c)
+        .await)
+    .context("read a rate limit")
 }
 
 /// Deletes limits that have fully recovered (their TAT is in the past).

@@ -196,20 +196,7 @@ pub async fn confirm_password(
 ) -> Result<(), AppError> {
     let state = &ctx.state;
     let wrong = || AppError::new(ErrorKind::Forbidden, "Your current password is not correct.");
-    let device = device::trusted(ctx, user.id);
-    let attempts = Attempts::for_username(&user.username_key, device.as_deref());
-    let account = Some((user.id, user.username.as_str()));
-    let mut tx = state.db.begin().await?;
-    let verdict = throttle::take_attempt(
-        tx.exec(),
-        &attempts,
-        state.config.login_max_failures,
-        &ctx.client,
-        account,
-    )
-    .await?;
-    tx.commit().await?;
-    verdict.or_refuse()?;
+    let attempts = throttle::attempt_for(ctx, user).await?;
     let Some(typed) = normalise_for_verification(typed) else {
         return Err(wrong());
     };

@@ -16,6 +16,7 @@ use crate::{
     server::{
         auth::{
             accounts::providers::{self, Linking},
+            cookie::PrivateCookie,
             two_factor::{self, SignIn},
         },
         context::RequestCtx,
@@ -32,10 +33,7 @@ use axum::{
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
-use tower_cookies::{
-    cookie::{time::Duration as CookieDuration, SameSite},
-    Cookie, Cookies,
-};
+use tower_cookies::{cookie::SameSite, Cookie, Cookies};
 
 /// How long a started flow stays valid.
 const FLOW_SECONDS: i64 = 600;
@@ -68,22 +66,19 @@ fn session_binding(session_id: &str) -> String {
     hex::encode(Sha256::digest(format!("oauth flow for {session_id}")))
 }
 
+/// The flow cookie (`__Host-gatehouse_oauth` over https).
+const FLOW_COOKIE: PrivateCookie = PrivateCookie {
+    plain: "gatehouse_oauth",
+    host: "__Host-gatehouse_oauth",
+    same_site: SameSite::Lax,
+};
+
 fn cookie_name(state: &AppState) -> &'static str {
-    if state.config.https {
-        "__Host-gatehouse_oauth"
-    } else {
-        "gatehouse_oauth"
-    }
+    FLOW_COOKIE.name(state.config.https)
 }
 
-fn flow_cookie(state: &AppState, value: String, max_age: CookieDuration) -> Cookie<'static> {
-    Cookie::build((cookie_name(state), value))
-        .http_only(true)
-        .same_site(SameSite::Lax)
-        .secure(state.config.https)
-        .path("/")
-        .max_age(max_age)
-        .build()
+fn flow_cookie(state: &AppState, value: String, max_age: i64) -> Cookie<'static> {
+    FLOW_COOKIE.build(state.config.https, value, max_age)
 }
 
 fn parse_provider(state: &AppState, name: &str) -> Option<Provider> {
@@ -132,7 +127,7 @@ fn begin(
         &flow,
         now_seconds() + FLOW_SECONDS,
     );
-    cookies.add(flow_cookie(state, sealed, CookieDuration::seconds(FLOW_SECONDS)));
+    cookies.add(flow_cookie(state, sealed, FLOW_SECONDS));
     Redirect::to(&started.url).into_response()
 }
 
@@ -268,7 +263,7 @@ pub async fn callback(
     // The flow cookie is good for one callback only, whatever happens next.
     let name = cookie_name(&state);
     let stored = cookies.get(name).map(|c| c.value().to_owned());
-    cookies.add(flow_cookie(&state, String::new(), CookieDuration::ZERO));
+    cookies.add(flow_cookie(&state, String::new(), 0));
 
     if let Some(error) = query.error.as_deref() {
         return fail(&format!(
