@@ -4,7 +4,9 @@ import * as path from 'node:path';
 // The server under test: the debug build cargo-leptos made, on a fresh SQLite database
 // (see support/serve.sh). GATEHOUSE_E2E_BIN points at another build (release) if wanted.
 const port = Number(process.env.GATEHOUSE_E2E_PORT ?? 3100);
-const baseURL = `http://127.0.0.1:${port}`;
+// `localhost`, not 127.0.0.1: passkeys (WebAuthn) refuse an IP address, and the server
+// sends other host names to its public URL.
+const baseURL = `http://localhost:${port}`;
 const root = path.resolve(__dirname, '..');
 const fakeOAuthPort = Number(process.env.FAKE_OAUTH_PORT ?? 3101);
 
@@ -47,7 +49,7 @@ export default defineConfig({
     },
     {
     command: `bash ${path.join(__dirname, 'tests/support/serve.sh')}`,
-    url: `${baseURL}/healthz`,
+    url: `http://127.0.0.1:${port}/healthz`,
     reuseExistingServer: false,
     timeout: 120_000,
     stdout: 'ignore',

@@ -42,6 +42,26 @@ for (const scheme of ['light', 'dark'] as const) {
     await ready(page, true);
     await page.screenshot({ path: path.join(dir, `two-factor-${scheme}.png`) });
     await page.context().clearCookies();
+    // Passkeys: the settings list (dates masked), with a passkey from Chromium's
+    // virtual authenticator.
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send('WebAuthn.enable');
+    await cdp.send('WebAuthn.addVirtualAuthenticator', {
+      options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
+    });
+    await signUp(page, true, `grace-${scheme}`);
+    await expect(page).toHaveURL('/profile');
+    await page.goto('/settings/security');
+    await ready(page, true);
+    await page.getByLabel('Name (optional)').fill('MacBook');
+    await page.getByRole('button', { name: 'Add a passkey' }).click();
+    await expect(page).toHaveURL('/settings/security?done=added');
+    await expect(page.getByTestId('passkey')).toHaveCount(1);
+    await page.setViewportSize({ width: 1000, height: 900 });
+    await page.getByRole('heading', { name: 'Passkeys' }).scrollIntoViewIfNeeded();
+    await page.screenshot({ path: path.join(dir, `passkeys-${scheme}.png`), mask: [page.getByTestId('passkey-meta')], maskColor: '#8a8fa3' });
+    await page.setViewportSize({ width: 1000, height: 640 });
+    await page.context().clearCookies();
     await page.goto('/signup');
     await ready(page, true);
     await page.getByLabel('Username').fill('ada');

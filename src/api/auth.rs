@@ -71,6 +71,7 @@ pub async fn auth_settings() -> Result<crate::model::AuthSettings, AppError> {
         password_min_length: state.config.password_min_length,
         github: state.config.github.is_some(),
         google: state.config.google.is_some(),
+        passkeys: state.config.passkeys,
     })
 }
 

@@ -1,12 +1,17 @@
-//! Server functions of `/settings/security` (two-factor sign-in). Each needs a signed-in
-//! user; turning the factor on or off and new recovery codes need a recent
-//! authentication (the services check both).
+//! Server functions of `/settings/security` (two-factor sign-in, passkeys). Each needs a
+//! signed-in user; turning the factor on or off, new recovery codes and removing a
+//! passkey need a recent authentication (the services check both). Adding a passkey is
+//! the JSON endpoints' work (`auth::passkeys`): it needs the browser's WebAuthn API.
 
 use crate::model::{AppError, SecurityOverview};
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
-use crate::server::{auth::two_factor, context::RequestCtx, flash};
+use crate::server::{
+    auth::{passkeys, two_factor},
+    context::RequestCtx,
+    flash,
+};
 
 /// What the security page shows.
 #[server(endpoint = "security")]
@@ -57,4 +62,20 @@ pub async fn disable_two_factor(code: String) -> Result<String, AppError> {
     let ctx = RequestCtx::current()?;
     two_factor::disable(&ctx, &code).await?;
     Ok(ctx.continue_to("/settings/security?done=disabled"))
+}
+
+/// Renames one of the user's passkeys.
+#[server(endpoint = "rename_passkey")]
+pub async fn rename_passkey(id: i64, name: String) -> Result<String, AppError> {
+    let ctx = RequestCtx::current()?;
+    passkeys::rename(&ctx, id, &name).await?;
+    Ok(ctx.continue_to("/settings/security?done=renamed"))
+}
+
+/// Removes one of the user's passkeys (not the last way to sign in).
+#[server(endpoint = "remove_passkey")]
+pub async fn remove_passkey(id: i64) -> Result<String, AppError> {
+    let ctx = RequestCtx::current()?;
+    passkeys::remove(&ctx, id).await?;
+    Ok(ctx.continue_to("/settings/security?done=removed"))
 }

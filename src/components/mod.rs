@@ -6,3 +6,4 @@ pub mod form;
 pub mod nav;
 pub mod notice;
 pub mod oauth;
+pub mod passkeys;

@@ -24,10 +24,13 @@ pub enum AuditKind {
     RecoveryCodeUsed,
     RecoveryCodesRegenerated,
     MfaReset,
+    PasskeyAdded,
+    PasskeyRemoved,
+    PasskeyCounterError,
 }
 
 impl AuditKind {
-    pub const ALL: [AuditKind; 19] = [
+    pub const ALL: [AuditKind; 22] = [
         AuditKind::Signup,
         AuditKind::LoginSuccess,
         AuditKind::LoginFailure,
@@ -47,6 +50,9 @@ impl AuditKind {
         AuditKind::RecoveryCodeUsed,
         AuditKind::RecoveryCodesRegenerated,
         AuditKind::MfaReset,
+        AuditKind::PasskeyAdded,
+        AuditKind::PasskeyRemoved,
+        AuditKind::PasskeyCounterError,
     ];
 
     /// The name stored in `audit_events.kind`.
@@ -71,6 +77,9 @@ impl AuditKind {
             AuditKind::RecoveryCodeUsed => "recovery_code_used",
             AuditKind::RecoveryCodesRegenerated => "recovery_codes_regenerated",
             AuditKind::MfaReset => "mfa_reset",
+            AuditKind::PasskeyAdded => "passkey_added",
+            AuditKind::PasskeyRemoved => "passkey_removed",
+            AuditKind::PasskeyCounterError => "passkey_counter_error",
         }
     }
 }

@@ -16,7 +16,9 @@ pub use error::{
 };
 pub use provider::Provider;
 pub use role::{role_at_least, Role, UnknownRole};
-pub use settings::{AccountOverview, SecurityOverview, SessionInfo, TwoFactorSetup, TwoFactorState};
+pub use settings::{
+    AccountOverview, PasskeyInfo, SecurityOverview, SessionInfo, TwoFactorSetup, TwoFactorState,
+};
 
 use serde::{Deserialize, Serialize};
 
@@ -70,6 +72,8 @@ pub struct AuthSettings {
     pub password_min_length: usize,
     pub github: bool,
     pub google: bool,
+    /// Passkeys are offered (the public URL names a domain).
+    pub passkeys: bool,
 }
 
 #[cfg(test)]

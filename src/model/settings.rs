@@ -40,6 +40,20 @@ pub struct SecurityOverview {
     /// Two-factor sign-in is required for this account's role (`GATEHOUSE_REQUIRE_2FA`).
     pub required: bool,
     pub recovery_codes_left: i64,
+    /// Passkeys can be used on this site (its public URL names a domain).
+    pub passkeys_enabled: bool,
+    pub passkeys: Vec<PasskeyInfo>,
+}
+
+/// One of the signed-in user's passkeys, as `/settings/security` lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasskeyInfo {
+    pub id: i64,
+    pub name: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+    /// The authenticator says the passkey is backed up (synced to other devices).
+    pub backed_up: bool,
 }
 
 /// Where an account's second factor stands.

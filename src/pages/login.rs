@@ -3,6 +3,7 @@ use crate::{
     components::{
         form::{action_error, navigate_after_success, FormError, PasswordField, TextField},
         oauth::OAuthButtons,
+        passkeys::PasskeySignIn,
     },
 };
 use leptos::prelude::*;
@@ -25,6 +26,7 @@ pub fn LoginPage() -> impl IntoView {
     let typed = Resource::new(|| (), |_| typed_username());
     let settings = Resource::new(|| (), |_| auth_settings());
     let next_for_oauth = next.clone();
+    let next_for_passkey = next.clone();
 
     view! {
         <Title text="Sign in · Gatehouse" />
@@ -33,15 +35,16 @@ pub fn LoginPage() -> impl IntoView {
             <ActionForm action=login>
                 <FormError error />
                 <input type="hidden" name="next" value=next />
-                <Suspense fallback=|| view! { <TextField label="Username" name="username" autocomplete="username" /> }>
+                <Suspense fallback=|| view! { <TextField label="Username" name="username" autocomplete="username webauthn" /> }>
                     {move || Suspend::new(async move {
                         let value = typed.await.ok().flatten().unwrap_or_default();
-                        view! { <TextField label="Username" name="username" autocomplete="username" value /> }
+                        view! { <TextField label="Username" name="username" autocomplete="username webauthn" value /> }
                     })}
                 </Suspense>
                 <PasswordField label="Password" name="password" autocomplete="current-password" />
                 <button type="submit" class="button primary wide">"Sign in"</button>
             </ActionForm>
+            <PasskeySignIn settings next=next_for_passkey />
             <OAuthButtons settings next=next_for_oauth verb="Sign in" />
             <p class="switch">"New here? " <A href=signup_href>"Create an account"</A></p>
         </section>

@@ -1,6 +1,7 @@
 //! `/settings/security`: two-factor sign-in with an authenticator app — set it up (key
 //! as a QR code, a link and text; a first code turns it on), recovery codes (shown once,
-//! replaced on request), and turning it off.
+//! replaced on request), and turning it off; and passkeys (listed, renamed, removed here;
+//! added through `/passkeys.js`).
 
 use crate::{
     api::security::{
@@ -10,6 +11,7 @@ use crate::{
     components::{
         authorized::Authorized,
         form::{action_error, navigate_on_success, FormError},
+        passkeys::{passkey_actions, PasskeyList},
     },
     model::{format_datetime, SecurityOverview, TwoFactorSetup, TwoFactorState},
     pages::settings::{DoneNotice, SettingsTabs},
@@ -49,6 +51,7 @@ fn Security() -> impl IntoView {
     navigate_on_success(actions.confirm);
     navigate_on_success(actions.regenerate);
     navigate_on_success(actions.disable);
+    let (rename, remove) = passkey_actions();
     let query = use_query_map();
     // Read again after every action and every `?done=` (the page they lead to).
     let changes = move || {
@@ -58,6 +61,8 @@ fn Security() -> impl IntoView {
             actions.confirm.version().get(),
             actions.regenerate.version().get(),
             actions.disable.version().get(),
+            rename.version().get(),
+            remove.version().get(),
         )
     };
     let overview = Resource::new(changes, |_| load_security());
@@ -82,7 +87,15 @@ fn Security() -> impl IntoView {
                     let codes = codes.await.ok().flatten();
                     match overview.await {
                         Err(e) => view! { <p class="alert alert-error">{e.message}</p> }.into_any(),
-                        Ok(overview) => view! { <TwoFactor overview codes actions /> }.into_any(),
+                        Ok(overview) => {
+                            let passkeys = (overview.passkeys_enabled || !overview.passkeys.is_empty())
+                                .then(|| overview.passkeys.clone());
+                            view! {
+                                <TwoFactor overview codes actions />
+                                {passkeys.map(|passkeys| view! { <PasskeyList passkeys rename remove /> })}
+                            }
+                            .into_any()
+                        }
                     }
                 })}
             </Transition>

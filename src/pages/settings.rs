@@ -39,6 +39,9 @@ fn done_notice(done: Option<String>) -> Option<&'static str> {
         "enabled" => Some("Two-factor sign-in is on."),
         "codes" => Some("New recovery codes were made; the old ones no longer work."),
         "disabled" => Some("Two-factor sign-in is off."),
+        "added" => Some("The passkey was added. You can sign in with it now."),
+        "renamed" => Some("The passkey was renamed."),
+        "removed" => Some("The passkey was removed."),
         _ => None,
     }
 }

@@ -324,6 +324,13 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         public_url = %state.config.public_origin,
         "Gatehouse is listening"
     );
+    if !state.config.passkeys {
+        tracing::warn!(
+            public_url = %state.config.public_origin,
+            "passkeys are off: WebAuthn needs a domain name (localhost counts), never an IP address, \
+             as GATEHOUSE_PUBLIC_URL"
+        );
+    }
     let db = state.db.clone();
     startup::serve(listener, startup::router(state), startup::shutdown_signal()).await?;
     maintenance.abort();

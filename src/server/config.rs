@@ -21,8 +21,13 @@ pub struct Config {
     pub database_url: String,
     /// The origin the site is served from, without a trailing slash (`https://example.com`).
     pub public_origin: String,
+    /// The host name of the public URL (lowercase): a GET under another name is sent here.
+    pub public_host: String,
     /// True when the public URL is https: `Secure` + `__Host-` cookies and HSTS.
     pub https: bool,
+    /// Passkeys are offered: the public URL names a domain (WebAuthn refuses an IP
+    /// address as relying-party id).
+    pub passkeys: bool,
     pub session: SessionPolicy,
     pub password_min_length: usize,
     pub default_role: Role,
@@ -107,7 +112,7 @@ pub struct Settings {
     /// The origin users reach the site at (CSRF checks, OAuth redirect URIs); https://
     /// turns on Secure + __Host- cookies and HSTS.
     #[arg(long, env = "GATEHOUSE_PUBLIC_URL", value_name = "GATEHOUSE_PUBLIC_URL",
-          default_value = "http://127.0.0.1:3000", value_parser = public_url)]
+          default_value = "http://localhost:3000", value_parser = public_url)]
     public_url: Url,
     #[command(flatten)]
     session: SessionPolicy,
@@ -272,7 +277,13 @@ impl Settings {
         Ok(Config {
             database_url: self.database_url,
             public_origin: self.public_url.origin().ascii_serialization(),
+            public_host: self
+                .public_url
+                .host_str()
+                .unwrap_or_default()
+                .to_ascii_lowercase(),
             https: self.public_url.scheme() == "https",
+            passkeys: matches!(self.public_url.host(), Some(url::Host::Domain(_))),
             session,
             password_min_length: self.password_min_length,
             default_role: self.default_role,
@@ -505,10 +516,23 @@ mod tests {
     }
 
     #[test]
+    fn an_ip_address_public_url_turns_passkeys_off() {
+        for url in ["http://127.0.0.1:3000", "http://[::1]:3000", "https://10.0.0.7"] {
+            let c = config(&[("GATEHOUSE_PUBLIC_URL", url)]).expect("valid");
+            assert!(!c.passkeys, "{url}");
+        }
+        let c = config(&[("GATEHOUSE_PUBLIC_URL", "http://LocalHost:3000")]).expect("valid");
+        assert!(c.passkeys);
+        assert_eq!(c.public_host, "localhost");
+    }
+
+    #[test]
     fn defaults_are_the_documented_ones() {
         let c = config(&[]).expect("defaults are valid");
         assert_eq!(c.database_url, "sqlite://gatehouse.db?mode=rwc");
-        assert_eq!(c.public_origin, "http://127.0.0.1:3000");
+        assert_eq!(c.public_origin, "http://localhost:3000");
+        assert_eq!(c.public_host, "localhost");
+        assert!(c.passkeys, "localhost is a domain: passkeys work by default");
         assert!(!c.https);
         assert_eq!(c.session.ttl, Duration::from_secs(30 * 86_400));
         assert_eq!(c.session.renew_within, Duration::from_secs(15 * 86_400));
@@ -567,6 +591,8 @@ mod tests {
         assert_eq!(c.page_cache_bytes, 0);
         assert!(c.database_url.starts_with("postgres://") && c.https && c.trust_proxy);
         assert_eq!(c.public_origin, "https://auth.example.com");
+        assert_eq!(c.public_host, "auth.example.com");
+        assert!(c.passkeys);
         assert_eq!(c.session.ttl, Duration::from_secs(900));
         assert_eq!(c.password_min_length, 15);
         assert_eq!(c.default_role, Role::None);

@@ -7,7 +7,7 @@ use super::{
     http::{
         csp,
         csrf::{self, CsrfPolicy},
-        headers,
+        headers, host,
         request_id::{self, HexIds, X_REQUEST_ID},
         server_fn, BODY_LIMIT_BYTES,
     },
@@ -128,12 +128,14 @@ async fn build(config: Config, leptos_options: LeptosOptions, running: Running) 
     let parallelism = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     let hasher = PasswordHasher::new(parallelism, HASH_WAIT).await?;
     let oauth = auth::oauth::OAuth::new(&config)?;
+    let passkeys = auth::passkeys::RelyingParty::new(&config)?;
     let page_cache = Arc::new(PageCache::new(config.page_cache_bytes, {
         let config = config.clone();
         move |nonce| csp::page_policy(nonce, Some(&config))
     }));
     Ok(AppState::new(Shared {
         oauth,
+        passkeys,
         keys,
         page_cache,
         cookie: SessionCookie::new(config.https),
@@ -172,6 +174,16 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
             move || shell(options.clone())
         })
         .route("/api/{*fn_name}", post(serve_api))
+        .route(
+            "/auth/passkey/register/options",
+            post(auth::passkeys::register_options_endpoint),
+        )
+        .route("/auth/passkey/register", post(auth::passkeys::register_endpoint))
+        .route(
+            "/auth/passkey/login/options",
+            post(auth::passkeys::login_options_endpoint),
+        )
+        .route("/auth/passkey/login", post(auth::passkeys::login_endpoint))
         .route("/auth/{provider}", get(auth::oauth::start_sign_in))
         .route("/auth/{provider}/link", post(auth::oauth::start_link))
         .route("/auth/{provider}/reauth", post(auth::oauth::start_reauth))
@@ -204,6 +216,10 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
     let csrf_policy = CsrfPolicy {
         origin: state.config.public_origin.clone().into(),
     };
+    let canonical = host::CanonicalHost {
+        host: state.config.public_host.as_str().into(),
+        origin: state.config.public_origin.as_str().into(),
+    };
     let site = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -228,7 +244,8 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
             REQUEST_TIMEOUT,
         ))
         .layer(from_fn_with_state(csrf_policy, csrf::check))
-        .layer(CatchPanicLayer::custom(headers::panicked));
+        .layer(CatchPanicLayer::custom(headers::panicked))
+        .layer(from_fn_with_state(canonical, host::redirect_other_names));
     headers::secure(site, hsts)
         .layer(trace)
         .layer(PropagateRequestIdLayer::new(X_REQUEST_ID.clone()))
@@ -259,8 +276,9 @@ async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-/// Every hour while the server runs: purges expired sessions, stale throttling rows and
-/// spent OAuth states, and prunes audit events past `GATEHOUSE_AUDIT_RETENTION`.
+/// Every hour while the server runs: purges expired sessions, stale throttling rows,
+/// spent OAuth states and unanswered passkey challenges, and prunes audit events past
+/// `GATEHOUSE_AUDIT_RETENTION`.
 pub fn spawn_maintenance(state: AppState) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut every = tokio::time::interval(MAINTENANCE_EVERY);
@@ -286,6 +304,11 @@ pub fn spawn_maintenance(state: AppState) -> tokio::task::JoinHandle<()> {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(purged = n, "expired pending sign-ins purged"),
                 Err(e) => tracing::warn!(error = format!("{e:#}"), "pending sign-in purge failed"),
+            }
+            match auth::passkeys::purge_challenges(&state.db).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(purged = n, "unanswered passkey challenges purged"),
+                Err(e) => tracing::warn!(error = format!("{e:#}"), "passkey challenge purge failed"),
             }
             match purge_spent_flows(&state.db).await {
                 Ok(0) => {}

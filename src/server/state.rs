@@ -1,7 +1,7 @@
 //! The state every request shares.
 
 use super::{
-    auth::{cookie::SessionCookie, oauth::OAuth, password::PasswordHasher},
+    auth::{cookie::SessionCookie, oauth::OAuth, passkeys::RelyingParty, password::PasswordHasher},
     config::Config,
     db::Db,
     keys::Keys,
@@ -24,6 +24,8 @@ pub struct Shared {
     pub hasher: PasswordHasher,
     pub cookie: SessionCookie,
     pub oauth: OAuth,
+    /// The WebAuthn relying party (none with an IP-address public URL).
+    pub passkeys: RelyingParty,
     /// Seals what the browser carries that is not a session (flows, flash values).
     pub keys: Keys,
     /// Rendered pages kept for reuse.

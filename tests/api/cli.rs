@@ -145,6 +145,7 @@ async fn serve_logs_the_request_id_of_a_failure_and_stops_cleanly_on_sigterm() {
         &[
             ("DATABASE_URL", &url),
             ("LEPTOS_SITE_ADDR", &addr),
+            ("GATEHOUSE_PUBLIC_URL", &format!("http://{addr}")),
             ("RUST_LOG", "info"),
         ],
     )
@@ -223,6 +224,10 @@ async fn serve_logs_the_request_id_of_a_failure_and_stops_cleanly_on_sigterm() {
     assert!(log.contains(&id), "the log names request {id}:\n{log}");
     assert!(log.contains("no such table"), "the log keeps the cause:\n{log}");
     assert!(!log.contains(&token), "the token never reaches the log");
+    assert!(
+        log.contains("passkeys are off: WebAuthn needs a domain name"),
+        "an IP-address public URL says why passkeys are off:\n{log}"
+    );
 }
 
 /// Runs the binary on `database` with `stdin` piped in.

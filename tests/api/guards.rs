@@ -43,7 +43,11 @@ async fn the_sign_in_page_carries_next_in_a_hidden_field(app: TestApp) {
         page.contains("type=\"hidden\" name=\"next\" value=\"/members\""),
         "{page}"
     );
-    assert!(page.contains("autocomplete=\"username\"") && page.contains("autocomplete=\"current-password\""));
+    // `webauthn`: browsers offer passkeys in the username field's autofill.
+    assert!(
+        page.contains("autocomplete=\"username webauthn\"")
+            && page.contains("autocomplete=\"current-password\"")
+    );
     assert!(page.contains("<label for=\"field-username\""), "labelled inputs");
     let signup = expect_status(app.get("/signup").await, StatusCode::OK).await;
     assert!(signup.contains("autocomplete=\"new-password\""), "{signup}");

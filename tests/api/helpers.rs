@@ -153,6 +153,10 @@ fn base_vars(database_url: &str) -> HashMap<String, String> {
 /// Not a Gatehouse variable: a test's own site directory (static files).
 pub const TEST_SITE_ROOT: &str = "TEST_SITE_ROOT";
 
+/// Not a Gatehouse variable: the host name the test server is reached at, with its
+/// port (`localhost` for passkeys, which refuse an IP address).
+pub const TEST_PUBLIC_HOST: &str = "TEST_PUBLIC_HOST";
+
 /// The server key of test apps.
 pub const TEST_SECRET_KEY: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
 
@@ -193,6 +197,13 @@ pub async fn start_on(
     for (k, v) in vars {
         all.insert((*k).to_owned(), (*v).to_owned());
     }
+    let base = match all.get(TEST_PUBLIC_HOST) {
+        Some(host) => format!("http://{host}:{}", addr.port()),
+        None => format!("http://{addr}"),
+    };
+    if all.contains_key(TEST_PUBLIC_HOST) {
+        all.insert("GATEHOUSE_PUBLIC_URL".to_owned(), base.clone());
+    }
     let config = Config::from_lookup(|name| all.get(name).cloned()).expect("test configuration is valid");
     let mut options = startup::leptos_options().expect("leptos options");
     options.site_addr = addr;
@@ -209,11 +220,19 @@ pub async fn start_on(
         })
         .await;
     });
+    // A public URL elsewhere (an https name, in tests of https behaviour): the app's own
+    // client says it is that site (`Host`), as a browser reaching it through a proxy would.
+    let public_host = state.config.public_host.clone();
+    let client = if public_host == addr.ip().to_string() || all.contains_key(TEST_PUBLIC_HOST) {
+        new_client()
+    } else {
+        client_for_host(&public_host)
+    };
     TestApp {
         addr,
-        base: format!("http://{addr}"),
+        base,
         origin: state.config.public_origin.clone(),
-        client: new_client(),
+        client,
         db: state.db.clone(),
         state,
         backend,
@@ -228,6 +247,22 @@ pub fn new_client() -> Client {
     Client::builder()
         .cookie_store(true)
         .redirect(Policy::none())
+        .user_agent("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0 Safari/537.36")
+        .build()
+        .expect("http client")
+}
+
+/// A browser-like client whose requests say they are for `host` (`Host` header).
+pub fn client_for_host(host: &str) -> Client {
+    let mut headers = header::HeaderMap::new();
+    headers.insert(
+        header::HOST,
+        header::HeaderValue::from_str(host).expect("a host name"),
+    );
+    Client::builder()
+        .cookie_store(true)
+        .redirect(Policy::none())
+        .default_headers(headers)
         .user_agent("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0 Safari/537.36")
         .build()
         .expect("http client")

@@ -65,6 +65,7 @@ macro_rules! backend_tests {
 
 mod accounts;
 mod admin;
+mod authenticator;
 mod cli;
 mod database_urls;
 mod fake_provider;
@@ -78,6 +79,7 @@ mod oauth;
 mod oauth_flow;
 mod page_cache;
 mod pages;
+mod passkeys;
 mod reauth;
 mod sessions;
 mod settings;

@@ -17,7 +17,7 @@ async fn app_with(backend: Backend, provider: &FakeProvider) -> TestApp {
 }
 
 /// Follows a flow from its start to the app's callback answer.
-async fn run_flow(app: &TestApp, browser: &Client, start: Response) -> Response {
+pub async fn run_flow(app: &TestApp, browser: &Client, start: Response) -> Response {
     assert_eq!(
         start.status(),
         StatusCode::SEE_OTHER,
@@ -35,7 +35,7 @@ async fn run_flow(app: &TestApp, browser: &Client, start: Response) -> Response 
     browser.get(back).send().await.expect("callback")
 }
 
-async fn sign_in_with(app: &TestApp, browser: &Client, provider: &str, next: &str) -> Response {
+pub async fn sign_in_with(app: &TestApp, browser: &Client, provider: &str, next: &str) -> Response {
     let start = browser
         .get(app.url(&format!("/auth/{provider}?next={next}")))
         .send()

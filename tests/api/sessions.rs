@@ -18,6 +18,7 @@ fn bare() -> Client {
 async fn get_with_token(app: &TestApp, path: &str, token: &str) -> reqwest::Response {
     bare()
         .get(app.url(path))
+        .header("host", &app.state.config.public_host)
         .header("cookie", format!("gatehouse_session={token}"))
         .send()
         .await
@@ -68,6 +69,7 @@ async fn over_https_the_cookie_is_host_prefixed_and_secure_and_hsts_is_sent(app:
     let token = session_cookie_value(&response).expect("token");
     let me = bare()
         .get(app.url("/profile"))
+        .header("host", "gatehouse.example")
         .header("cookie", format!("__Host-gatehouse_session={token}"))
         .send()
         .await

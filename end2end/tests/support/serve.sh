@@ -8,7 +8,7 @@ rm -f "$state"/e2e.db*
 export DATABASE_URL="sqlite://$state/e2e.db?mode=rwc"
 export LEPTOS_SITE_ROOT="$root/target/site"
 export LEPTOS_SITE_ADDR="127.0.0.1:${GATEHOUSE_E2E_PORT:-3100}"
-export GATEHOUSE_PUBLIC_URL="http://127.0.0.1:${GATEHOUSE_E2E_PORT:-3100}"
+export GATEHOUSE_PUBLIC_URL="http://localhost:${GATEHOUSE_E2E_PORT:-3100}"
 # The suite signs in and up far more often than a person would.
 export GATEHOUSE_RATE_SIGNIN="${GATEHOUSE_RATE_SIGNIN:-100000/1m}"
 export GATEHOUSE_RATE_SIGNUP="${GATEHOUSE_RATE_SIGNUP:-100000/1m}"

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod cookie;
 pub mod device;
 pub mod oauth;
+pub mod passkeys;
 pub mod password;
 pub mod sessions;
 pub mod throttle;

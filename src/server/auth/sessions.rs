@@ -204,6 +204,9 @@ pub enum How {
     /// A provider's account (`login_success`; `signup` first when the sign-in created
     /// the account).
     Provider { provider: Provider, new_account: bool },
+    /// A passkey, verified with user verification: both factors at once
+    /// (`login_success` with detail `passkey`).
+    Passkey,
     /// A new session after a password change, which ended every session and was
     /// recorded (`password_changed`) in the same transaction.
     PasswordChange,
@@ -226,6 +229,7 @@ pub async fn start(mut tx: Tx, ctx: &RequestCtx, user: &SessionUser, how: How) -
     match how {
         How::SignUp => audit::record(tx.exec(), &ctx.client, signed_up).await?,
         How::Password => audit::record(tx.exec(), &ctx.client, signed_in).await?,
+        How::Passkey => audit::record(tx.exec(), &ctx.client, signed_in.detail("passkey")).await?,
         How::Provider {
             provider,
             new_account,

@@ -107,6 +107,8 @@ pub async fn overview(ctx: &RequestCtx) -> Result<SecurityOverview, AppError> {
         two_factor: state,
         required: ctx.second_factor_required_for(auth.user.role),
         recovery_codes_left,
+        passkeys_enabled: ctx.state.config.passkeys,
+        passkeys: super::passkeys::list(ctx, auth.user.id).await?,
     })
 }
 

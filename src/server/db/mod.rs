@@ -10,6 +10,7 @@
 pub mod audit;
 pub mod oauth;
 pub mod oauth_states;
+pub mod passkeys;
 pub mod rate_limits;
 pub mod reader;
 pub mod sessions;

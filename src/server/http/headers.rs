@@ -51,11 +51,12 @@ pub fn secure<S: Clone + Send + Sync + 'static>(router: Router<S>, hsts: bool) -
 /// What a browser or a proxy may keep. Every answer built for a request — pages (a
 /// signed-in user's pages show their data), server-function answers, redirects, errors —
 /// is `no-store`, page-cache hits included: nothing of it stays in a shared browser's
-/// cache or a proxy. The static files of the site (`/pkg/…`, the favicon) may be kept,
+/// cache or a proxy. The static files of the site (`/pkg/…`, the favicon, `/passkeys.js`) may be kept,
 /// but are revalidated on each use (`no-cache`: a 304 when unchanged), because their
 /// names carry no content hash and a new deployment must be seen at once.
 async fn cache_policy(req: Request, next: Next) -> Response {
-    let is_static = req.uri().path().starts_with("/pkg/") || req.uri().path() == "/favicon.svg";
+    let is_static =
+        req.uri().path().starts_with("/pkg/") || matches!(req.uri().path(), "/favicon.svg" | "/passkeys.js");
     let mut response = next.run(req).await;
     let static_file =
         is_static && (response.status().is_success() || response.status() == StatusCode::NOT_MODIFIED);

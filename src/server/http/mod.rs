@@ -1,6 +1,6 @@
 //! HTTP layers that know nothing about users: request ids, security headers, error
 //! pages, cross-site refusal, client addresses, the page policy and server-function
-//! hygiene. Outermost first: request id → tracing → security headers → panic catcher →
+//! hygiene. Outermost first: request id → tracing → security headers → one host name → panic catcher →
 //! timeout → body limit → compression → cross-site refusal; the layers that need the
 //! signed-in user (session, access, page cache) are in `auth` and `site`.
 
@@ -9,6 +9,7 @@ pub mod csp;
 pub mod csrf;
 pub mod error_page;
 pub mod headers;
+pub mod host;
 pub mod request_id;
 pub mod server_fn;
 

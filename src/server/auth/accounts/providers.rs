@@ -13,7 +13,7 @@ use crate::{
         },
         context::RequestCtx,
         db::{
-            now_seconds, oauth,
+            now_seconds, oauth, passkeys,
             users::{self, Inserted, NewUser, Profile},
             Tx,
         },
@@ -179,7 +179,8 @@ pub async fn unlink(ctx: &RequestCtx, provider: Provider) -> Result<(), AppError
             provider.label()
         )));
     }
-    if user.password_hash.is_none() && links.len() <= 1 {
+    let keys = passkeys::count_for_user(tx.exec(), user_id).await?;
+    if user.password_hash.is_none() && links.len() <= 1 && keys == 0 {
         return Err(AppError::conflict(format!(
             "{} is your only way to sign in. Set a password first.",
             provider.label()
