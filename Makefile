@@ -1,5 +1,5 @@
 # Gatehouse. The two commands a newcomer needs:
-#   make run    install what is missing, build (release) and serve on http://127.0.0.1:3000
+#   make run    install what is missing, build (release) and serve on http://localhost:3000
 #   make test   install what is missing and run every test (Rust + Playwright)
 # Tools are installed only when missing or at the wrong version.
 
@@ -25,7 +25,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test dev lint fmt tools browser npm rust-tests e2e clean-e2e bench
 
-## Build the release site and serve it on http://127.0.0.1:3000 (SQLite by default).
+## Build the release site and serve it on http://localhost:3000 (SQLite by default).
 run: tools
 	cargo leptos serve --release
 

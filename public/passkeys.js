@@ -4,7 +4,7 @@
 // Without JavaScript none of this runs, and the pages say passkeys need it: the passkey
 // controls are shown only once this module has marked the page (`html.passkeys`).
 //
-// It speaks the four JSON endpoints of SPEC §16: options in, the browser's WebAuthn call,
+// It speaks the four JSON endpoints of the README's "Passkeys" section: options in, the browser's WebAuthn call,
 // the credential back out in the JSON form of `PublicKeyCredential.toJSON()`.
 
 const root = document.documentElement;

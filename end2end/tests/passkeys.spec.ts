@@ -21,6 +21,17 @@ async function virtualAuthenticator(page: Page): Promise<{ cdp: CDPSession; id: 
   return { cdp, id: authenticatorId };
 }
 
+/** Makes the page's browser one without passkey autofill (conditional mediation), as
+ *  older browsers are: Chromium's virtual authenticator answers an autofill request by
+ *  itself, which would sign in before the button is pressed. */
+async function withoutAutofill(page: Page): Promise<void> {
+  await page.addInitScript(() => {
+    if (window.PublicKeyCredential) {
+      PublicKeyCredential.isConditionalMediationAvailable = async () => false;
+    }
+  });
+}
+
 /** Adds a passkey named `name` from the security page. */
 async function addPasskey(page: Page, name: string): Promise<void> {
   await page.goto('/settings/security');
@@ -34,6 +45,7 @@ async function addPasskey(page: Page, name: string): Promise<void> {
 
 test('passkeys: add one in settings, sign out, sign in with the button', async ({ page }, testInfo) => {
   test.skip(!jsEnabled(testInfo), 'passkeys need JavaScript (the no-JS project checks the note)');
+  await withoutAutofill(page);
   const { cdp, id } = await virtualAuthenticator(page);
   const username = uniqueName('pk');
   await signedUp(page, true, username);
@@ -70,6 +82,7 @@ test('passkeys: add one in settings, sign out, sign in with the button', async (
 
 test('a passkey sign-in of a user with two-factor on skips the code prompt', async ({ page }, testInfo) => {
   test.skip(!jsEnabled(testInfo), 'passkeys need JavaScript');
+  await withoutAutofill(page);
   await virtualAuthenticator(page);
   const username = uniqueName('pk2fa');
   await signedUp(page, true, username);
@@ -99,6 +112,20 @@ test('a passkey sign-in of a user with two-factor on skips the code prompt', asy
   await expect(page.getByTestId('profile-username')).toHaveText(username);
 });
 
+test('the username field offers the passkey (autofill), which signs in', async ({ page }, testInfo) => {
+  test.skip(!jsEnabled(testInfo), 'passkeys need JavaScript');
+  await virtualAuthenticator(page);
+  const username = uniqueName('pkauto');
+  await signedUp(page, true, username);
+  await addPasskey(page, 'Phone');
+  await signOut(page);
+  // No click: the page asks for a passkey with conditional mediation as it loads, and
+  // the virtual authenticator answers as a user picking it from the autofill list would.
+  await page.goto('/login?next=%2Fmembers');
+  await expect(page).toHaveURL('/members');
+  await expect(page.getByRole('heading', { name: "Members' area" })).toBeVisible();
+});
+
 test('without JavaScript: no passkey button, a short note, and the password still signs in', async ({ page }, testInfo) => {
   test.skip(jsEnabled(testInfo), 'the no-JS project');
   const username = uniqueName('nopk');
@@ -123,4 +150,20 @@ test('the site is served under one host name: 127.0.0.1 goes to localhost', asyn
   await page.goto(`http://127.0.0.1:${port}/login`);
   await ready(page, js);
   await expect(page).toHaveURL(`http://localhost:${port}/login`);
+});
+
+test('a passkey confirms it is you on /reauth', async ({ page }, testInfo) => {
+  test.skip(!jsEnabled(testInfo), 'passkeys need JavaScript');
+  await virtualAuthenticator(page);
+  const username = uniqueName('pkre');
+  await signedUp(page, true, username);
+  await addPasskey(page, 'Laptop');
+  // Past the (test-short) window of a recent sign-in: removing now asks to confirm.
+  await page.waitForTimeout(11_000);
+  await page.goto('/reauth?next=%2Fsettings%2Fsecurity');
+  await ready(page, true);
+  await page.getByRole('button', { name: 'Confirm with a passkey' }).click();
+  await expect(page).toHaveURL('/settings/security');
+  await page.getByTestId('passkey').getByRole('button', { name: 'Remove' }).click();
+  await expect(page.getByTestId('no-passkeys')).toBeVisible();
 });

@@ -14,7 +14,8 @@ use leptos::prelude::*;
 /// The line shown instead of the passkey controls when the page has no JavaScript.
 const NEEDS_JAVASCRIPT: &str = "Passkeys need JavaScript.";
 
-/// "Sign in with a passkey" on `/login`: a discoverable passkey, no username typed.
+/// "Sign in with a passkey" on `/login` (when the site offers passkeys): a discoverable
+/// passkey, no username typed.
 #[component]
 pub fn PasskeySignIn(
     settings: Resource<Result<AuthSettings, AppError>>,
@@ -27,21 +28,28 @@ pub fn PasskeySignIn(
                 let next = next.clone();
                 Suspend::new(async move {
                     let settings = settings.await.ok()?;
-                    settings.passkeys.then(|| view! {
-                        <div class="passkey-sign-in" data-passkey-scope data-next=next>
-                            <p class="divider"><span>"or"</span></p>
-                            <div class="passkey-only">
-                                <button type="button" class="button wide" data-passkey-login data-testid="passkey-login">
-                                    "Sign in with a passkey"
-                                </button>
-                                <p class="alert alert-error" role="alert" data-passkey-error hidden></p>
-                            </div>
-                            <p class="muted passkey-note" data-testid="passkey-note">{NEEDS_JAVASCRIPT}</p>
-                        </div>
-                    })
+                    settings.passkeys.then(|| view! { <PasskeyButton next label="Sign in with a passkey" /> })
                 })
             }}
         </Suspense>
+    }
+}
+
+/// The passkey sign-in button, its error line, and the no-JavaScript note. On `/reauth`
+/// the same sign-in confirms it's you (a fresh session is a recent one).
+#[component]
+pub fn PasskeyButton(next: String, label: &'static str) -> impl IntoView {
+    view! {
+        <div class="passkey-sign-in" data-passkey-scope data-next=next>
+            <p class="divider"><span>"or"</span></p>
+            <div class="passkey-only">
+                <button type="button" class="button wide" data-passkey-login data-testid="passkey-login">
+                    {label}
+                </button>
+                <p class="alert alert-error" role="alert" data-passkey-error hidden></p>
+            </div>
+            <p class="muted passkey-note" data-testid="passkey-note">{NEEDS_JAVASCRIPT}</p>
+        </div>
     }
 }
 

@@ -30,6 +30,8 @@ pub struct AccountOverview {
     pub recently_authenticated: bool,
     /// Two-factor sign-in is on: confirming it's you takes a code too.
     pub two_factor: bool,
+    /// The account has passkeys and the site offers them: one can confirm it's you.
+    pub passkeys: bool,
 }
 
 /// What `/settings/security` shows.

@@ -7,6 +7,7 @@ use crate::{
     components::{
         authorized::Authorized,
         form::{action_error, navigate_after_success, FormError, PasswordField},
+        passkeys::PasskeyButton,
     },
     domain::LocalPath,
     model::{AccountOverview, Provider},
@@ -123,12 +124,17 @@ fn Ways(
             </form>
         }
     });
-    let none = (password.is_none() && providers.is_none()).then(|| {
+    // A passkey sign-in is two factors and a fresh session: it confirms as well.
+    let passkey = account
+        .passkeys
+        .then(|| view! { <PasskeyButton next=next.clone() label="Confirm with a passkey" /> });
+    let none = (password.is_none() && providers.is_none() && passkey.is_none()).then(|| {
         view! { <p class="alert alert-warning">"This account has no way to confirm here. Sign out and sign in again."</p> }
     });
     view! {
         {password}
         {providers}
+        {passkey}
         {none}
     }
 }

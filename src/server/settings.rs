@@ -79,6 +79,7 @@ pub async fn overview(ctx: &RequestCtx) -> Result<AccountOverview, AppError> {
         .await?
         .ok_or_else(AppError::unauthorized)?;
     let links = db::oauth::for_user(conn.exec(), auth.user.id).await?;
+    let passkeys = db::passkeys::count_for_user(conn.exec(), auth.user.id).await?;
     let linked = |provider: &str| {
         links
             .iter()
@@ -94,6 +95,7 @@ pub async fn overview(ctx: &RequestCtx) -> Result<AccountOverview, AppError> {
         google_enabled: state.config.google.is_some(),
         recently_authenticated: ctx.recently_authenticated(),
         two_factor: auth.two_factor,
+        passkeys: passkeys > 0 && state.config.passkeys,
     })
 }
 

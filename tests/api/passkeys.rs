@@ -151,6 +151,16 @@ async fn register_then_sign_in_without_a_username(backend: Backend) {
         .texts("SELECT detail FROM audit_events WHERE kind = 'login_success'")
         .await;
     assert_eq!(method, ["passkey"], "the sign-in records its method");
+    expect_status(
+        app.login_with(&new_client(), "alice", GOOD_PASSWORD).await,
+        StatusCode::OK,
+    )
+    .await;
+    let mut methods = app
+        .texts("SELECT detail FROM audit_events WHERE kind = 'login_success'")
+        .await;
+    methods.sort();
+    assert_eq!(methods, ["passkey", "password"]);
     assert!(
         app.scalar(
             "SELECT CAST(COUNT(*) AS BIGINT) FROM passkeys WHERE last_used_at IS NOT NULL AND sign_count = 2"
@@ -656,6 +666,30 @@ async fn ten_concurrent_removals_leave_a_way_in(backend: Backend) {
         .all(|s| [StatusCode::OK, StatusCode::CONFLICT, StatusCode::NOT_FOUND].contains(s)));
 }
 
+async fn sign_in_challenges_count_towards_the_sign_in_rate(backend: Backend) {
+    let Some(app) = spawn_app_with(
+        backend,
+        &[(TEST_PUBLIC_HOST, "localhost"), ("GATEHOUSE_RATE_SIGNIN", "2/1m")],
+    )
+    .await
+    else {
+        return;
+    };
+    let browser = new_client();
+    login_options(&app, &browser, "").await;
+    login_options(&app, &browser, "").await;
+    let refused = post_json(&app, &browser, "/auth/passkey/login/options", &json!({})).await;
+    assert!(refused.headers().contains_key(header::RETRY_AFTER));
+    let body = json_of(refused, StatusCode::TOO_MANY_REQUESTS).await;
+    assert!(body["error"].as_str().is_some_and(|e| !e.is_empty()), "{body}");
+    assert_eq!(
+        app.scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM passkey_challenges")
+            .await,
+        2,
+        "a refused request stores nothing"
+    );
+}
+
 async fn an_ip_address_site_has_no_passkeys(backend: Backend) {
     let Some(app) = spawn_app_with(backend, &[]).await else {
         return;
@@ -732,6 +766,7 @@ backend_tests!(
     the_last_way_to_sign_in_cannot_be_removed,
     ten_concurrent_removals_leave_a_way_in,
     a_provider_can_go_when_a_passkey_stays,
+    sign_in_challenges_count_towards_the_sign_in_rate,
     an_ip_address_site_has_no_passkeys,
     other_host_names_are_sent_to_the_public_url,
 );

@@ -19,6 +19,7 @@
 //!   (`passkey_counter_error`): the passkey may have been cloned.
 
 use super::{
+    accounts,
     cookie::PrivateCookie,
     sessions::{self, How},
     throttle::{self, Action},
@@ -30,7 +31,7 @@ use crate::{
         audit::{self, Event},
         config::Config,
         context::RequestCtx,
-        db::{self, now_seconds, oauth, passkeys, users},
+        db::{self, now_seconds, passkeys, users},
     },
 };
 use axum::{
@@ -418,24 +419,14 @@ pub async fn remove(ctx: &RequestCtx, id: i64) -> Result<(), AppError> {
     let auth = ctx.require_recent()?;
     let user_id = auth.user.id;
     let mut tx = ctx.state.db.begin().await?;
-    // Locked, as an unlink locks it: two removals at once are decided one after the
-    // other, never both of the last two ways in.
-    let user = users::lock_by_id(tx.exec(), user_id)
-        .await?
-        .ok_or_else(AppError::unauthorized)?;
-    let links = oauth::for_user(tx.exec(), user_id).await?.len();
-    let keys = passkeys::count_for_user(tx.exec(), user_id).await?;
-    let other_ways = usize::from(user.password_hash.is_some()) + links + usize::try_from(keys).unwrap_or(0);
-    let owned = passkeys::for_user(tx.exec(), user_id)
-        .await?
-        .iter()
-        .any(|p| p.id == id);
-    if !owned {
+    let ways = accounts::lock_ways_in(&mut tx, user_id).await?;
+    if !ways.passkeys.contains(&id) {
         return Err(AppError::not_found("No such passkey."));
     }
-    if other_ways <= 1 {
+    if ways.count() <= 1 {
         return Err(AppError::conflict(MSG_LAST_WAY));
     }
+    let user = ways.user;
     let Some(name) = passkeys::delete(tx.exec(), user_id, id).await? else {
         return Err(AppError::not_found("No such passkey."));
     };
@@ -451,7 +442,7 @@ pub async fn purge_challenges(db: &db::Db) -> anyhow::Result<u64> {
     passkeys::purge_challenges(conn.exec(), now_seconds()).await
 }
 
-// The four JSON endpoints (SPEC §16). Errors are `{"error": "…"}` with the status of
+// The four JSON endpoints (README "Passkeys", API). Errors are `{"error": "…"}` with the status of
 // their kind; bodies that are not the expected JSON are a 400; on a site without
 // passkeys every one is a 404, whatever it was sent.
 

@@ -199,7 +199,7 @@ pub async fn validate(db: &Db, policy: &SessionPolicy, token: &SessionToken) -> 
 pub enum How {
     /// A new account with a password, signed in at once (`signup`).
     SignUp,
-    /// Username and password (`login_success`).
+    /// Username and password (`login_success` with detail `password`).
     Password,
     /// A provider's account (`login_success`; `signup` first when the sign-in created
     /// the account).
@@ -228,7 +228,7 @@ pub async fn start(mut tx: Tx, ctx: &RequestCtx, user: &SessionUser, how: How) -
     let signed_in = Event::about(AuditKind::LoginSuccess, user.id, &user.username);
     match how {
         How::SignUp => audit::record(tx.exec(), &ctx.client, signed_up).await?,
-        How::Password => audit::record(tx.exec(), &ctx.client, signed_in).await?,
+        How::Password => audit::record(tx.exec(), &ctx.client, signed_in.detail("password")).await?,
         How::Passkey => audit::record(tx.exec(), &ctx.client, signed_in.detail("passkey")).await?,
         How::Provider {
             provider,

@@ -299,3 +299,44 @@ pub async fn create_account(
     tx.commit().await?;
     Ok(user)
 }
+
+/// How an account can sign in, read with its user row locked (see [`lock_ways_in`]).
+#[derive(Debug)]
+pub struct WaysIn {
+    pub user: UserRow,
+    /// Connected providers (`github`, `google`).
+    pub providers: Vec<String>,
+    /// Ids of its passkeys.
+    pub passkeys: Vec<i64>,
+}
+
+impl WaysIn {
+    /// Password, providers and passkeys together.
+    pub fn count(&self) -> usize {
+        usize::from(self.user.password_hash.is_some()) + self.providers.len() + self.passkeys.len()
+    }
+}
+
+/// Locks the signed-in user's row in `tx` and lists their ways in. Removing a way in is
+/// decided with the row locked, so two removals at once (an unlink and a passkey
+/// removal, say) are decided one after the other: never both of the last two ways in.
+pub async fn lock_ways_in(tx: &mut Tx, user_id: i64) -> Result<WaysIn, AppError> {
+    let user = users::lock_by_id(tx.exec(), user_id)
+        .await?
+        .ok_or_else(AppError::unauthorized)?;
+    let providers = db::oauth::for_user(tx.exec(), user_id)
+        .await?
+        .into_iter()
+        .map(|l| l.provider)
+        .collect();
+    let passkeys = db::passkeys::for_user(tx.exec(), user_id)
+        .await?
+        .into_iter()
+        .map(|p| p.id)
+        .collect();
+    Ok(WaysIn {
+        user,
+        providers,
+        passkeys,
+    })
+}

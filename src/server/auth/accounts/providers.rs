@@ -13,7 +13,7 @@ use crate::{
         },
         context::RequestCtx,
         db::{
-            now_seconds, oauth, passkeys,
+            now_seconds, oauth,
             users::{self, Inserted, NewUser, Profile},
             Tx,
         },
@@ -167,25 +167,20 @@ pub async fn unlink(ctx: &RequestCtx, provider: Provider) -> Result<(), AppError
     let auth = ctx.require_recent()?;
     let user_id = auth.user.id;
     let mut tx = ctx.state.db.begin().await?;
-    // Locked, so two unlinks at once (or an unlink and a password change) are decided
-    // one after the other: never both of the last two ways in.
-    let user = users::lock_by_id(tx.exec(), user_id)
-        .await?
-        .ok_or_else(AppError::unauthorized)?;
-    let links = oauth::for_user(tx.exec(), user_id).await?;
-    if !links.iter().any(|l| l.provider == provider.as_str()) {
+    let ways = super::lock_ways_in(&mut tx, user_id).await?;
+    if !ways.providers.iter().any(|p| p == provider.as_str()) {
         return Err(AppError::not_found(format!(
             "No {} account is connected.",
             provider.label()
         )));
     }
-    let keys = passkeys::count_for_user(tx.exec(), user_id).await?;
-    if user.password_hash.is_none() && links.len() <= 1 && keys == 0 {
+    if ways.count() <= 1 {
         return Err(AppError::conflict(format!(
             "{} is your only way to sign in. Set a password first.",
             provider.label()
         )));
     }
+    let user = ways.user;
     oauth::delete(tx.exec(), user_id, provider.as_str()).await?;
     let event = Event::about(AuditKind::OauthUnlinked, user_id, &user.username).detail(provider.label());
     audit::record(tx.exec(), &ctx.client, event).await?;
