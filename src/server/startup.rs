@@ -7,7 +7,7 @@ use super::{
     http::{
         csp,
         csrf::{self, CsrfPolicy},
-        headers, host,
+        headers,
         request_id::{self, HexIds, X_REQUEST_ID},
         server_fn, BODY_LIMIT_BYTES,
     },
@@ -215,10 +215,7 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
     });
     let csrf_policy = CsrfPolicy {
         origin: state.config.public_origin.clone().into(),
-    };
-    let canonical = host::CanonicalHost {
         host: state.config.public_host.as_str().into(),
-        origin: state.config.public_origin.as_str().into(),
     };
     let site = Router::new()
         .route("/healthz", get(healthz))
@@ -244,8 +241,7 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
             REQUEST_TIMEOUT,
         ))
         .layer(from_fn_with_state(csrf_policy, csrf::check))
-        .layer(CatchPanicLayer::custom(headers::panicked))
-        .layer(from_fn_with_state(canonical, host::redirect_other_names));
+        .layer(CatchPanicLayer::custom(headers::panicked));
     headers::secure(site, hsts)
         .layer(trace)
         .layer(PropagateRequestIdLayer::new(X_REQUEST_ID.clone()))

@@ -340,11 +340,14 @@ async fn a_challenge_is_answered_once(backend: Backend) {
 /// browser now holds (as a `Cookie` header), for replaying by hand.
 async fn login_options_and_cookie(app: &TestApp, client: &Client) -> (Value, String) {
     let response = post_json(app, client, "/auth/passkey/login/options", &json!({})).await;
-    let cookie = set_cookies(&response)
+    let line = set_cookies(&response)
         .into_iter()
         .find(|c| c.starts_with("gatehouse_passkey="))
-        .and_then(|c| c.split(';').next().map(str::to_owned))
         .expect("a challenge cookie");
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/", "Max-Age=300"] {
+        assert!(line.contains(attribute), "{attribute} in {line}");
+    }
+    let cookie = line.split(';').next().unwrap_or_default().to_owned();
     (json_of(response, StatusCode::OK).await, cookie)
 }
 

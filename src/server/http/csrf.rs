@@ -10,6 +10,9 @@
 //! - it carries neither, is of a kind an HTML form can send (urlencoded, multipart,
 //!   text/plain or no type), and its `Referer` is missing or from another origin.
 //!
+//! A GET or HEAD that names another host than the public URL's is redirected there
+//! first (`super::host`): the same layer holds the public origin.
+//!
 //! Modern browsers send `Sec-Fetch-Site` and `Origin` on every such request; the
 //! `Referer` rule covers old ones. The session cookie is `SameSite=Lax` as well, so a
 //! cross-site form would arrive signed out even if it got through.
@@ -24,10 +27,12 @@ use axum::{
 use http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use std::sync::Arc;
 
-/// The origin requests must come from.
+/// The origin requests must come from, and its host name (lowercase): a page asked for
+/// under another name is redirected there first (`super::host`).
 #[derive(Clone, Debug)]
 pub struct CsrfPolicy {
     pub origin: Arc<str>,
+    pub host: Arc<str>,
 }
 
 /// Why a request was refused (for the log).
@@ -96,6 +101,9 @@ pub fn refuse(headers: &HeaderMap, error: AppError) -> Response {
 
 pub async fn check(State(policy): State<CsrfPolicy>, req: Request, next: Next) -> Response {
     if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        if let Some(redirect) = super::host::redirect(&req, &policy.host, &policy.origin) {
+            return redirect;
+        }
         return next.run(req).await;
     }
     match verdict(&policy.origin, req.headers()) {

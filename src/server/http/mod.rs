@@ -1,7 +1,7 @@
 //! HTTP layers that know nothing about users: request ids, security headers, error
 //! pages, cross-site refusal, client addresses, the page policy and server-function
-//! hygiene. Outermost first: request id → tracing → security headers → one host name → panic catcher →
-//! timeout → body limit → compression → cross-site refusal; the layers that need the
+//! hygiene. Outermost first: request id → tracing → security headers → panic catcher →
+//! timeout → body limit → compression → cross-site refusal (and one host name); the layers that need the
 //! signed-in user (session, access, page cache) are in `auth` and `site`.
 
 pub mod client;
