@@ -2,10 +2,11 @@
 
 use crate::{
     api::auth::current_user,
-    components::{footer::Footer, nav::NavBar},
+    components::{footer::Footer, nav::NavBar, verify_banner::VerifyBanner},
     model::{AppError, SessionUser},
     pages::{
         admin::AdminPage,
+        email::{ForgotPasswordPage, ResetPasswordPage, VerifyEmailPage},
         home::HomePage,
         login::LoginPage,
         members::MembersPage,
@@ -90,6 +91,7 @@ pub fn App() -> impl IntoView {
             <div class="shell">
                 <a class="skip-link" href="#main">"Skip to content"</a>
                 <NavBar />
+                <VerifyBanner />
                 <main id="main" class="main">
                     <Routes fallback=|| view! { <NotFound /> }>
                         <Route path=path!("") view=HomePage ssr=SsrMode::Async />
@@ -103,6 +105,9 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("settings/security") view=SecuritySettingsPage ssr=SsrMode::Async />
                         <Route path=path!("reauth") view=ReauthPage ssr=SsrMode::Async />
                         <Route path=path!("login/two-factor") view=TwoFactorPage ssr=SsrMode::Async />
+                        <Route path=path!("forgot-password") view=ForgotPasswordPage ssr=SsrMode::Async />
+                        <Route path=path!("reset-password") view=ResetPasswordPage ssr=SsrMode::Async />
+                        <Route path=path!("verify-email") view=VerifyEmailPage ssr=SsrMode::Async />
                     </Routes>
                 </main>
                 <Footer />

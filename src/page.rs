@@ -45,6 +45,9 @@ pub enum Page {
     SecuritySettings,
     Reauth,
     TwoFactor,
+    ForgotPassword,
+    ResetPassword,
+    VerifyEmail,
 }
 
 /// Where a request for a path stands, before any handler runs.
@@ -61,7 +64,7 @@ pub enum PathAccess {
 
 impl Page {
     /// Every page, in navigation order.
-    pub const ALL: [Page; 11] = [
+    pub const ALL: [Page; 14] = [
         Page::Home,
         Page::Login,
         Page::Signup,
@@ -73,6 +76,9 @@ impl Page {
         Page::SecuritySettings,
         Page::Reauth,
         Page::TwoFactor,
+        Page::ForgotPassword,
+        Page::ResetPassword,
+        Page::VerifyEmail,
     ];
 
     /// The page's path (what the router matches, without a trailing slash).
@@ -89,14 +95,18 @@ impl Page {
             Page::SecuritySettings => "/settings/security",
             Page::Reauth => "/reauth",
             Page::TwoFactor => "/login/two-factor",
+            Page::ForgotPassword => "/forgot-password",
+            Page::ResetPassword => "/reset-password",
+            Page::VerifyEmail => "/verify-email",
         }
     }
 
     /// Who may open the page.
     pub fn access(self) -> Access {
         match self {
-            Page::Home => Access::Public,
-            Page::Login | Page::Signup | Page::TwoFactor => Access::SignedOut,
+            // A link from an e-mail works whoever is signed in here: the link is the proof.
+            Page::Home | Page::ResetPassword | Page::VerifyEmail => Access::Public,
+            Page::Login | Page::Signup | Page::TwoFactor | Page::ForgotPassword => Access::SignedOut,
             Page::Profile
             | Page::AccountSettings
             | Page::SessionSettings
@@ -138,9 +148,14 @@ impl Page {
             Page::Members => link("Members"),
             Page::Admin => link("Admin"),
             Page::AccountSettings => link("Settings"),
-            Page::Home | Page::SessionSettings | Page::SecuritySettings | Page::Reauth | Page::TwoFactor => {
-                None
-            }
+            Page::Home
+            | Page::SessionSettings
+            | Page::SecuritySettings
+            | Page::Reauth
+            | Page::TwoFactor
+            | Page::ForgotPassword
+            | Page::ResetPassword
+            | Page::VerifyEmail => None,
         }
     }
 

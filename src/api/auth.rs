@@ -27,9 +27,13 @@ pub async fn current_user() -> Result<Option<SessionUser>, AppError> {
 
 /// Creates an account and signs in. Answers the page to go to next.
 #[server(endpoint = "signup")]
-pub async fn signup(username: String, password: SecretString) -> Result<String, AppError> {
+pub async fn signup(
+    username: String,
+    password: SecretString,
+    email: Option<String>,
+) -> Result<String, AppError> {
     let ctx = RequestCtx::current()?;
-    accounts::sign_up(&ctx, &username, &password)
+    accounts::sign_up(&ctx, &username, &password, email.as_deref())
         .await
         .inspect_err(|_| keep_typed_username(&ctx, &username))?;
     Ok(ctx.continue_to("/profile"))
@@ -72,6 +76,7 @@ pub async fn auth_settings() -> Result<crate::model::AuthSettings, AppError> {
         github: state.config.github.is_some(),
         google: state.config.google.is_some(),
         passkeys: state.config.passkeys,
+        signup_email: state.config.signup_email,
     })
 }
 

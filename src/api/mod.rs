@@ -3,5 +3,6 @@
 
 pub mod admin;
 pub mod auth;
+pub mod email;
 pub mod security;
 pub mod settings;

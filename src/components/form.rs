@@ -79,6 +79,35 @@ pub fn TextField(
     }
 }
 
+/// A labelled e-mail address input (the browser checks the form, the server decides).
+#[component]
+pub fn EmailField(
+    label: &'static str,
+    #[prop(optional, into)] value: Option<String>,
+    #[prop(optional, into)] hint: Option<String>,
+    #[prop(default = true)] required: bool,
+) -> impl IntoView {
+    let hint_id = "field-email-hint";
+    view! {
+        <div class="field">
+            <label for="field-email">{label}</label>
+            <input
+                id="field-email"
+                name="email"
+                type="email"
+                autocomplete="email"
+                autocapitalize="none"
+                spellcheck="false"
+                required=required
+                maxlength="254"
+                value=value.unwrap_or_default()
+                aria-describedby=hint.as_ref().map(|_| hint_id)
+            />
+            {hint.map(|h| view! { <p class="hint" id=hint_id>{h}</p> })}
+        </div>
+    }
+}
+
 /// A labelled password input with a show/hide toggle. The toggle appears only once
 /// the page is interactive; without JavaScript the field works as a plain input.
 #[component]

@@ -7,3 +7,4 @@ pub mod nav;
 pub mod notice;
 pub mod oauth;
 pub mod passkeys;
+pub mod verify_banner;

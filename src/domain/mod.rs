@@ -4,11 +4,15 @@
 //! [`USERNAME_MIN_CHARS`] and the configured password length), so what a form says and
 //! what the server accepts cannot drift apart.
 
+#[cfg(feature = "ssr")]
+mod email;
 mod local_path;
 mod password;
 mod secret;
 mod username;
 
+#[cfg(feature = "ssr")]
+pub use email::{EmailAddress, EmailError, EMAIL_MAX_CHARS};
 pub use local_path::{encode_query_value, percent_decode_strict, LocalPath};
 pub use password::{
     normalise_for_verification, Password, PasswordError, PASSWORD_MAX_CHARS, PASSWORD_MIN_CHARS,

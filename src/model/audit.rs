@@ -27,10 +27,15 @@ pub enum AuditKind {
     PasskeyAdded,
     PasskeyRemoved,
     PasskeyCounterError,
+    EmailVerificationSent,
+    EmailVerified,
+    PasswordResetRequested,
+    PasswordReset,
+    EmailChanged,
 }
 
 impl AuditKind {
-    pub const ALL: [AuditKind; 22] = [
+    pub const ALL: [AuditKind; 27] = [
         AuditKind::Signup,
         AuditKind::LoginSuccess,
         AuditKind::LoginFailure,
@@ -53,6 +58,11 @@ impl AuditKind {
         AuditKind::PasskeyAdded,
         AuditKind::PasskeyRemoved,
         AuditKind::PasskeyCounterError,
+        AuditKind::EmailVerificationSent,
+        AuditKind::EmailVerified,
+        AuditKind::PasswordResetRequested,
+        AuditKind::PasswordReset,
+        AuditKind::EmailChanged,
     ];
 
     /// The name stored in `audit_events.kind`.
@@ -80,6 +90,11 @@ impl AuditKind {
             AuditKind::PasskeyAdded => "passkey_added",
             AuditKind::PasskeyRemoved => "passkey_removed",
             AuditKind::PasskeyCounterError => "passkey_counter_error",
+            AuditKind::EmailVerificationSent => "email_verification_sent",
+            AuditKind::EmailVerified => "email_verified",
+            AuditKind::PasswordResetRequested => "password_reset_requested",
+            AuditKind::PasswordReset => "password_reset",
+            AuditKind::EmailChanged => "email_changed",
         }
     }
 }

@@ -68,6 +68,12 @@ pub const MSG_FORBIDDEN: &str = "You don't have permission to view this page.";
 /// Message of an action that needs a recent authentication first.
 pub const MSG_REAUTH: &str = "For your safety, confirm it's you first, as if you were to sign in again.";
 /// Message of a refused cross-site request.
+/// The one answer of `/forgot-password`, whatever was typed.
+pub const MSG_FORGOT: &str = "If an account matches, we've sent a link to its e-mail address.";
+/// A link from an e-mail that is unknown, used or expired.
+pub const MSG_LINK_INVALID: &str = "This link has expired or has been used already. Ask for a new one.";
+/// An address another account has.
+pub const MSG_EMAIL_TAKEN: &str = "That e-mail address is used by another account.";
 pub const MSG_CROSS_SITE: &str = "Cross-site request refused";
 
 impl AppError {

@@ -12,12 +12,14 @@ pub use admin::{
 };
 pub use audit::AuditKind;
 pub use error::{
-    AppError, ErrorKind, MSG_BAD_CREDENTIALS, MSG_CROSS_SITE, MSG_FORBIDDEN, MSG_REAUTH, MSG_USERNAME_TAKEN,
+    AppError, ErrorKind, MSG_BAD_CREDENTIALS, MSG_CROSS_SITE, MSG_EMAIL_TAKEN, MSG_FORBIDDEN, MSG_FORGOT,
+    MSG_LINK_INVALID, MSG_REAUTH, MSG_USERNAME_TAKEN,
 };
 pub use provider::Provider;
 pub use role::{role_at_least, Role, UnknownRole};
 pub use settings::{
-    AccountOverview, PasskeyInfo, SecurityOverview, SessionInfo, TwoFactorSetup, TwoFactorState,
+    AccountOverview, EmailState, PasskeyInfo, ResetLinkState, SecurityOverview, SessionInfo, SignupEmail,
+    TwoFactorSetup, TwoFactorState,
 };
 
 use serde::{Deserialize, Serialize};
@@ -32,6 +34,8 @@ pub struct SessionUser {
     pub avatar_url: Option<String>,
     /// Unix seconds.
     pub created_at: i64,
+    /// The account has an e-mail address that is not verified yet (a banner asks to).
+    pub email_unverified: bool,
 }
 
 /// Formats unix seconds as a calendar date (UTC), e.g. `2026-11-23`.
@@ -74,6 +78,8 @@ pub struct AuthSettings {
     pub google: bool,
     /// Passkeys are offered (the public URL names a domain).
     pub passkeys: bool,
+    /// Whether sign-up asks for an e-mail address.
+    pub signup_email: SignupEmail,
 }
 
 #[cfg(test)]

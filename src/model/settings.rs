@@ -32,6 +32,16 @@ pub struct AccountOverview {
     pub two_factor: bool,
     /// The account has passkeys and the site offers them: one can confirm it's you.
     pub passkeys: bool,
+    pub email: EmailState,
+}
+
+/// The account's e-mail address and where it stands.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmailState {
+    pub address: Option<String>,
+    pub verified: bool,
+    /// A new address waiting for its link to be opened; it replaces `address` then.
+    pub pending: Option<String>,
 }
 
 /// What `/settings/security` shows.
@@ -79,4 +89,22 @@ pub struct TwoFactorSetup {
     pub uri: String,
     /// The address as a QR code: an inline SVG element.
     pub qr_svg: String,
+}
+
+/// Whether `/signup` asks for an e-mail address (`GATEHOUSE_SIGNUP_EMAIL`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SignupEmail {
+    Off,
+    #[default]
+    Optional,
+    Required,
+}
+
+/// What `/reset-password` shows before the form is sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResetLinkState {
+    /// The link is good (unused, unexpired).
+    pub valid: bool,
+    /// The account has two-factor sign-in on: the form asks for a code too.
+    pub needs_code: bool,
 }

@@ -42,6 +42,7 @@ pub fn LoginPage() -> impl IntoView {
                     })}
                 </Suspense>
                 <PasswordField label="Password" name="password" autocomplete="current-password" />
+                <p class="forgot"><A href="/forgot-password">"Forgot your password?"</A></p>
                 <button type="submit" class="button primary wide">"Sign in"</button>
             </ActionForm>
             <PasskeySignIn settings next=next_for_passkey />

@@ -1,6 +1,7 @@
 //! One file per page.
 
 pub mod admin;
+pub mod email;
 pub mod home;
 pub mod login;
 pub mod members;

@@ -1,15 +1,18 @@
 //! `/settings/account` and `/settings/sessions`.
 
 use crate::{
+    api::email::{ChangeEmail, ResendVerification},
     api::settings::{
         load_account, my_sessions, ChangePassword, DeleteAccount, RevokeOtherSessions, RevokeSession,
     },
     components::{
         authorized::Authorized,
-        form::{action_error, navigate_after_success, FormError, PasswordField},
+        form::{
+            action_error, navigate_after_success, navigate_on_success, EmailField, FormError, PasswordField,
+        },
         oauth::LinkedAccounts,
     },
-    model::{format_datetime, AccountOverview},
+    model::{format_datetime, AccountOverview, EmailState},
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -42,6 +45,14 @@ fn done_notice(done: Option<String>) -> Option<&'static str> {
         "added" => Some("The passkey was added. You can sign in with it now."),
         "renamed" => Some("The passkey was renamed."),
         "removed" => Some("The passkey was removed."),
+        "reset" => {
+            Some("Your new password is saved and you are signed in. Every other session was signed out.")
+        }
+        "email-verified" => Some("Your e-mail address is verified."),
+        "email-sent" => Some("We sent a link to your address. Open it to verify the address."),
+        "email-pending" => {
+            Some("We sent a link to the new address. Your current address stays until you open it.")
+        }
         _ => None,
     }
 }
@@ -176,6 +187,7 @@ fn AccountForms(
         .into_any()
     };
     view! {
+        <EmailSection email=account.email.clone() />
         <h2>"Password"</h2>
         {if has_password {
             view! { <p class="muted">"Change the password you sign in with."</p> }.into_any()
@@ -187,6 +199,53 @@ fn AccountForms(
         <h2 class="danger-heading">"Delete account"</h2>
         <p class="muted">"This deletes your account, its sessions and its connected sign-in methods. It can't be undone."</p>
         {delete_form}
+    }
+}
+
+/// The address, its state, "Resend", and the form that changes it.
+#[component]
+fn EmailSection(email: EmailState) -> impl IntoView {
+    let change = ServerAction::<ChangeEmail>::new();
+    let resend = ServerAction::<ResendVerification>::new();
+    navigate_on_success(change);
+    navigate_on_success(resend);
+    let change_error = action_error(change);
+    let resend_error = action_error(resend);
+    let has_address = email.address.is_some();
+    let can_resend = (has_address && !email.verified) || email.pending.is_some();
+    let status = match (&email.address, email.verified) {
+        (None, _) => view! { <p class="muted" data-testid="email-state">"No address yet. Add one to be able to reset your password by e-mail."</p> }.into_any(),
+        (Some(address), true) => view! {
+            <p data-testid="email-state"><strong>{address.clone()}</strong> " " <span class="badge success">"verified"</span></p>
+        }
+            .into_any(),
+        (Some(address), false) => view! {
+            <p data-testid="email-state"><strong>{address.clone()}</strong> " " <span class="badge warning">"not verified"</span></p>
+        }
+            .into_any(),
+    };
+    view! {
+        <h2>"E-mail address"</h2>
+        {status}
+        {email.pending.map(|pending| view! {
+            <p class="alert alert-warning" data-testid="email-pending">
+                "Waiting for you to open the link sent to " <strong>{pending}</strong> ". Until then your current address stays."
+            </p>
+        })}
+        {can_resend.then(|| view! {
+            <ActionForm action=resend>
+                <FormError error=resend_error />
+                <button type="submit" class="button">"Resend the link"</button>
+            </ActionForm>
+        })}
+        <ActionForm action=change>
+            <FormError error=change_error />
+            <EmailField
+                label=if has_address { "New address" } else { "Address" }
+                hint="We'll send a link to verify it. Changing it needs a recent sign-in.".to_owned()
+            />
+            <button type="submit" class="button primary">{if has_address { "Change address" } else { "Add address" }}</button>
+        </ActionForm>
     }
 }
 

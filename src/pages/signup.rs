@@ -1,10 +1,11 @@
 use crate::{
     api::auth::{auth_settings, typed_username, Signup},
     components::{
-        form::{action_error, navigate_after_success, FormError, PasswordField, TextField},
+        form::{action_error, navigate_after_success, EmailField, FormError, PasswordField, TextField},
         oauth::OAuthButtons,
     },
     domain::{PASSWORD_MIN_CHARS, USERNAME_MAX_CHARS, USERNAME_MIN_CHARS},
+    model::SignupEmail,
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -37,6 +38,29 @@ pub fn SignupPage() -> impl IntoView {
                     {move || Suspend::new(async move {
                         let min = settings.await.map(|s| s.password_min_length).unwrap_or(PASSWORD_MIN_CHARS);
                         view! { <PasswordField label="Password" name="password" autocomplete="new-password" hint=password_hint(min) /> }
+                    })}
+                </Suspense>
+                <Suspense fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        let asked = settings.await.map(|s| s.signup_email).unwrap_or_default();
+                        match asked {
+                            SignupEmail::Off => ().into_any(),
+                            SignupEmail::Optional => view! {
+                                <EmailField
+                                    label="E-mail address (optional)"
+                                    required=false
+                                    hint="For a link to reset your password if you forget it. We'll ask you to verify it.".to_owned()
+                                />
+                            }
+                                .into_any(),
+                            SignupEmail::Required => view! {
+                                <EmailField
+                                    label="E-mail address"
+                                    hint="We'll send a link to verify it, and a link to reset your password if you forget it.".to_owned()
+                                />
+                            }
+                                .into_any(),
+                        }
                     })}
                 </Suspense>
                 <button type="submit" class="button primary wide">"Create account"</button>

@@ -14,7 +14,7 @@ use super::{
     state::AppState,
 };
 use crate::{
-    domain::{Password, SecretString, Username},
+    domain::{EmailAddress, Password, SecretString, Username},
     model::Role,
 };
 use anyhow::{bail, Context};
@@ -82,6 +82,17 @@ pub enum UserCommand {
     Reset2fa {
         /// The username.
         name: String,
+    },
+    /// Set a user's e-mail address. Without --verified a verification link is needed
+    /// before mail (a password reset) goes to it; links sent earlier stop working.
+    SetEmail {
+        /// The username.
+        name: String,
+        /// The address.
+        address: String,
+        /// The operator vouches for the address: it counts as verified at once.
+        #[arg(long)]
+        verified: bool,
     },
 }
 
@@ -240,6 +251,22 @@ async fn user(command: UserCommand, config: Config) -> anyhow::Result<()> {
             }
             ctx.state.db.close().await;
         }
+        UserCommand::SetEmail {
+            name,
+            address,
+            verified,
+        } => {
+            let name = parse_username(&name)?;
+            let email = EmailAddress::parse(&address).map_err(|e| anyhow::anyhow!("address refused: {e}"))?;
+            let ctx = operator(config).await?;
+            let user = find_user(&ctx.state, &name).await?;
+            crate::server::auth::email::set_by_operator(&ctx, &user, &email, verified)
+                .await
+                .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+            let state = if verified { "verified" } else { "not verified" };
+            println!("e-mail address of {} set to {email} ({state})", user.username);
+            ctx.state.db.close().await;
+        }
         UserCommand::Unlock { name } => {
             let name = parse_username(&name)?;
             let ctx = operator(config).await?;
@@ -329,6 +356,13 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             public_url = %state.config.public_origin,
             "passkeys are off: WebAuthn needs a domain name (localhost counts), never an IP address, \
              as GATEHOUSE_PUBLIC_URL"
+        );
+    }
+    if state.mailer.is_outbox() && state.config.https {
+        tracing::warn!(
+            outbox = %state.config.mail_outbox.display(),
+            "no SMTP server (GATEHOUSE_SMTP_URL): e-mail is written to the outbox directory and \
+             its links are logged; nobody receives it"
         );
     }
     let db = state.db.clone();

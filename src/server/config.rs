@@ -7,7 +7,7 @@
 use super::keys::SecretKey;
 use crate::{
     domain::{PASSWORD_MAX_CHARS, PASSWORD_MIN_CHARS},
-    model::Role,
+    model::{Role, SignupEmail},
 };
 use clap::{error::ContextKind, ArgAction, Args, CommandFactory, FromArgMatches};
 use std::{fmt, time::Duration};
@@ -52,6 +52,50 @@ pub struct Config {
     pub audit_retention: Duration,
     /// Users at or above this role must turn two-factor sign-in on (`None`: nobody).
     pub require_2fa: Option<Role>,
+    /// Whether `/signup` asks for an e-mail address.
+    pub signup_email: SignupEmail,
+    /// Where mail is sent; `None`: written to `mail_outbox` instead.
+    pub smtp: Option<SmtpServer>,
+    /// The sender of every message.
+    pub mail_from: lettre::message::Mailbox,
+    /// The directory messages are written to when no SMTP server is configured.
+    pub mail_outbox: std::path::PathBuf,
+    /// Messages (links, notices) per recipient address.
+    pub rate_mail_address: Rate,
+    /// Messages asked for per client address.
+    pub rate_mail_ip: Rate,
+}
+
+/// How an SMTP connection is secured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SmtpSecurity {
+    /// None at all: a local sink or relay (`smtp://host:port`).
+    Plain,
+    /// Upgraded with STARTTLS, which must succeed (`smtp://…?tls=starttls`).
+    StartTls,
+    /// TLS from the first byte (`smtps://…`, usually port 465).
+    Tls,
+}
+
+/// The SMTP server of `GATEHOUSE_SMTP_URL`. Its `Debug` leaves the password out.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SmtpServer {
+    pub host: String,
+    pub port: u16,
+    pub security: SmtpSecurity,
+    /// User name and password, when the server wants them.
+    pub credentials: Option<(String, String)>,
+}
+
+impl fmt::Debug for SmtpServer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SmtpServer")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("security", &self.security)
+            .field("user", &self.credentials.as_ref().map(|(user, _)| user))
+            .finish_non_exhaustive()
+    }
 }
 
 /// Session lifetimes.
@@ -217,6 +261,35 @@ pub struct Settings {
     #[arg(long = "require-2fa", env = "GATEHOUSE_REQUIRE_2FA", value_name = "GATEHOUSE_REQUIRE_2FA",
           default_value = "none", value_parser = required_role)]
     require_2fa: RequiredRole,
+    /// Whether /signup asks for an e-mail address: off, optional or required.
+    #[arg(long, env = "GATEHOUSE_SIGNUP_EMAIL", value_name = "GATEHOUSE_SIGNUP_EMAIL",
+          default_value = "optional", value_parser = signup_email)]
+    signup_email: SignupEmail,
+    /// The SMTP server: smtp://host:port (plain, a local sink), smtp://user:pass@host:587?tls=starttls,
+    /// smtps://user:pass@host:465. Unset: messages are written to GATEHOUSE_MAIL_OUTBOX.
+    #[arg(long, env = "GATEHOUSE_SMTP_URL", value_name = "GATEHOUSE_SMTP_URL",
+          hide_env_values = true, value_parser = smtp_url)]
+    smtp_url: Option<SmtpServer>,
+    /// The sender of every message, e.g. "Example <accounts@example.com>". Default:
+    /// Gatehouse <noreply@HOST> for the public URL's host name.
+    #[arg(long, env = "GATEHOUSE_MAIL_FROM", value_name = "GATEHOUSE_MAIL_FROM", value_parser = mailbox)]
+    mail_from: Option<lettre::message::Mailbox>,
+    /// Where messages are written as .eml files when no SMTP server is set.
+    #[arg(
+        long,
+        env = "GATEHOUSE_MAIL_OUTBOX",
+        value_name = "GATEHOUSE_MAIL_OUTBOX",
+        default_value = "outbox"
+    )]
+    mail_outbox: std::path::PathBuf,
+    /// Messages per recipient address, N/DURATION.
+    #[arg(long, env = "GATEHOUSE_RATE_MAIL_ADDRESS", value_name = "GATEHOUSE_RATE_MAIL_ADDRESS",
+          default_value = "5/1h", value_parser = rate)]
+    rate_mail_address: Rate,
+    /// Messages asked for per client address (forgotten passwords, resends), N/DURATION.
+    #[arg(long, env = "GATEHOUSE_RATE_MAIL_IP", value_name = "GATEHOUSE_RATE_MAIL_IP",
+          default_value = "20/1h", value_parser = rate)]
+    rate_mail_ip: Rate,
 }
 
 /// The role two-factor sign-in is required from, if any.
@@ -300,8 +373,36 @@ impl Settings {
             reauth_window: self.reauth_window,
             audit_retention: self.audit_retention,
             require_2fa: self.require_2fa.0,
+            signup_email: self.signup_email,
+            smtp: self.smtp_url,
+            mail_from: match self.mail_from {
+                Some(from) => from,
+                None => default_sender(&self.public_url)?,
+            },
+            mail_outbox: self.mail_outbox,
+            rate_mail_address: self.rate_mail_address,
+            rate_mail_ip: self.rate_mail_ip,
         })
     }
+}
+
+/// `Gatehouse <noreply@HOST>` for a public URL naming a domain; `noreply@localhost` for
+/// an IP address (an address needs a domain).
+fn default_sender(public_url: &Url) -> Result<lettre::message::Mailbox, ConfigError> {
+    let domain = match public_url.host() {
+        Some(url::Host::Domain(domain)) => domain,
+        _ => "localhost",
+    };
+    let address = lettre::Address::new("noreply", domain).map_err(|_| {
+        invalid(
+            "GATEHOUSE_MAIL_FROM",
+            "must be set: the public URL's host name does not make a sender address",
+        )
+    })?;
+    Ok(lettre::message::Mailbox::new(
+        Some("Gatehouse".to_owned()),
+        address,
+    ))
 }
 
 /// A provider is on only when both its id and secret are set; one without the other is a mistake.
@@ -491,6 +592,82 @@ fn number<T: TryFrom<u64> + Clone + Send + Sync + 'static>(
             .and_then(|n| T::try_from(n).ok())
             .ok_or_else(|| format!("expected a number from {min} to {max}, got {}", shown(raw)))
     }
+}
+
+fn signup_email(raw: &str) -> Result<SignupEmail, String> {
+    match raw.trim() {
+        "off" => Ok(SignupEmail::Off),
+        "optional" => Ok(SignupEmail::Optional),
+        "required" => Ok(SignupEmail::Required),
+        _ => Err(format!("expected off, optional or required, got {}", shown(raw))),
+    }
+}
+
+fn mailbox(raw: &str) -> Result<lettre::message::Mailbox, String> {
+    raw.trim().parse().map_err(|_| {
+        format!(
+            "expected an address such as \"Example <accounts@example.com>\", got {}",
+            shown(raw)
+        )
+    })
+}
+
+/// `smtp://[user:pass@]host[:port][?tls=starttls]` or `smtps://[user:pass@]host[:port]`.
+fn smtp_url(raw: &str) -> Result<SmtpServer, String> {
+    // The password is never echoed back: only the scheme and host are shown.
+    let url = Url::parse(raw.trim())
+        .map_err(|e| format!("{e}: expected smtp://host:port or smtps://user:pass@host:465"))?;
+    let secure = match url.scheme() {
+        "smtp" => false,
+        "smtps" => true,
+        other => return Err(format!("scheme must be smtp or smtps, got {}", shown(other))),
+    };
+    let host = url
+        .host_str()
+        .filter(|h| !h.is_empty())
+        .ok_or("expected a host, as in smtp://localhost:1025")?
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
+    let mut security = if secure {
+        SmtpSecurity::Tls
+    } else {
+        SmtpSecurity::Plain
+    };
+    for (key, value) in url.query_pairs() {
+        match (key.as_ref(), value.as_ref()) {
+            ("tls", "starttls") if !secure => security = SmtpSecurity::StartTls,
+            ("tls", "none") if !secure => security = SmtpSecurity::Plain,
+            ("tls", other) => {
+                return Err(format!(
+                    "tls= takes starttls or none with smtp:// (smtps:// is TLS already), got {}",
+                    shown(other)
+                ))
+            }
+            (other, _) => return Err(format!("unknown parameter {}", shown(other))),
+        }
+    }
+    let port = url.port().unwrap_or(match security {
+        SmtpSecurity::Plain => 25,
+        SmtpSecurity::StartTls => 587,
+        SmtpSecurity::Tls => 465,
+    });
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    let credentials = match (url.username(), url.password()) {
+        ("", None) => None,
+        (user, Some(pass)) => Some((decode(user), decode(pass))),
+        (_, None) => return Err("a user name needs a password (smtps://user:pass@host)".to_owned()),
+    };
+    Ok(SmtpServer {
+        host,
+        port,
+        security,
+        credentials,
+    })
 }
 
 /// `N/DURATION`, e.g. `30/1m` or `10/1h`.

@@ -50,6 +50,8 @@ pub enum Purpose {
     RecoveryCode,
     /// Recovery codes shown once, on the page after they were made.
     RecoveryCodesFlash,
+    /// A message waiting in the mail queue (it may hold a one-time link).
+    QueuedMail,
 }
 
 impl Purpose {
@@ -62,6 +64,7 @@ impl Purpose {
             Purpose::TotpSecret => b"gatehouse totp secret v1",
             Purpose::RecoveryCode => b"gatehouse recovery code v1",
             Purpose::RecoveryCodesFlash => b"gatehouse recovery codes flash v1",
+            Purpose::QueuedMail => b"gatehouse queued mail v1",
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod error;
 pub mod flash;
 pub mod http;
 pub mod keys;
+pub mod mail;
 pub mod settings;
 pub mod site;
 pub mod startup;

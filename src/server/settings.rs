@@ -80,6 +80,7 @@ pub async fn overview(ctx: &RequestCtx) -> Result<AccountOverview, AppError> {
         .ok_or_else(AppError::unauthorized)?;
     let links = db::oauth::for_user(conn.exec(), auth.user.id).await?;
     let passkeys = db::passkeys::count_for_user(conn.exec(), auth.user.id).await?;
+    let email = crate::server::auth::email::state_of(conn.exec(), &user).await?;
     let linked = |provider: &str| {
         links
             .iter()
@@ -96,6 +97,7 @@ pub async fn overview(ctx: &RequestCtx) -> Result<AccountOverview, AppError> {
         recently_authenticated: ctx.recently_authenticated(),
         two_factor: auth.two_factor,
         passkeys: passkeys > 0 && state.config.passkeys,
+        email,
     })
 }
 

@@ -133,9 +133,11 @@ async fn build(config: Config, leptos_options: LeptosOptions, running: Running) 
         let config = config.clone();
         move |nonce| csp::page_policy(nonce, Some(&config))
     }));
-    Ok(AppState::new(Shared {
+    let mailer = super::mail::Mailer::new(&config)?;
+    let state = AppState::new(Shared {
         oauth,
         passkeys,
+        mailer,
         keys,
         page_cache,
         cookie: SessionCookie::new(config.https),
@@ -143,7 +145,12 @@ async fn build(config: Config, leptos_options: LeptosOptions, running: Running) 
         db,
         hasher,
         leptos_options,
-    }))
+    });
+    // A running server sends the mail queue; a command only adds to it.
+    if running == Running::Server {
+        super::mail::spawn_sender(state.clone());
+    }
+    Ok(state)
 }
 
 /// The whole application router with its layers.
@@ -305,6 +312,11 @@ pub fn spawn_maintenance(state: AppState) -> tokio::task::JoinHandle<()> {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(purged = n, "unanswered passkey challenges purged"),
                 Err(e) => tracing::warn!(error = format!("{e:#}"), "passkey challenge purge failed"),
+            }
+            match auth::email::purge(&state.db).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(purged = n, "expired e-mail links purged"),
+                Err(e) => tracing::warn!(error = format!("{e:#}"), "e-mail link purge failed"),
             }
             match purge_spent_flows(&state.db).await {
                 Ok(0) => {}

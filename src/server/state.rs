@@ -24,6 +24,8 @@ pub struct Shared {
     pub hasher: PasswordHasher,
     pub cookie: SessionCookie,
     pub oauth: OAuth,
+    /// Sends the mail queue (SMTP, or the outbox directory).
+    pub mailer: super::mail::Mailer,
     /// The WebAuthn relying party (none with an IP-address public URL).
     pub passkeys: RelyingParty,
     /// Seals what the browser carries that is not a session (flows, flash values).

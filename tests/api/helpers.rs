@@ -145,6 +145,17 @@ fn base_vars(database_url: &str) -> HashMap<String, String> {
     vars.insert("GATEHOUSE_RATE_SIGNIN".to_owned(), "10000/1m".to_owned());
     vars.insert("GATEHOUSE_RATE_SIGNUP".to_owned(), "10000/1m".to_owned());
     vars.insert("GATEHOUSE_LOGIN_MAX_FAILURES".to_owned(), "1000".to_owned());
+    // Sign-ups ask for no address unless a test says so; mail may be asked for often.
+    vars.insert("GATEHOUSE_RATE_MAIL_IP".to_owned(), "10000/1m".to_owned());
+    vars.insert("GATEHOUSE_RATE_MAIL_ADDRESS".to_owned(), "10000/1m".to_owned());
+    // Without an SMTP server, mail goes to a directory of the test's own.
+    vars.insert(
+        "GATEHOUSE_MAIL_OUTBOX".to_owned(),
+        std::env::temp_dir()
+            .join(format!("gatehouse-test-outbox-{:016x}", rand_u64()))
+            .display()
+            .to_string(),
+    );
     // One key for every instance of a test (PostgreSQL needs one configured).
     vars.insert("GATEHOUSE_SECRET_KEY".to_owned(), TEST_SECRET_KEY.to_owned());
     vars
@@ -275,6 +286,11 @@ impl TestApp {
 
     pub async fn get(&self, path: &str) -> Response {
         self.client.get(self.url(path)).send().await.expect("GET")
+    }
+
+    /// A GET with another browser's cookies.
+    pub async fn get_with(&self, client: &Client, path: &str) -> Response {
+        client.get(self.url(path)).send().await.expect("GET")
     }
 
     /// A plain HTML form post, as a browser without JavaScript sends it.

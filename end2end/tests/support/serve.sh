@@ -6,6 +6,9 @@ state="$root/end2end/.cache"
 mkdir -p "$state"
 rm -f "$state"/e2e.db*
 export DATABASE_URL="sqlite://$state/e2e.db?mode=rwc"
+# No SMTP server: mail is written here, where the tests read its links.
+rm -rf "$state/outbox"
+export GATEHOUSE_MAIL_OUTBOX="$state/outbox"
 export LEPTOS_SITE_ROOT="$root/target/site"
 export LEPTOS_SITE_ADDR="127.0.0.1:${GATEHOUSE_E2E_PORT:-3100}"
 export GATEHOUSE_PUBLIC_URL="http://localhost:${GATEHOUSE_E2E_PORT:-3100}"

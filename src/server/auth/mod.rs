@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod cookie;
 pub mod device;
+pub mod email;
 pub mod oauth;
 pub mod passkeys;
 pub mod password;

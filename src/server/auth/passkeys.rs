@@ -289,7 +289,12 @@ pub async fn register(
     let event =
         Event::about(AuditKind::PasskeyAdded, auth.user.id, &auth.user.username).detail(&ceremony.detail);
     audit::record(tx.exec(), &ctx.client, event).await?;
+    let notice = super::email::Notice::PasskeyAdded {
+        name: &ceremony.detail,
+    };
+    super::email::notify(&mut tx, ctx, auth.user.id, notice).await?;
     tx.commit().await?;
+    ctx.state.mailer.wake();
     tracing::info!(user_id = auth.user.id, "passkey added");
     Ok(PasskeyInfo {
         id,

@@ -189,6 +189,7 @@ pub async fn validate(db: &Db, policy: &SessionPolicy, token: &SessionToken) -> 
             display_name: row.display_name,
             avatar_url: row.avatar_url,
             created_at: row.user_created_at,
+            email_unverified: row.email_unverified != 0,
         },
     };
     Ok(Validation::Valid { auth, renewed_until })
@@ -210,6 +211,9 @@ pub enum How {
     /// A new session after a password change, which ended every session and was
     /// recorded (`password_changed`) in the same transaction.
     PasswordChange,
+    /// A new session after a password reset by e-mail, recorded (`password_reset`) in
+    /// the same transaction.
+    PasswordReset,
 }
 
 /// Completes a sign-in: the only place a session is issued. In `tx` — which holds
@@ -240,7 +244,7 @@ pub async fn start(mut tx: Tx, ctx: &RequestCtx, user: &SessionUser, how: How) -
             }
             audit::record(tx.exec(), &ctx.client, signed_in.detail(provider.label())).await?;
         }
-        How::PasswordChange => {}
+        How::PasswordChange | How::PasswordReset => {}
     }
     tx.commit().await?;
     ctx.state

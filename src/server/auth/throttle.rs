@@ -80,23 +80,33 @@ impl Verdict {
 }
 
 /// Takes one attempt from the request's client's allowance for `action`.
-pub async fn check_client(mut ex: Exec<'_>, ctx: &RequestCtx, action: Action) -> anyhow::Result<Verdict> {
-    let client = &ctx.client;
-    let rate = action.rate(&ctx.state.config);
-    let Some(client_key) = client.throttle_key() else {
+pub async fn check_client(ex: Exec<'_>, ctx: &RequestCtx, action: Action) -> anyhow::Result<Verdict> {
+    let Some(client_key) = ctx.client.throttle_key() else {
         return Ok(Verdict::Allowed);
     };
     let key = format!("{}:{client_key}", action.name());
+    let detail = format!("{} rate limit for this address", action.name());
+    take_from(ex, &ctx.client, &key, action.rate(&ctx.state.config), &detail).await
+}
+
+/// Takes one from the allowance `rate` kept under `key` (shared by every instance,
+/// kept across restarts); a refusal is audited (coalesced per key) with `detail`.
+pub async fn take_from(
+    mut ex: Exec<'_>,
+    client: &ClientInfo,
+    key: &str,
+    rate: Rate,
+    detail: &str,
+) -> anyhow::Result<Verdict> {
     let period_ms = i64::try_from(rate.per.as_millis()).unwrap_or(i64::MAX / 4);
     let interval_ms = (period_ms / i64::from(rate.count)).max(1);
     let tolerance_ms = interval_ms * (i64::from(rate.count) - 1);
-    match db::rate_limits::take(ex.reborrow(), &key, now_millis(), interval_ms, tolerance_ms).await? {
+    match db::rate_limits::take(ex.reborrow(), key, now_millis(), interval_ms, tolerance_ms).await? {
         Taken::Allowed => Ok(Verdict::Allowed),
         Taken::Denied { retry_after_ms } => {
-            let detail = format!("{} rate limit for this address", action.name());
             let event = Event::anonymous(AuditKind::Throttled)
-                .detail(&detail)
-                .coalesced(&key);
+                .detail(detail)
+                .coalesced(key);
             audit::record(ex, client, event).await?;
             Ok(Verdict::Refused {
                 retry_after: seconds_from_ms(retry_after_ms),

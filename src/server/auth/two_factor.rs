@@ -197,7 +197,9 @@ pub async fn disable(ctx: &RequestCtx, code: &str) -> Result<(), AppError> {
     two_factor::remove(tx.exec(), user.id).await?;
     let event = Event::about(AuditKind::MfaDisabled, user.id, &user.username);
     audit::record(tx.exec(), &ctx.client, event).await?;
+    super::email::notify(&mut tx, ctx, user.id, super::email::Notice::TwoFactorOff).await?;
     tx.commit().await?;
+    ctx.state.mailer.wake();
     tracing::info!(user_id = user.id, "two-factor sign-in turned off");
     Ok(())
 }

@@ -8,6 +8,7 @@
 //! `BEGIN IMMEDIATE`), the difference is spelled out next to the query.
 
 pub mod audit;
+pub mod email;
 pub mod oauth;
 pub mod oauth_states;
 pub mod passkeys;
@@ -295,6 +296,11 @@ impl Db {
     /// Closes every connection (graceful shutdown, tests).
     pub async fn close(&self) {
         on_pool!(self, pool => pool.close().await)
+    }
+
+    /// True once [`Db::close`] was called: background tasks stop.
+    pub fn is_closed(&self) -> bool {
+        on_pool!(self, pool => pool.is_closed())
     }
 }
 

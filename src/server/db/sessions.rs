@@ -50,6 +50,8 @@ pub struct SessionWithUser {
     pub user_created_at: i64,
     /// 1 when the user has two-factor sign-in on.
     pub two_factor: i64,
+    /// 1 when the user's e-mail address waits to be verified.
+    pub email_unverified: i64,
 }
 
 /// The one query of request validation.
@@ -57,7 +59,9 @@ pub async fn find_with_user(ex: Exec<'_>, id: &str) -> anyhow::Result<Option<Ses
     on_exec!(ex, c => sqlx::query_as(
         "SELECT s.handle, s.created_at, s.reauthenticated_at, s.expires_at, s.last_seen_at, \
                 u.id AS user_id, u.username, u.role, u.display_name, u.avatar_url, u.created_at AS user_created_at, \
-                CAST(CASE WHEN f.confirmed_at IS NULL THEN 0 ELSE 1 END AS BIGINT) AS two_factor \
+                CAST(CASE WHEN f.confirmed_at IS NULL THEN 0 ELSE 1 END AS BIGINT) AS two_factor, \
+                CAST(CASE WHEN u.email IS NOT NULL AND u.email_verified_at IS NULL THEN 1 ELSE 0 END AS BIGINT) \
+                     AS email_unverified \
          FROM sessions s JOIN users u ON u.id = s.user_id LEFT JOIN totp_factors f ON f.user_id = u.id \
          WHERE s.id = $1",
     )

@@ -19,6 +19,8 @@ pub struct UserRow {
     pub display_name: Option<String>,
     pub avatar_url: Option<String>,
     pub email: Option<String>,
+    /// When the address was verified (a link came back, or a provider vouched for it).
+    pub email_verified_at: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -53,8 +55,19 @@ impl UserRow {
             display_name: self.display_name.clone(),
             avatar_url: self.avatar_url.clone(),
             created_at: self.created_at,
+            email_unverified: self.email.is_some() && self.email_verified_at.is_none(),
         }
     }
+
+    /// The address, when it is verified (the only kind mail goes to, notices included).
+    pub fn verified_email(&self) -> Option<&str> {
+        self.email_verified_at.and(self.email.as_deref())
+    }
+}
+
+/// The key an address is unique by: its lowercase form.
+pub fn email_key(email: &str) -> String {
+    email.to_lowercase()
 }
 
 /// `SELECT <every users column> FROM users <rest>`, as one literal (no allocation per query).
@@ -62,7 +75,7 @@ macro_rules! select_users {
     ($rest:literal) => {
         concat!(
             "SELECT id, username, username_key, password_hash, role, display_name, avatar_url, email, \
-             created_at, updated_at FROM users ",
+             email_verified_at, created_at, updated_at FROM users ",
             $rest
         )
     };
@@ -74,6 +87,8 @@ pub enum Inserted {
     Created(SessionUser),
     /// The username key is taken (the UNIQUE constraint decided, so races end here too).
     Taken,
+    /// The e-mail address belongs to another account.
+    EmailTaken,
 }
 
 /// Details a new account may start with (a provider's name, avatar and verified e-mail).
@@ -82,6 +97,8 @@ pub struct Profile<'a> {
     pub display_name: Option<&'a str>,
     pub avatar_url: Option<&'a str>,
     pub email: Option<&'a str>,
+    /// The address is verified already (a provider said so).
+    pub email_verified: bool,
 }
 
 /// A user to create.
@@ -109,8 +126,9 @@ impl<'a> NewUser<'a> {
 pub async fn insert(ex: Exec<'_>, user: &NewUser<'_>) -> anyhow::Result<Inserted> {
     let now = now_seconds();
     let result: Result<i64, sqlx::Error> = on_exec!(ex, c => sqlx::query_scalar(
-        "INSERT INTO users (username, username_key, password_hash, role, display_name, avatar_url, email, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id",
+        "INSERT INTO users (username, username_key, password_hash, role, display_name, avatar_url, email, \
+                            email_key, email_verified_at, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING id",
     )
     .bind(user.name.as_str())
     .bind(user.name.key())
@@ -119,6 +137,8 @@ pub async fn insert(ex: Exec<'_>, user: &NewUser<'_>) -> anyhow::Result<Inserted
     .bind(user.profile.display_name)
     .bind(user.profile.avatar_url)
     .bind(user.profile.email)
+    .bind(user.profile.email.map(email_key))
+    .bind((user.profile.email.is_some() && user.profile.email_verified).then_some(now))
     .bind(now)
     .fetch_one(c)
     .await);
@@ -130,7 +150,9 @@ pub async fn insert(ex: Exec<'_>, user: &NewUser<'_>) -> anyhow::Result<Inserted
             display_name: user.profile.display_name.map(str::to_owned),
             avatar_url: user.profile.avatar_url.map(str::to_owned),
             created_at: now,
+            email_unverified: user.profile.email.is_some() && !user.profile.email_verified,
         })),
+        Err(e) if is_email_violation(&e) => Ok(Inserted::EmailTaken),
         Err(e) if super::is_unique_violation(&e) => Ok(Inserted::Taken),
         Err(e) => Err(e).context("insert user"),
     }
@@ -139,6 +161,62 @@ pub async fn insert(ex: Exec<'_>, user: &NewUser<'_>) -> anyhow::Result<Inserted
 pub async fn find_by_key(ex: Exec<'_>, username_key: &str) -> anyhow::Result<Option<UserRow>> {
     on_exec!(ex, c => sqlx::query_as(select_users!("WHERE username_key = $1")).bind(username_key).fetch_optional(c).await)
         .context("find user by username")
+}
+
+/// True when `err` is the unique index on `email_key` refusing a second account.
+fn is_email_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db)
+        if db.is_unique_violation()
+            && (db.constraint() == Some("users_email_key") || db.message().contains("email_key")))
+}
+
+/// The user whose address has this key.
+pub async fn find_by_email_key(ex: Exec<'_>, key: &str) -> anyhow::Result<Option<UserRow>> {
+    on_exec!(ex, c => sqlx::query_as(select_users!("WHERE email_key = $1")).bind(key).fetch_optional(c).await)
+        .context("find user by e-mail")
+}
+
+/// Gives the user an address (`None` removes it), verified at `verified_at` or not.
+/// Answers `false` when another account has the address.
+pub async fn set_email(
+    ex: Exec<'_>,
+    id: i64,
+    email: Option<&str>,
+    verified_at: Option<i64>,
+    now: i64,
+) -> anyhow::Result<bool> {
+    let result = on_exec!(ex, c => sqlx::query(
+        "UPDATE users SET email = $1, email_key = $2, email_verified_at = $3, updated_at = $4 WHERE id = $5",
+    )
+    .bind(email)
+    .bind(email.map(email_key))
+    .bind(verified_at)
+    .bind(now)
+    .bind(id)
+    .execute(c)
+    .await
+    .map(|_| ()));
+    match result {
+        Ok(()) => Ok(true),
+        Err(e) if super::is_unique_violation(&e) => Ok(false),
+        Err(e) => Err(e).context("update e-mail address"),
+    }
+}
+
+/// Marks the user's address verified, if it still is `email` (it may have changed since
+/// the link was sent). Answers whether it was.
+pub async fn mark_email_verified(ex: Exec<'_>, id: i64, email: &str, now: i64) -> anyhow::Result<bool> {
+    let done = on_exec!(ex, c => sqlx::query(
+        "UPDATE users SET email_verified_at = $1, updated_at = $1 WHERE id = $2 AND email_key = $3",
+    )
+    .bind(now)
+    .bind(id)
+    .bind(email_key(email))
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))
+    .context("mark e-mail verified")?;
+    Ok(done > 0)
 }
 
 pub async fn find_by_id(ex: Exec<'_>, id: i64) -> anyhow::Result<Option<UserRow>> {

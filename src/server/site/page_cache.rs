@@ -312,6 +312,7 @@ mod tests {
             display_name: None,
             avatar_url: None,
             created_at: 0,
+            email_unverified: false,
         }
     }
 

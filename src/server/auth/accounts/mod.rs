@@ -25,11 +25,13 @@ use crate::{
     },
 };
 
-/// Creates an account and signs it in with a brand-new session.
+/// Creates an account and signs it in with a brand-new session. With an address (as
+/// `GATEHOUSE_SIGNUP_EMAIL` allows or requires), a verification link goes to it.
 pub async fn sign_up(
     ctx: &RequestCtx,
     username: &str,
     password: &SecretString,
+    email: Option<&str>,
 ) -> Result<SessionUser, AppError> {
     let state = &ctx.state;
     let taken = || AppError::conflict(MSG_USERNAME_TAKEN);
@@ -40,6 +42,7 @@ pub async fn sign_up(
     let name = Username::parse(username).map_err(|e| AppError::bad_request(e.to_string()))?;
     let password = Password::parse(password, &name, state.config.password_min_length)
         .map_err(|e| AppError::bad_request(e.to_string()))?;
+    let email = super::email::signup_address(ctx, email)?;
     // A cheap early answer for the common case; the UNIQUE constraint below still
     // decides races between concurrent sign-ups.
     if users::key_exists(conn.exec(), name.key()).await? {
@@ -49,11 +52,18 @@ pub async fn sign_up(
 
     let hash = state.hasher.hash(&password).await?;
     let mut tx = state.db.begin().await?;
-    let new_user = NewUser::with_password(&name, &hash, state.config.default_role);
-    let Inserted::Created(user) = users::insert(tx.exec(), &new_user).await? else {
-        return Err(taken());
+    let mut new_user = NewUser::with_password(&name, &hash, state.config.default_role);
+    new_user.profile.email = email.as_ref().map(|e| e.as_str());
+    let user = match users::insert(tx.exec(), &new_user).await? {
+        Inserted::Created(user) => user,
+        Inserted::Taken => return Err(taken()),
+        Inserted::EmailTaken => return Err(AppError::conflict(crate::model::MSG_EMAIL_TAKEN)),
     };
+    if let Some(email) = &email {
+        super::email::after_signup(&mut tx, ctx, user.id, &user.username, email.as_str()).await?;
+    }
     sessions::start(tx, ctx, &user, How::SignUp).await?;
+    state.mailer.wake();
     Ok(user)
 }
 
@@ -250,9 +260,10 @@ pub async fn confirmed(ctx: &RequestCtx, how: &str) -> Result<(), AppError> {
 /// end either way).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AfterPasswordChange {
-    /// This browser gets a brand-new session (the settings page).
+    /// This browser gets a brand-new session, and a notice goes to the verified address
+    /// (the settings page).
     SignInHere,
-    /// Nobody stays signed in (the command line).
+    /// Nobody stays signed in; no notice (the command line: the operator tells the user).
     SignOutEverywhere,
 }
 
@@ -273,7 +284,11 @@ pub async fn replace_password(
     let event = Event::about(AuditKind::PasswordChanged, user.id, &user.username).detail(detail);
     audit::record(tx.exec(), &ctx.client, event).await?;
     match after {
-        AfterPasswordChange::SignInHere => sessions::start(tx, ctx, user, How::PasswordChange).await?,
+        AfterPasswordChange::SignInHere => {
+            super::email::notify(&mut tx, ctx, user.id, super::email::Notice::PasswordChanged).await?;
+            sessions::start(tx, ctx, user, How::PasswordChange).await?;
+            ctx.state.mailer.wake();
+        }
         AfterPasswordChange::SignOutEverywhere => tx.commit().await?,
     }
     Ok(ended)

@@ -93,6 +93,18 @@ async fn find_or_create(
             candidate(&base, suffix.max(101)).ok_or_else(|| AppError::internal("unknown"))?
         }
     };
+    // A verified address from the provider fills the account's (empty) address, unless
+    // another account has it: an address never links or merges accounts.
+    let email = match who.email.as_deref() {
+        Some(email)
+            if users::find_by_email_key(tx.exec(), &users::email_key(email))
+                .await?
+                .is_none() =>
+        {
+            Some(email)
+        }
+        _ => None,
+    };
     let new_user = NewUser {
         name: &name,
         password_hash: None,
@@ -100,7 +112,8 @@ async fn find_or_create(
         profile: Profile {
             display_name: who.name.as_deref(),
             avatar_url: who.avatar_url.as_deref(),
-            email: who.email.as_deref(),
+            email,
+            email_verified: true,
         },
     };
     let Inserted::Created(user) = users::insert(tx.exec(), &new_user).await? else {
