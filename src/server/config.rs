@@ -693,6 +693,75 @@ mod tests {
     }
 
     #[test]
+    fn smtp_urls_say_host_port_security_and_credentials() {
+        let plain = smtp_url("smtp://localhost:1025").expect("plain");
+        assert_eq!(
+            (plain.host.as_str(), plain.port, plain.security),
+            ("localhost", 1025, SmtpSecurity::Plain)
+        );
+        assert_eq!(plain.credentials, None);
+        let starttls = smtp_url("smtp://AKIA:p%40ss%2Fword@email-smtp.eu-west-1.amazonaws.com?tls=starttls")
+            .expect("starttls");
+        assert_eq!((starttls.port, starttls.security), (587, SmtpSecurity::StartTls));
+        assert_eq!(
+            starttls.credentials,
+            Some(("AKIA".to_owned(), "p@ss/word".to_owned()))
+        );
+        let tls = smtp_url("smtps://user%40example.com:secret@smtp.example.com").expect("tls");
+        assert_eq!((tls.port, tls.security), (465, SmtpSecurity::Tls));
+        assert_eq!(
+            tls.credentials.as_ref().map(|c| c.0.as_str()),
+            Some("user@example.com")
+        );
+        // The password never shows in a debug print.
+        assert!(!format!("{tls:?}").contains("secret"));
+        assert_eq!(smtp_url("smtp://[::1]:25").expect("IPv6").host, "::1");
+        for bad in [
+            "http://localhost:25",
+            "smtp://",
+            "smtp://localhost?tls=maybe",
+            "smtps://localhost?tls=starttls",
+            "smtp://localhost?port=25",
+            "smtp://user@localhost",
+            "not a url",
+        ] {
+            assert!(smtp_url(bad).is_err(), "{bad}");
+        }
+        // A refusal never repeats the password.
+        let err =
+            config(&[("GATEHOUSE_SMTP_URL", "smtp://u:hunter2@localhost?tls=bad")]).expect_err("refused");
+        assert_eq!(err.variable, "GATEHOUSE_SMTP_URL");
+        assert!(!err.reason.contains("hunter2"), "{}", err.reason);
+    }
+
+    #[test]
+    fn mail_settings_have_defaults_and_checks() {
+        let default = config(&[]).expect("defaults");
+        assert_eq!(default.signup_email, SignupEmail::Optional);
+        assert_eq!(default.smtp, None);
+        assert_eq!(default.mail_from.to_string(), "Gatehouse <noreply@localhost>");
+        assert_eq!(default.mail_outbox, std::path::PathBuf::from("outbox"));
+        let site = config(&[("GATEHOUSE_PUBLIC_URL", "https://auth.example.com")]).expect("site");
+        assert_eq!(site.mail_from.to_string(), "Gatehouse <noreply@auth.example.com>");
+        let ip = config(&[("GATEHOUSE_PUBLIC_URL", "http://10.0.0.7:3000")]).expect("ip");
+        assert_eq!(ip.mail_from.email.to_string(), "noreply@localhost");
+        let set = config(&[
+            ("GATEHOUSE_MAIL_FROM", "Example <accounts@example.com>"),
+            ("GATEHOUSE_SIGNUP_EMAIL", "required"),
+        ])
+        .expect("set");
+        assert_eq!(set.mail_from.email.to_string(), "accounts@example.com");
+        assert_eq!(set.signup_email, SignupEmail::Required);
+        for (variable, value) in [
+            ("GATEHOUSE_MAIL_FROM", "not an address"),
+            ("GATEHOUSE_SIGNUP_EMAIL", "sometimes"),
+            ("GATEHOUSE_RATE_MAIL_IP", "0/1h"),
+        ] {
+            assert_eq!(config(&[(variable, value)]).expect_err(value).variable, variable);
+        }
+    }
+
+    #[test]
     fn an_ip_address_public_url_turns_passkeys_off() {
         for url in ["http://127.0.0.1:3000", "http://[::1]:3000", "https://10.0.0.7"] {
             let c = config(&[("GATEHOUSE_PUBLIC_URL", url)]).expect("valid");

@@ -564,6 +564,55 @@ async fn reset_2fa_removes_the_factor_and_signs_the_user_out(backend: Backend) {
     );
 }
 
+async fn set_email_sets_an_address_verified_or_not(backend: Backend) {
+    let app = crate::helpers::spawn_app(backend).await.expect("app");
+    app.signed_up("alice").await;
+    app.signed_up_with_new_client("bob").await;
+    let shared = TestDatabase::shared(&app.database.url, backend);
+    let out = run_with_input(
+        &shared,
+        &["user", "set-email", "alice", "Alice@Example.com", "--verified"],
+        "",
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "e-mail address of alice set to Alice@Example.com (verified)"
+    );
+    assert_eq!(
+        app.scalar(
+            "SELECT COUNT(*) FROM users WHERE username = 'alice' AND email = 'Alice@Example.com' \
+             AND email_key = 'alice@example.com' AND email_verified_at IS NOT NULL"
+        )
+        .await,
+        1
+    );
+    let out = run_with_input(&shared, &["user", "set-email", "bob", "bob@example.com"], "");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        app.scalar("SELECT COUNT(*) FROM users WHERE username = 'bob' AND email_verified_at IS NULL AND email IS NOT NULL")
+            .await,
+        1
+    );
+    assert_one_line_failure(
+        &run_with_input(&shared, &["user", "set-email", "bob", "ALICE@example.com"], ""),
+        "used by another account",
+    );
+    assert_one_line_failure(
+        &run_with_input(&shared, &["user", "set-email", "bob", "not an address"], ""),
+        "address refused",
+    );
+    assert_one_line_failure(
+        &run_with_input(&shared, &["user", "set-email", "ghost", "g@example.com"], ""),
+        "there is no user",
+    );
+    assert_eq!(
+        app.scalar("SELECT COUNT(*) FROM audit_events WHERE kind = 'email_changed'")
+            .await,
+        2
+    );
+}
+
 async fn sessions_purge_deletes_expired_sessions(backend: Backend) {
     let app = crate::helpers::spawn_app(backend).await.expect("app");
     app.signed_up("alice").await;
@@ -580,6 +629,7 @@ async fn sessions_purge_deletes_expired_sessions(backend: Backend) {
 }
 
 backend_tests!(
+    set_email_sets_an_address_verified_or_not,
     reset_2fa_removes_the_factor_and_signs_the_user_out,
     unlock_and_set_password_lift_a_lock_out,
     the_first_owner_is_created_on_the_command_line_and_can_sign_in,

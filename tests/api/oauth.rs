@@ -260,6 +260,27 @@ async fn google_sign_in_uses_the_verified_email_and_checks_the_nonce(backend: Ba
         app.texts("SELECT email FROM users WHERE username = 'ada'").await,
         ["ada@example.com"]
     );
+    // A provider's verified address starts out verified.
+    assert_eq!(
+        app.scalar("SELECT COUNT(*) FROM users WHERE username = 'ada' AND email_verified_at IS NOT NULL")
+            .await,
+        1
+    );
+    // Another Google account with the same address makes a new account without it: an
+    // address never links or merges accounts.
+    fake.script(|s| {
+        s.google_user = serde_json::json!({"sub": "111", "name": "Ada Two", "email": "ADA@example.com", "email_verified": true});
+    });
+    assert_eq!(
+        sign_in_with(&app, &new_client(), "google", "/").await.status(),
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM users").await, 2);
+    assert_eq!(
+        app.scalar("SELECT COUNT(*) FROM users WHERE username <> 'ada' AND email IS NULL")
+            .await,
+        1
+    );
     // An unverified e-mail is not kept, and the name gives the username.
     fake.script(|s| {
         s.google_user = serde_json::json!({"sub": "222", "name": "Grace Hopper", "email": "grace@example.com", "email_verified": false});
@@ -279,7 +300,7 @@ async fn google_sign_in_uses_the_verified_email_and_checks_the_nonce(backend: Ba
         s.id_token_nonce = Some("someone-elses-nonce".to_owned());
     });
     failure_page(sign_in_with(&app, &new_client(), "google", "/").await, "Google").await;
-    assert_eq!(app.scalar("SELECT COUNT(*) FROM users").await, 2);
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM users").await, 3);
 }
 
 async fn a_signed_in_user_links_a_provider_and_then_signs_in_with_it(backend: Backend) {

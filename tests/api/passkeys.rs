@@ -757,7 +757,32 @@ async fn other_host_names_are_sent_to_the_public_url(backend: Backend) {
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
 }
 
+/// Adding a passkey tells the account's verified address.
+async fn adding_a_passkey_sends_a_notice(backend: Backend) {
+    let sink = crate::smtp_sink::SmtpSink::start().await;
+    let url = sink.url();
+    let mut vars = ON_LOCALHOST.to_vec();
+    vars.push(("GATEHOUSE_SMTP_URL", url.as_str()));
+    let Some(app) = spawn_app_with(backend, &vars).await else {
+        return;
+    };
+    let alice = app.signed_up_with_new_client("alice").await;
+    app.execute(&format!(
+        "UPDATE users SET email = 'alice@example.com', email_key = 'alice@example.com', email_verified_at = {}",
+        crate::helpers::now()
+    ))
+    .await;
+    let mut key = Authenticator::for_site(&app.origin);
+    add_passkey(&app, &alice, &mut key, "Work laptop").await;
+    let notice = sink
+        .wait_for_message("alice@example.com", "A passkey was added to your account")
+        .await;
+    assert!(notice.text().contains("\"Work laptop\""), "{}", notice.text());
+    assert!(notice.text().contains("/settings/security"), "{}", notice.text());
+}
+
 backend_tests!(
+    adding_a_passkey_sends_a_notice,
     register_then_sign_in_without_a_username,
     a_passkey_from_another_origin_is_refused,
     a_challenge_is_answered_once,
