@@ -75,3 +75,39 @@ test('an admin demoting a member sees the change in the table and the audit trai
   await expect(page.getByTestId('audit-table')).toContainText('role_changed');
   await expect(page.getByTestId('audit-table')).toContainText(member);
 });
+
+test('an owner disables a user from /admin: their browser is signed out and sign-in is refused', async ({ browser, page }, testInfo) => {
+  const js = jsEnabled(testInfo);
+  const owner = uniqueName('owner');
+  const target = uniqueName('spammer');
+  gatehouse(['user', 'create', '--username', owner, '--role', 'owner'], `${PASSWORD}\n`);
+  const theirs = await browser.newContext({ javaScriptEnabled: js });
+  const theirPage = await theirs.newPage();
+  await signedUp(theirPage, js, target);
+
+  await signedIn(page, js, owner);
+  await page.goto(`/admin?q=${target}`);
+  await ready(page, js);
+  const row = page.locator(`tr[data-username="${target}"]`);
+  await row.getByText('Disable…').click();
+  await row.getByLabel('Reason (admins only)').fill('posting spam');
+  await row.getByRole('button', { name: `Disable ${target}` }).click();
+  await expect(page.locator(`tr[data-username="${target}"]`).getByTestId('user-disabled')).toHaveText('disabled');
+  await page.goto('/admin?state=disabled');
+  await ready(page, js);
+  await expect(page.locator(`tr[data-username="${target}"]`)).toBeVisible();
+
+  // Their next page load finds them signed out, and signing in says why.
+  await theirPage.goto('/profile');
+  await expect(theirPage).toHaveURL(/\/login/);
+  await signIn(theirPage, js, target);
+  await expect(theirPage.getByTestId('form-error')).toHaveText('This account is disabled.');
+
+  // Enabled again, they sign in.
+  await page.goto(`/admin?q=${target}`);
+  await ready(page, js);
+  await page.locator(`tr[data-username="${target}"]`).getByRole('button', { name: 'Enable' }).click();
+  await expect(page.locator(`tr[data-username="${target}"]`).getByTestId('user-disabled')).toHaveCount(0);
+  await signedIn(theirPage, js, target);
+  await theirs.close();
+});

@@ -8,8 +8,38 @@ use crate::server::{admin, context::RequestCtx};
 
 /// One page of users matching `query` (a username prefix, case-insensitive).
 #[server(endpoint = "admin_users")]
-pub async fn admin_users(query: String, page: i64) -> Result<UsersPage, AppError> {
-    admin::list_users(&RequestCtx::current()?, &query, page).await
+pub async fn admin_users(query: String, page: i64, state: Option<String>) -> Result<UsersPage, AppError> {
+    let only_disabled = state.as_deref() == Some("disabled");
+    admin::list_users(&RequestCtx::current()?, &query, only_disabled, page).await
+}
+
+/// Disables a user: every session ends and no sign-in works until `until` (empty: until
+/// enabled again). Answers a sentence saying what happened.
+#[server(endpoint = "disable_user")]
+pub async fn disable_user(
+    user_id: i64,
+    reason: Option<String>,
+    until: Option<String>,
+) -> Result<String, AppError> {
+    use crate::model::Role;
+    let ctx = RequestCtx::current()?;
+    ctx.actor(Role::Admin)?;
+    let until = admin::parse_until(
+        until.as_deref().unwrap_or_default(),
+        crate::server::db::now_seconds(),
+    )?;
+    let done = admin::set_disabled(&ctx, user_id, Some((until, reason.as_deref()))).await?;
+    Ok(format!(
+        "{} is disabled; {} sessions ended.",
+        done.username, done.ended
+    ))
+}
+
+/// Enables a disabled user again.
+#[server(endpoint = "enable_user")]
+pub async fn enable_user(user_id: i64) -> Result<String, AppError> {
+    let done = admin::set_disabled(&RequestCtx::current()?, user_id, None).await?;
+    Ok(format!("{} can sign in again.", done.username))
 }
 
 /// Gives a user another role. Answers a sentence saying what changed.

@@ -27,6 +27,17 @@ pub struct UserSummary {
     pub two_factor: bool,
     /// Roles the viewer may give this user (the current one included when any is offered).
     pub assignable: Vec<Role>,
+    /// The account is disabled (no sign-in of any kind).
+    pub disabled: Option<Disabled>,
+    /// The viewer may disable or enable this user.
+    pub can_disable: bool,
+}
+
+/// A disabled account: until when (`None`: until enabled again), and why (admins only).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Disabled {
+    pub until: Option<i64>,
+    pub reason: Option<String>,
 }
 
 /// A page of users matching a search.

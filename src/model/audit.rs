@@ -32,10 +32,12 @@ pub enum AuditKind {
     PasswordResetRequested,
     PasswordReset,
     EmailChanged,
+    AccountDisabled,
+    AccountEnabled,
 }
 
 impl AuditKind {
-    pub const ALL: [AuditKind; 27] = [
+    pub const ALL: [AuditKind; 29] = [
         AuditKind::Signup,
         AuditKind::LoginSuccess,
         AuditKind::LoginFailure,
@@ -63,6 +65,8 @@ impl AuditKind {
         AuditKind::PasswordResetRequested,
         AuditKind::PasswordReset,
         AuditKind::EmailChanged,
+        AuditKind::AccountDisabled,
+        AuditKind::AccountEnabled,
     ];
 
     /// The name stored in `audit_events.kind`.
@@ -95,6 +99,8 @@ impl AuditKind {
             AuditKind::PasswordResetRequested => "password_reset_requested",
             AuditKind::PasswordReset => "password_reset",
             AuditKind::EmailChanged => "email_changed",
+            AuditKind::AccountDisabled => "account_disabled",
+            AuditKind::AccountEnabled => "account_enabled",
         }
     }
 }

@@ -1,7 +1,7 @@
 //! `/admin`: users (search, paging, a role form per row) and the audit trail.
 
 use crate::{
-    api::admin::{admin_events, admin_users, SetRole, UnlockUser},
+    api::admin::{admin_events, admin_users, DisableUser, EnableUser, SetRole, UnlockUser},
     components::{
         authorized::Authorized,
         form::{action_error, FormError},
@@ -49,6 +49,7 @@ fn admin_href(params: &[(&str, String)]) -> String {
 fn AdminPanel(viewer: SessionUser) -> impl IntoView {
     let query = use_query_map();
     let q = move || query.read().get("q").unwrap_or_default();
+    let state = move || query.read().get("state").unwrap_or_default();
     let page = move || number(query.read().get("page"));
     let kind = move || query.read().get("kind").unwrap_or_default();
     let who = move || query.read().get("who").unwrap_or_default();
@@ -56,13 +57,30 @@ fn AdminPanel(viewer: SessionUser) -> impl IntoView {
 
     let set_role = ServerAction::<SetRole>::new();
     let unlock = ServerAction::<UnlockUser>::new();
+    let disable = ServerAction::<DisableUser>::new();
+    let enable = ServerAction::<EnableUser>::new();
     let role_error = action_error(set_role);
     let unlock_error = action_error(unlock);
-    let error = Signal::derive(move || role_error.get().or_else(|| unlock_error.get()));
-    let changes = move || (set_role.version().get(), unlock.version().get());
+    let disable_error = action_error(disable);
+    let enable_error = action_error(enable);
+    let error = Signal::derive(move || {
+        role_error
+            .get()
+            .or_else(|| unlock_error.get())
+            .or_else(|| disable_error.get())
+            .or_else(|| enable_error.get())
+    });
+    let changes = move || {
+        (
+            set_role.version().get(),
+            unlock.version().get(),
+            disable.version().get(),
+            enable.version().get(),
+        )
+    };
     let users = Resource::new(
-        move || (q(), page(), changes()),
-        |(q, page, _)| admin_users(q, page),
+        move || (q(), state(), page(), changes()),
+        |(q, state, page, _)| admin_users(q, page, Some(state)),
     );
     let events = Resource::new(
         move || (kind(), who(), events_page(), changes()),
@@ -74,6 +92,8 @@ fn AdminPanel(viewer: SessionUser) -> impl IntoView {
             .get()
             .and_then(Result::ok)
             .or_else(|| unlock.value().get().and_then(Result::ok))
+            .or_else(|| disable.value().get().and_then(Result::ok))
+            .or_else(|| enable.value().get().and_then(Result::ok))
     };
 
     view! {
@@ -94,6 +114,10 @@ fn AdminPanel(viewer: SessionUser) -> impl IntoView {
                         <label for="user-search">"Username starts with"</label>
                         <input id="user-search" type="search" name="q" value=q maxlength="64" autocomplete="off" />
                     </div>
+                    <label class="checkbox">
+                        <input type="checkbox" name="state" value="disabled" checked=move || state() == "disabled" />
+                        "Disabled only"
+                    </label>
                     <button type="submit" class="button">"Search"</button>
                 </div>
             </Form>
@@ -160,9 +184,51 @@ fn AdminPanel(viewer: SessionUser) -> impl IntoView {
                                             </ActionForm>
                                         }
                                     });
+                                    let status = match (&user.disabled, user.can_disable) {
+                                        (Some(disabled), can) => {
+                                            let text = match disabled.until {
+                                                Some(until) => format!("disabled until {}", format_datetime(until)),
+                                                None => "disabled".to_owned(),
+                                            };
+                                            let reason = disabled.reason.clone();
+                                            view! {
+                                                <span class="badge danger" data-testid="user-disabled" title=reason.clone()>{text}</span>
+                                                {reason.map(|r| view! { <span class="muted small">{r}</span> })}
+                                                {can.then(|| view! {
+                                                    <ActionForm action=enable>
+                                                        <input type="hidden" name="user_id" value=user.id />
+                                                        <button type="submit" class="button small">"Enable"</button>
+                                                    </ActionForm>
+                                                })}
+                                            }
+                                                .into_any()
+                                        }
+                                        (None, true) => {
+                                            let label = format!("Disable {}", user.username);
+                                            view! {
+                                                <details class="disable">
+                                                    <summary>"Disable…"</summary>
+                                                    <ActionForm action=disable>
+                                                        <input type="hidden" name="user_id" value=user.id />
+                                                        <label>
+                                                            "Reason (admins only)"
+                                                            <input type="text" name="reason" maxlength="500" autocomplete="off" />
+                                                        </label>
+                                                        <label>
+                                                            "Until (UTC, empty: until enabled)"
+                                                            <input type="datetime-local" name="until" />
+                                                        </label>
+                                                        <button type="submit" class="button small danger" aria-label=label>"Disable"</button>
+                                                    </ActionForm>
+                                                </details>
+                                            }
+                                                .into_any()
+                                        }
+                                        (None, false) => ().into_any(),
+                                    };
                                     view! {
                                         <tr data-username=user.username.clone()>
-                                            <td>{user.username.clone()} {lock}</td>
+                                            <td>{user.username.clone()} {lock} {status}</td>
                                             <td><span class="badge" data-testid="user-role">{user.role.as_str()}</span></td>
                                             <td>{format_date(user.created_at)}</td>
                                             <td>{user.last_seen_at.map(format_datetime).unwrap_or_else(|| "never".to_owned())}</td>

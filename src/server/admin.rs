@@ -3,8 +3,8 @@
 
 use crate::{
     model::{
-        AppError, AuditEntry, AuditKind, AuditPage, ErrorKind, Role, RoleChange, RoleRefusal, UserSummary,
-        UsersPage, EVENTS_PAGE_SIZE, USERS_PAGE_SIZE,
+        AppError, AuditEntry, AuditKind, AuditPage, Disabled, ErrorKind, Role, RoleChange, RoleRefusal,
+        UserSummary, UsersPage, EVENTS_PAGE_SIZE, USERS_PAGE_SIZE,
     },
     server::{
         audit::{self, Event},
@@ -29,14 +29,21 @@ pub fn search_key(query: &str) -> String {
 
 /// One page of users whose username starts with `query` (case-insensitive), with the
 /// roles the viewer (an admin or owner) may give each of them.
-pub async fn list_users(ctx: &RequestCtx, query: &str, page: i64) -> Result<UsersPage, AppError> {
+pub async fn list_users(
+    ctx: &RequestCtx,
+    query: &str,
+    only_disabled: bool,
+    page: i64,
+) -> Result<UsersPage, AppError> {
     let viewer = ctx.require_role(Role::Admin)?;
     let key = search_key(query);
     let page = page.clamp(1, 1_000_000);
     let mut conn = ctx.state.db.conn().await?;
-    let total = users::count_matching(conn.exec(), &key).await?;
+    let total = users::count_matching(conn.exec(), &key, only_disabled).await?;
     let owners = users::count_with_role(conn.exec(), Role::Owner).await?;
-    let rows = users::search(conn.exec(), &key, USERS_PAGE_SIZE, (page - 1) * USERS_PAGE_SIZE).await?;
+    let offset = (page - 1) * USERS_PAGE_SIZE;
+    let rows = users::search(conn.exec(), &key, only_disabled, USERS_PAGE_SIZE, offset).await?;
+    let now = now_seconds();
     let now_ms = now_millis();
     let users = rows
         .into_iter()
@@ -55,10 +62,179 @@ pub async fn list_users(ctx: &RequestCtx, query: &str, page: i64) -> Result<User
                 locked_until: (row.locked_until_ms > now_ms).then(|| (row.locked_until_ms + 999) / 1000),
                 failed_attempts: row.failed_attempts,
                 two_factor: row.two_factor != 0,
+                can_disable: may_disable(viewer.user.id, viewer.user.role, row.id, role, owners).is_ok(),
+                disabled: match row.disabled_at {
+                    Some(_) if row.disabled_until.is_none_or(|until| until > now) => Some(Disabled {
+                        until: row.disabled_until,
+                        reason: row.disabled_reason,
+                    }),
+                    _ => None,
+                },
             }
         })
         .collect();
     Ok(UsersPage { users, page, total })
+}
+
+/// Whether `actor` (id and role; the operator acts as an owner with id -1) may disable
+/// or enable `target`: never themselves, an admin only users below admin, an owner
+/// anyone but the last owner.
+fn may_disable(
+    actor_id: i64,
+    actor_role: Role,
+    target_id: i64,
+    target_role: Role,
+    owners: i64,
+) -> Result<(), AppError> {
+    if actor_id == target_id {
+        return Err(AppError::new(
+            ErrorKind::Forbidden,
+            "You can't disable your own account.",
+        ));
+    }
+    match actor_role {
+        Role::Owner if target_role == Role::Owner && owners <= 1 => {
+            Err(AppError::conflict("The last owner can't be disabled."))
+        }
+        Role::Owner => Ok(()),
+        Role::Admin if target_role < Role::Admin => Ok(()),
+        _ => Err(AppError::new(
+            ErrorKind::Forbidden,
+            "Admins can disable and enable only users below admin.",
+        )),
+    }
+}
+
+/// When a disabling ends: empty (never, until enabled), a duration from now (`7d`,
+/// `12h`), or a UTC date and time (`2027-01-31T18:00`, `2027-01-31 18:00:00`, RFC 3339).
+pub fn parse_until(raw: &str, now: i64) -> Result<Option<i64>, AppError> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    let bad = || {
+        AppError::bad_request("Give the end as a date and time (2027-01-31T18:00, UTC) or a duration (7d).")
+    };
+    let at = if let Ok(duration) = humantime::parse_duration(raw) {
+        now.saturating_add(i64::try_from(duration.as_secs()).map_err(|_| bad())?)
+    } else if let Ok(at) = time::OffsetDateTime::parse(raw, &time::format_description::well_known::Rfc3339) {
+        at.unix_timestamp()
+    } else {
+        let formats = [
+            time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]"),
+            time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]"),
+            time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]"),
+            time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]"),
+        ];
+        formats
+            .iter()
+            .find_map(|format| time::PrimitiveDateTime::parse(raw, format).ok())
+            .map(|at| at.assume_utc().unix_timestamp())
+            .ok_or_else(bad)?
+    };
+    if at <= now {
+        return Err(AppError::bad_request("The end must be in the future."));
+    }
+    Ok(Some(at))
+}
+
+/// What disabling or enabling did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DisableOutcome {
+    pub username: String,
+    /// Sessions ended.
+    pub ended: u64,
+}
+
+/// Disables (`Some((until, reason))`) or enables (`None`) a user, as an admin or owner or
+/// the operator. Disabling ends every session of the user in the same transaction, and
+/// their pending sign-ins; every way of signing in then answers 403 (`sessions::start`).
+/// The roles are read in the transaction that writes, like a role change.
+pub async fn set_disabled(
+    ctx: &RequestCtx,
+    target_id: i64,
+    disabled: Option<(Option<i64>, Option<&str>)>,
+) -> Result<DisableOutcome, AppError> {
+    let actor_id = match ctx.actor(Role::Admin)? {
+        Actor::User(auth) => Some(auth.user.id),
+        Actor::Operator => None,
+    };
+    let mut tx = ctx.state.db.begin().await?;
+    let rows = users::lock_role_rows(tx.exec(), actor_id.unwrap_or(-1), target_id).await?;
+    let role_of = |id: i64| {
+        rows.iter()
+            .find(|(row_id, _)| *row_id == id)
+            .map(|(_, role)| *role)
+    };
+    let Some(target_role) = role_of(target_id) else {
+        return Err(AppError::not_found("There is no such user."));
+    };
+    let actor_role = match actor_id {
+        Some(id) => role_of(id).unwrap_or(Role::None),
+        None => Role::Owner,
+    };
+    let owners =
+        i64::try_from(rows.iter().filter(|(_, role)| *role == Role::Owner).count()).unwrap_or(i64::MAX);
+    may_disable(actor_id.unwrap_or(-1), actor_role, target_id, target_role, owners)?;
+    let target = users::find_by_id(tx.exec(), target_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("There is no such user."))?;
+    let now = now_seconds();
+    let reason = disabled.and_then(|(_, reason)| reason.map(str::trim).filter(|r| !r.is_empty()));
+    let reason: Option<String> = reason.map(|r| r.chars().take(500).collect());
+    users::set_disabled(
+        tx.exec(),
+        target_id,
+        disabled.map(|(until, _)| (until, reason.as_deref())),
+        now,
+    )
+    .await?;
+    let (kind, ended) = match disabled {
+        Some(_) => (
+            AuditKind::AccountDisabled,
+            db::sessions::delete_for_user_except(tx.exec(), target_id, None).await?,
+        ),
+        None => (AuditKind::AccountEnabled, 0),
+    };
+    let mut detail = match disabled {
+        Some((Some(until), _)) => format!("until {}", crate::model::format_datetime(until)),
+        Some((None, _)) => "until enabled".to_owned(),
+        None => String::new(),
+    };
+    if let Some(reason) = &reason {
+        detail = if detail.is_empty() {
+            reason.clone()
+        } else {
+            format!("{detail}: {reason}")
+        };
+    }
+    if actor_id.is_none() {
+        detail = if detail.is_empty() {
+            "command line".to_owned()
+        } else {
+            format!("{detail} (command line)")
+        };
+    }
+    let mut event = Event::about(kind, target_id, &target.username);
+    if !detail.is_empty() {
+        event = event.detail(&detail);
+    }
+    if let Some(id) = actor_id {
+        event = event.actor(id);
+    }
+    audit::record(tx.exec(), &ctx.client, event).await?;
+    tx.commit().await?;
+    tracing::info!(
+        target_id,
+        actor_id,
+        disabled = disabled.is_some(),
+        ended,
+        "account disabled or enabled"
+    );
+    Ok(DisableOutcome {
+        username: target.username,
+        ended,
+    })
 }
 
 /// What a role change did.

@@ -83,6 +83,23 @@ pub enum UserCommand {
         /// The username.
         name: String,
     },
+    /// Disable a user: every session ends, and no sign-in works until enabled again (or
+    /// until --until).
+    Disable {
+        /// The username.
+        name: String,
+        /// Why (shown to admins only).
+        #[arg(long)]
+        reason: Option<String>,
+        /// When it ends: a UTC date and time (2027-01-31T18:00) or a duration (7d).
+        #[arg(long)]
+        until: Option<String>,
+    },
+    /// Enable a disabled user again.
+    Enable {
+        /// The username.
+        name: String,
+    },
     /// Set a user's e-mail address. Without --verified a verification link is needed
     /// before mail (a password reset) goes to it; links sent earlier stop working.
     SetEmail {
@@ -265,6 +282,37 @@ async fn user(command: UserCommand, config: Config) -> anyhow::Result<()> {
                 .map_err(|e| anyhow::anyhow!("{}", e.message))?;
             let state = if verified { "verified" } else { "not verified" };
             println!("e-mail address of {} set to {email} ({state})", user.username);
+            ctx.state.db.close().await;
+        }
+        UserCommand::Disable { name, reason, until } => {
+            let name = parse_username(&name)?;
+            let until = admin::parse_until(
+                until.as_deref().unwrap_or_default(),
+                crate::server::db::now_seconds(),
+            )
+            .map_err(|e| anyhow::anyhow!("--until refused: {}", e.message))?;
+            let ctx = operator(config).await?;
+            let user = find_user(&ctx.state, &name).await?;
+            let done = admin::set_disabled(&ctx, user.id, Some((until, reason.as_deref())))
+                .await
+                .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+            let until = until.map_or("until enabled".to_owned(), |at| {
+                format!("until {}", crate::model::format_datetime(at))
+            });
+            println!(
+                "{} is disabled {until}; {} sessions ended",
+                done.username, done.ended
+            );
+            ctx.state.db.close().await;
+        }
+        UserCommand::Enable { name } => {
+            let name = parse_username(&name)?;
+            let ctx = operator(config).await?;
+            let user = find_user(&ctx.state, &name).await?;
+            let done = admin::set_disabled(&ctx, user.id, None)
+                .await
+                .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+            println!("{} can sign in again", done.username);
             ctx.state.db.close().await;
         }
         UserCommand::Unlock { name } => {

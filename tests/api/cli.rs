@@ -613,6 +613,67 @@ async fn set_email_sets_an_address_verified_or_not(backend: Backend) {
     );
 }
 
+async fn disable_and_enable_on_the_command_line(backend: Backend) {
+    let app = crate::helpers::spawn_app(backend).await.expect("app");
+    app.signed_up("alice").await;
+    let shared = TestDatabase::shared(&app.database.url, backend);
+    let out = run_with_input(
+        &shared,
+        &[
+            "user",
+            "disable",
+            "alice",
+            "--reason",
+            "chargeback",
+            "--until",
+            "2999-01-31T18:00",
+        ],
+        "",
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "alice is disabled until 2999-01-31 18:00 UTC; 1 sessions ended"
+    );
+    let refused = app
+        .login_with(
+            &crate::helpers::new_client(),
+            "alice",
+            crate::helpers::GOOD_PASSWORD,
+        )
+        .await;
+    assert_eq!(refused.status(), reqwest::StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.texts("SELECT detail FROM audit_events WHERE kind = 'account_disabled'")
+            .await,
+        ["until 2999-01-31 18:00 UTC: chargeback (command line)"]
+    );
+    for (args, expected) in [
+        (
+            vec!["user", "disable", "alice", "--until", "last week"],
+            "--until refused",
+        ),
+        (vec!["user", "disable", "ghost"], "there is no user"),
+        (vec!["user", "enable", "ghost"], "there is no user"),
+    ] {
+        assert_one_line_failure(&run_with_input(&shared, &args, ""), expected);
+    }
+    let out = run_with_input(&shared, &["user", "enable", "alice"], "");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "alice can sign in again"
+    );
+    let signed_in = app
+        .login_with(
+            &crate::helpers::new_client(),
+            "alice",
+            crate::helpers::GOOD_PASSWORD,
+        )
+        .await;
+    assert_eq!(signed_in.status(), reqwest::StatusCode::OK);
+}
+
 async fn sessions_purge_deletes_expired_sessions(backend: Backend) {
     let app = crate::helpers::spawn_app(backend).await.expect("app");
     app.signed_up("alice").await;
@@ -629,6 +690,7 @@ async fn sessions_purge_deletes_expired_sessions(backend: Backend) {
 }
 
 backend_tests!(
+    disable_and_enable_on_the_command_line,
     set_email_sets_an_address_verified_or_not,
     reset_2fa_removes_the_factor_and_signs_the_user_out,
     unlock_and_set_password_lift_a_lock_out,

@@ -68,6 +68,7 @@ mod admin;
 mod authenticator;
 mod cli;
 mod database_urls;
+mod disable;
 mod email;
 mod fake_provider;
 mod form_errors;

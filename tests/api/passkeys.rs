@@ -15,7 +15,7 @@ use crate::{
 use reqwest::{header, Client, Response, StatusCode};
 use serde_json::{json, Value};
 
-const ON_LOCALHOST: [(&str, &str); 1] = [(TEST_PUBLIC_HOST, "localhost")];
+pub const ON_LOCALHOST: [(&str, &str); 1] = [(TEST_PUBLIC_HOST, "localhost")];
 
 async fn app_on_localhost(backend: Backend) -> Option<TestApp> {
     spawn_app_with(backend, &ON_LOCALHOST).await
@@ -38,7 +38,12 @@ async fn json_of(response: Response, status: StatusCode) -> Value {
 }
 
 /// Adds a passkey named `name` to the account of `client` with `authenticator`.
-async fn add_passkey(app: &TestApp, client: &Client, authenticator: &mut Authenticator, name: &str) -> Value {
+pub async fn add_passkey(
+    app: &TestApp,
+    client: &Client,
+    authenticator: &mut Authenticator,
+    name: &str,
+) -> Value {
     let options = json_of(
         post_json(
             app,
@@ -74,7 +79,7 @@ async fn login_options(app: &TestApp, client: &Client, next: &str) -> Value {
 }
 
 /// Signs in on `client` with credential `index` of `authenticator`.
-async fn passkey_sign_in(
+pub async fn passkey_sign_in(
     app: &TestApp,
     client: &Client,
     authenticator: &mut Authenticator,

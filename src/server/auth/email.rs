@@ -231,6 +231,13 @@ async fn request_reset(ctx: &RequestCtx, login: &str) -> Result<(), AppError> {
     let Some(user) = user else {
         return Ok(());
     };
+    if user.is_disabled(now_seconds()) {
+        let event = Event::about(AuditKind::PasswordResetRequested, user.id, &user.username)
+            .detail("account disabled: nothing sent");
+        audit::record(tx.exec(), &ctx.client, event).await?;
+        tx.commit().await?;
+        return Ok(());
+    }
     let Some(email) = user.verified_email().map(str::to_owned) else {
         let event = Event::about(AuditKind::PasswordResetRequested, user.id, &user.username)
             .detail("no verified address: nothing sent");
@@ -286,6 +293,12 @@ pub async fn reset_password(
         .ok_or_else(link_invalid)?;
     let two_factor_on = two_factor::is_on(conn.exec(), user.id).await?;
     drop(conn);
+    if user.is_disabled(now_seconds()) {
+        return Err(AppError::new(
+            crate::model::ErrorKind::Forbidden,
+            crate::model::MSG_DISABLED,
+        ));
+    }
     let name = Username::parse(&user.username).map_err(|e| AppError::bad_request(e.to_string()))?;
     let password = Password::parse(password, &name, state.config.password_min_length)
         .map_err(|e| AppError::bad_request(e.to_string()))?;

@@ -8,7 +8,7 @@
 //! after its own checks. [`end`] is sign-out.
 
 use crate::{
-    model::{AppError, AuditKind, Provider, SessionUser},
+    model::{AppError, AuditKind, ErrorKind, Provider, SessionUser, MSG_DISABLED},
     server::{
         audit::{self, Event},
         auth::device,
@@ -224,6 +224,7 @@ pub enum How {
 /// Every check (password, provider, second factor) happens before this call: a sign-in
 /// that is not yet complete has simply not called it.
 pub async fn start(mut tx: Tx, ctx: &RequestCtx, user: &SessionUser, how: How) -> Result<(), AppError> {
+    ensure_enabled(tx.exec(), user.id).await?;
     if let Some(presented) = &ctx.session {
         db::sessions::delete(tx.exec(), &presented.session_id).await?;
     }
@@ -252,6 +253,19 @@ pub async fn start(mut tx: Tx, ctx: &RequestCtx, user: &SessionUser, how: How) -
         .issue(&ctx.cookies, created.token.expose(), created.expires_at);
     device::remember(ctx, user.id);
     tracing::info!(user_id = user.id, how = ?how, "session started");
+    Ok(())
+}
+
+/// Refuses (403, `This account is disabled.`) a user whose account is disabled. Every
+/// sign-in passes here ([`start`] calls it), after its own checks: the answer says
+/// nothing to someone who does not have the credentials.
+pub async fn ensure_enabled(ex: Exec<'_>, user_id: i64) -> Result<(), AppError> {
+    let disabled = db::users::find_by_id(ex, user_id)
+        .await?
+        .is_some_and(|user| user.is_disabled(now_seconds()));
+    if disabled {
+        return Err(AppError::new(ErrorKind::Forbidden, MSG_DISABLED));
+    }
     Ok(())
 }
 

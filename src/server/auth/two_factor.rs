@@ -344,6 +344,8 @@ pub async fn after_first_factor(
         sessions::start(tx, ctx, user, first.how()).await?;
         return Ok(SignIn::Complete(user.clone()));
     }
+    // A disabled account is told now, not after its code.
+    sessions::ensure_enabled(tx.exec(), user.id).await?;
     let mut bytes = [0u8; 32];
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
     let handle = data_encoding::BASE32_NOPAD.encode(&bytes).to_ascii_lowercase();

@@ -21,6 +21,9 @@ pub struct UserRow {
     pub email: Option<String>,
     /// When the address was verified (a link came back, or a provider vouched for it).
     pub email_verified_at: Option<i64>,
+    /// Set while the account is disabled (see [`UserRow::is_disabled`]).
+    pub disabled_at: Option<i64>,
+    pub disabled_until: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -59,6 +62,12 @@ impl UserRow {
         }
     }
 
+    /// True when the account may not sign in at `now`: disabled, and not past the end
+    /// the disabling was given.
+    pub fn is_disabled(&self, now: i64) -> bool {
+        self.disabled_at.is_some() && self.disabled_until.is_none_or(|until| until > now)
+    }
+
     /// The address, when it is verified (the only kind mail goes to, notices included).
     pub fn verified_email(&self) -> Option<&str> {
         self.email_verified_at.and(self.email.as_deref())
@@ -75,7 +84,7 @@ macro_rules! select_users {
     ($rest:literal) => {
         concat!(
             "SELECT id, username, username_key, password_hash, role, display_name, avatar_url, email, \
-             email_verified_at, created_at, updated_at FROM users ",
+             email_verified_at, disabled_at, disabled_until, created_at, updated_at FROM users ",
             $rest
         )
     };
@@ -161,6 +170,31 @@ pub async fn insert(ex: Exec<'_>, user: &NewUser<'_>) -> anyhow::Result<Inserted
 pub async fn find_by_key(ex: Exec<'_>, username_key: &str) -> anyhow::Result<Option<UserRow>> {
     on_exec!(ex, c => sqlx::query_as(select_users!("WHERE username_key = $1")).bind(username_key).fetch_optional(c).await)
         .context("find user by username")
+}
+
+/// Disables the user (`Some((until, reason))`) or enables them again (`None`).
+pub async fn set_disabled(
+    ex: Exec<'_>,
+    id: i64,
+    disabled: Option<(Option<i64>, Option<&str>)>,
+    now: i64,
+) -> anyhow::Result<()> {
+    let (at, until, reason) = match disabled {
+        Some((until, reason)) => (Some(now), until, reason),
+        None => (None, None, None),
+    };
+    on_exec!(ex, c => sqlx::query(
+        "UPDATE users SET disabled_at = $1, disabled_until = $2, disabled_reason = $3, updated_at = $4 WHERE id = $5",
+    )
+    .bind(at)
+    .bind(until)
+    .bind(reason)
+    .bind(now)
+    .bind(id)
+    .execute(c)
+    .await
+    .map(|_| ()))
+    .context("disable or enable a user")
 }
 
 /// True when `err` is the unique index on `email_key` refusing a second account.
@@ -373,6 +407,9 @@ pub struct ListedUser {
     pub failed_attempts: i64,
     /// 1 when two-factor sign-in is on.
     pub two_factor: i64,
+    pub disabled_at: Option<i64>,
+    pub disabled_until: Option<i64>,
+    pub disabled_reason: Option<String>,
 }
 
 /// Escapes `%`, `_` and `\` so user input matches literally in `LIKE … ESCAPE '\'`.
@@ -392,6 +429,7 @@ pub fn like_prefix(prefix: &str) -> String {
 pub async fn search(
     ex: Exec<'_>,
     key_prefix: &str,
+    only_disabled: bool,
     limit: i64,
     offset: i64,
 ) -> anyhow::Result<Vec<ListedUser>> {
@@ -408,22 +446,31 @@ pub async fn search(
                 CAST(COALESCE((SELECT t.failures FROM login_throttle t WHERE t.key = u.username_key), 0) AS BIGINT) \
                      AS failed_attempts, \
                 CAST(CASE WHEN EXISTS (SELECT 1 FROM totp_factors f WHERE f.user_id = u.id AND f.confirmed_at IS NOT NULL) \
-                     THEN 1 ELSE 0 END AS BIGINT) AS two_factor \
+                     THEN 1 ELSE 0 END AS BIGINT) AS two_factor, \
+                u.disabled_at, u.disabled_until, u.disabled_reason \
          FROM users u WHERE u.username_key LIKE $1 ESCAPE '\\' \
+           AND ($4 = 0 OR (u.disabled_at IS NOT NULL AND (u.disabled_until IS NULL OR u.disabled_until > $5))) \
          ORDER BY u.username_key, u.id LIMIT $2 OFFSET $3",
     )
     .bind(like_prefix(key_prefix))
     .bind(limit)
     .bind(offset)
+    .bind(i64::from(only_disabled))
+    .bind(now_seconds())
     .fetch_all(c)
     .await)
     .context("search users")
 }
 
 /// How many users [`search`] would list in all.
-pub async fn count_matching(ex: Exec<'_>, key_prefix: &str) -> anyhow::Result<i64> {
-    on_exec!(ex, c => sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE username_key LIKE $1 ESCAPE '\\'")
+pub async fn count_matching(ex: Exec<'_>, key_prefix: &str, only_disabled: bool) -> anyhow::Result<i64> {
+    on_exec!(ex, c => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM users WHERE username_key LIKE $1 ESCAPE '\\' \
+         AND ($2 = 0 OR (disabled_at IS NOT NULL AND (disabled_until IS NULL OR disabled_until > $3)))",
+    )
         .bind(like_prefix(key_prefix))
+        .bind(i64::from(only_disabled))
+        .bind(now_seconds())
         .fetch_one(c)
         .await)
     .context("count users")

@@ -354,8 +354,16 @@ async fn spend(state: &AppState, state_hash: &str) -> Result<bool, AppError> {
 }
 
 fn error_response(error: AppError, provider: Provider, request_id: Option<&str>) -> Response {
-    if error.kind == ErrorKind::Internal {
-        return error_page::render(http::StatusCode::INTERNAL_SERVER_ERROR, request_id);
+    match error.kind {
+        ErrorKind::Internal => error_page::render(http::StatusCode::INTERNAL_SERVER_ERROR, request_id),
+        // The provider vouched for the user, and the account may not sign in (disabled):
+        // that is the answer, not "try again".
+        ErrorKind::Forbidden => error_page::render_with_message(
+            http::StatusCode::FORBIDDEN,
+            "Sign-in refused",
+            &error.message,
+            request_id,
+        ),
+        _ => failed(provider, request_id, &error.message),
     }
-    failed(provider, request_id, &error.message)
 }
