@@ -30,11 +30,12 @@ fn main() -> ExitCode {
         }
     };
     let serving = matches!(cli.command, None | Some(cli::Command::Serve));
-    telemetry::init(if serving {
+    let filter = if serving {
         telemetry::SERVER_FILTER
     } else {
         telemetry::COMMAND_FILTER
-    });
+    };
+    telemetry::init(filter, config.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => {

@@ -35,6 +35,27 @@ pub async fn disable_user(
     ))
 }
 
+/// Ends every session of a user.
+#[server(endpoint = "sign_out_user")]
+pub async fn sign_out_user(user_id: i64) -> Result<String, AppError> {
+    let (username, ended) = admin::sign_out_everywhere(&RequestCtx::current()?, user_id).await?;
+    Ok(format!(
+        "{username} was signed out everywhere ({ended} sessions ended)."
+    ))
+}
+
+/// Deletes a user; `confirm` must be ticked.
+#[server(endpoint = "delete_user")]
+pub async fn delete_user(user_id: i64, confirm: Option<String>) -> Result<String, AppError> {
+    let ctx = RequestCtx::current()?;
+    ctx.actor(crate::model::Role::Admin)?;
+    if confirm.is_none() {
+        return Err(AppError::bad_request("Tick the box to confirm the deletion."));
+    }
+    let username = admin::delete_user(&ctx, user_id).await?;
+    Ok(format!("{username} was deleted."))
+}
+
 /// Enables a disabled user again.
 #[server(endpoint = "enable_user")]
 pub async fn enable_user(user_id: i64) -> Result<String, AppError> {

@@ -1,7 +1,9 @@
 //! `/admin`: users (search, paging, a role form per row) and the audit trail.
 
 use crate::{
-    api::admin::{admin_events, admin_users, DisableUser, EnableUser, SetRole, UnlockUser},
+    api::admin::{
+        admin_events, admin_users, DeleteUser, DisableUser, EnableUser, SetRole, SignOutUser, UnlockUser,
+    },
     components::{
         authorized::Authorized,
         form::{action_error, FormError},
@@ -59,6 +61,10 @@ fn AdminPanel(viewer: SessionUser) -> impl IntoView {
     let unlock = ServerAction::<UnlockUser>::new();
     let disable = ServerAction::<DisableUser>::new();
     let enable = ServerAction::<EnableUser>::new();
+    let sign_out = ServerAction::<SignOutUser>::new();
+    let delete = ServerAction::<DeleteUser>::new();
+    let sign_out_error = action_error(sign_out);
+    let delete_error = action_error(delete);
     let role_error = action_error(set_role);
     let unlock_error = action_error(unlock);
     let disable_error = action_error(disable);
@@ -69,6 +75,8 @@ fn AdminPanel(viewer: SessionUser) -> impl IntoView {
             .or_else(|| unlock_error.get())
             .or_else(|| disable_error.get())
             .or_else(|| enable_error.get())
+            .or_else(|| sign_out_error.get())
+            .or_else(|| delete_error.get())
     });
     let changes = move || {
         (
@@ -76,6 +84,8 @@ fn AdminPanel(viewer: SessionUser) -> impl IntoView {
             unlock.version().get(),
             disable.version().get(),
             enable.version().get(),
+            sign_out.version().get(),
+            delete.version().get(),
         )
     };
     let users = Resource::new(
@@ -94,6 +104,8 @@ fn AdminPanel(viewer: SessionUser) -> impl IntoView {
             .or_else(|| unlock.value().get().and_then(Result::ok))
             .or_else(|| disable.value().get().and_then(Result::ok))
             .or_else(|| enable.value().get().and_then(Result::ok))
+            .or_else(|| sign_out.value().get().and_then(Result::ok))
+            .or_else(|| delete.value().get().and_then(Result::ok))
     };
 
     view! {
@@ -226,9 +238,30 @@ fn AdminPanel(viewer: SessionUser) -> impl IntoView {
                                         }
                                         (None, false) => ().into_any(),
                                     };
+                                    let more = user.can_disable.then(|| {
+                                        let sign_out_label = format!("Sign {} out everywhere", user.username);
+                                        let delete_label = format!("Delete {}", user.username);
+                                        view! {
+                                            <details class="disable">
+                                                <summary>"Sign out or delete…"</summary>
+                                                <ActionForm action=sign_out>
+                                                    <input type="hidden" name="user_id" value=user.id />
+                                                    <button type="submit" class="button small" aria-label=sign_out_label>"Sign out everywhere"</button>
+                                                </ActionForm>
+                                                <ActionForm action=delete>
+                                                    <input type="hidden" name="user_id" value=user.id />
+                                                    <label class="checkbox">
+                                                        <input type="checkbox" name="confirm" value="yes" required />
+                                                        "Delete for good"
+                                                    </label>
+                                                    <button type="submit" class="button small danger" aria-label=delete_label>"Delete"</button>
+                                                </ActionForm>
+                                            </details>
+                                        }
+                                    });
                                     view! {
                                         <tr data-username=user.username.clone()>
-                                            <td>{user.username.clone()} {lock} {status}</td>
+                                            <td>{user.username.clone()} {lock} {status} {more}</td>
                                             <td><span class="badge" data-testid="user-role">{user.role.as_str()}</span></td>
                                             <td>{format_date(user.created_at)}</td>
                                             <td>{user.last_seen_at.map(format_datetime).unwrap_or_else(|| "never".to_owned())}</td>

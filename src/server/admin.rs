@@ -13,6 +13,7 @@ use crate::{
         db::{
             self, now_millis, now_seconds,
             users::{self, stored_role},
+            Tx,
         },
     },
 };
@@ -62,7 +63,15 @@ pub async fn list_users(
                 locked_until: (row.locked_until_ms > now_ms).then(|| (row.locked_until_ms + 999) / 1000),
                 failed_attempts: row.failed_attempts,
                 two_factor: row.two_factor != 0,
-                can_disable: may_disable(viewer.user.id, viewer.user.role, row.id, role, owners).is_ok(),
+                can_disable: may_act(
+                    AdminAction::Disable,
+                    viewer.user.id,
+                    viewer.user.role,
+                    row.id,
+                    role,
+                    owners,
+                )
+                .is_ok(),
                 disabled: match row.disabled_at {
                     Some(_) if row.disabled_until.is_none_or(|until| until > now) => Some(Disabled {
                         until: row.disabled_until,
@@ -76,33 +85,143 @@ pub async fn list_users(
     Ok(UsersPage { users, page, total })
 }
 
-/// Whether `actor` (id and role; the operator acts as an owner with id -1) may disable
-/// or enable `target`: never themselves, an admin only users below admin, an owner
-/// anyone but the last owner.
-fn may_disable(
+/// What an admin does to another account.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum AdminAction {
+    Disable,
+    SignOut,
+    Delete,
+}
+
+impl AdminAction {
+    /// The refusals: acting on oneself, on the last owner, above one's role.
+    fn refusals(self) -> [&'static str; 3] {
+        match self {
+            AdminAction::Disable => [
+                "You can't disable your own account.",
+                "The last owner can't be disabled.",
+                "Admins can disable and enable only users below admin.",
+            ],
+            AdminAction::SignOut => [
+                "Sign yourself out on your own sessions page.",
+                "",
+                "Admins can sign out only users below admin.",
+            ],
+            AdminAction::Delete => [
+                "Delete your own account from your account settings.",
+                "The last owner can't be deleted.",
+                "Admins can delete only users below admin.",
+            ],
+        }
+    }
+}
+
+/// The rules of every admin action on an account: never on oneself (the settings pages
+/// are for that); an admin only on users below admin; an owner on anyone — but the last
+/// owner can be neither disabled nor deleted.
+fn may_act(
+    action: AdminAction,
     actor_id: i64,
     actor_role: Role,
     target_id: i64,
     target_role: Role,
     owners: i64,
 ) -> Result<(), AppError> {
+    let [own, last_owner, above] = action.refusals();
     if actor_id == target_id {
-        return Err(AppError::new(
-            ErrorKind::Forbidden,
-            "You can't disable your own account.",
-        ));
+        return Err(AppError::new(ErrorKind::Forbidden, own));
     }
     match actor_role {
-        Role::Owner if target_role == Role::Owner && owners <= 1 => {
-            Err(AppError::conflict("The last owner can't be disabled."))
+        Role::Owner if action != AdminAction::SignOut && target_role == Role::Owner && owners <= 1 => {
+            Err(AppError::conflict(last_owner))
         }
         Role::Owner => Ok(()),
         Role::Admin if target_role < Role::Admin => Ok(()),
-        _ => Err(AppError::new(
-            ErrorKind::Forbidden,
-            "Admins can disable and enable only users below admin.",
-        )),
+        _ => Err(AppError::new(ErrorKind::Forbidden, above)),
     }
+}
+
+/// The target of an admin action, read (and on PostgreSQL locked, with the owners) in
+/// `tx`, once the rules allow the action. Answers the actor's id (`None`: the operator).
+async fn checked_target(
+    tx: &mut Tx,
+    ctx: &RequestCtx,
+    action: AdminAction,
+    target_id: i64,
+) -> Result<(Option<i64>, users::UserRow), AppError> {
+    let actor_id = match ctx.actor(Role::Admin)? {
+        Actor::User(auth) => Some(auth.user.id),
+        Actor::Operator => None,
+    };
+    let rows = users::lock_role_rows(tx.exec(), actor_id.unwrap_or(-1), target_id).await?;
+    let role_of = |id: i64| {
+        rows.iter()
+            .find(|(row_id, _)| *row_id == id)
+            .map(|(_, role)| *role)
+    };
+    let Some(target_role) = role_of(target_id) else {
+        return Err(AppError::not_found("There is no such user."));
+    };
+    let actor_role = match actor_id {
+        Some(id) => role_of(id).unwrap_or(Role::None),
+        None => Role::Owner,
+    };
+    let owners =
+        i64::try_from(rows.iter().filter(|(_, role)| *role == Role::Owner).count()).unwrap_or(i64::MAX);
+    may_act(
+        action,
+        actor_id.unwrap_or(-1),
+        actor_role,
+        target_id,
+        target_role,
+        owners,
+    )?;
+    let target = users::find_by_id(tx.exec(), target_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("There is no such user."))?;
+    Ok((actor_id, target))
+}
+
+/// Ends every session of a user (an admin or owner, or the operator). Answers the
+/// username and how many sessions ended.
+pub async fn sign_out_everywhere(ctx: &RequestCtx, target_id: i64) -> Result<(String, u64), AppError> {
+    let mut tx = ctx.state.db.begin().await?;
+    let (actor_id, target) = checked_target(&mut tx, ctx, AdminAction::SignOut, target_id).await?;
+    let ended = db::sessions::delete_for_user_except(tx.exec(), target.id, None).await?;
+    let detail = match actor_id {
+        Some(_) => format!("all sessions ({ended}), by an admin"),
+        None => format!("all sessions ({ended}), by the command line"),
+    };
+    let mut event = Event::about(AuditKind::SessionRevoked, target.id, &target.username).detail(&detail);
+    if let Some(id) = actor_id {
+        event = event.actor(id);
+    }
+    audit::record(tx.exec(), &ctx.client, event).await?;
+    tx.commit().await?;
+    tracing::info!(target_id, actor_id, ended, "signed out everywhere by an admin");
+    Ok((target.username, ended))
+}
+
+/// Deletes a user (an admin or owner, or the operator; the role rules apply): sessions,
+/// links, passkeys and the user go in one transaction; the audit trail keeps the
+/// username. Answers it.
+pub async fn delete_user(ctx: &RequestCtx, target_id: i64) -> Result<String, AppError> {
+    let mut tx = ctx.state.db.begin().await?;
+    let (actor_id, target) = checked_target(&mut tx, ctx, AdminAction::Delete, target_id).await?;
+    let detail = if actor_id.is_some() {
+        "by an admin"
+    } else {
+        "by the command line"
+    };
+    let mut event = Event::about(AuditKind::AccountDeleted, target.id, &target.username).detail(detail);
+    if let Some(id) = actor_id {
+        event = event.actor(id);
+    }
+    audit::record(tx.exec(), &ctx.client, event).await?;
+    users::delete(tx.exec(), target.id).await?;
+    tx.commit().await?;
+    tracing::info!(target_id, actor_id, "account deleted by an admin");
+    Ok(target.username)
 }
 
 /// When a disabling ends: empty (never, until enabled), a duration from now (`7d`,
@@ -155,30 +274,8 @@ pub async fn set_disabled(
     target_id: i64,
     disabled: Option<(Option<i64>, Option<&str>)>,
 ) -> Result<DisableOutcome, AppError> {
-    let actor_id = match ctx.actor(Role::Admin)? {
-        Actor::User(auth) => Some(auth.user.id),
-        Actor::Operator => None,
-    };
     let mut tx = ctx.state.db.begin().await?;
-    let rows = users::lock_role_rows(tx.exec(), actor_id.unwrap_or(-1), target_id).await?;
-    let role_of = |id: i64| {
-        rows.iter()
-            .find(|(row_id, _)| *row_id == id)
-            .map(|(_, role)| *role)
-    };
-    let Some(target_role) = role_of(target_id) else {
-        return Err(AppError::not_found("There is no such user."));
-    };
-    let actor_role = match actor_id {
-        Some(id) => role_of(id).unwrap_or(Role::None),
-        None => Role::Owner,
-    };
-    let owners =
-        i64::try_from(rows.iter().filter(|(_, role)| *role == Role::Owner).count()).unwrap_or(i64::MAX);
-    may_disable(actor_id.unwrap_or(-1), actor_role, target_id, target_role, owners)?;
-    let target = users::find_by_id(tx.exec(), target_id)
-        .await?
-        .ok_or_else(|| AppError::not_found("There is no such user."))?;
+    let (actor_id, target) = checked_target(&mut tx, ctx, AdminAction::Disable, target_id).await?;
     let now = now_seconds();
     let reason = disabled.and_then(|(_, reason)| reason.map(str::trim).filter(|r| !r.is_empty()));
     let reason: Option<String> = reason.map(|r| r.chars().take(500).collect());

@@ -83,6 +83,25 @@ pub enum UserCommand {
         /// The username.
         name: String,
     },
+    /// List users (username order), optionally of one role; --json prints one JSON array.
+    List {
+        /// Only users with this role: none, user, admin or owner.
+        #[arg(long)]
+        role: Option<String>,
+        /// Print JSON (for scripts) instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a user (the last owner can't be deleted); the audit trail keeps the name.
+    Delete {
+        /// The username.
+        name: String,
+    },
+    /// End every session of a user.
+    SignOut {
+        /// The username.
+        name: String,
+    },
     /// Disable a user: every session ends, and no sign-in works until enabled again (or
     /// until --until).
     Disable {
@@ -284,6 +303,32 @@ async fn user(command: UserCommand, config: Config) -> anyhow::Result<()> {
             println!("e-mail address of {} set to {email} ({state})", user.username);
             ctx.state.db.close().await;
         }
+        UserCommand::List { role, json } => {
+            let role = role.as_deref().map(parse_role).transpose()?;
+            let ctx = operator(config).await?;
+            list_users(&ctx, role, json).await?;
+            ctx.state.db.close().await;
+        }
+        UserCommand::Delete { name } => {
+            let name = parse_username(&name)?;
+            let ctx = operator(config).await?;
+            let user = find_user(&ctx.state, &name).await?;
+            let username = admin::delete_user(&ctx, user.id)
+                .await
+                .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+            println!("deleted {username}");
+            ctx.state.db.close().await;
+        }
+        UserCommand::SignOut { name } => {
+            let name = parse_username(&name)?;
+            let ctx = operator(config).await?;
+            let user = find_user(&ctx.state, &name).await?;
+            let (username, ended) = admin::sign_out_everywhere(&ctx, user.id)
+                .await
+                .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+            println!("{username} signed out everywhere; {ended} sessions ended");
+            ctx.state.db.close().await;
+        }
         UserCommand::Disable { name, reason, until } => {
             let name = parse_username(&name)?;
             let until = admin::parse_until(
@@ -325,6 +370,81 @@ async fn user(command: UserCommand, config: Config) -> anyhow::Result<()> {
             println!("{outcome}");
             ctx.state.db.close().await;
         }
+    }
+    Ok(())
+}
+
+/// A user as `gatehouse user list --json` prints it.
+#[derive(serde::Serialize)]
+struct Listed {
+    id: i64,
+    username: String,
+    role: String,
+    created_at: i64,
+    last_seen_at: Option<i64>,
+    password: bool,
+    github: bool,
+    google: bool,
+    two_factor: bool,
+    disabled: bool,
+}
+
+/// Prints every user (of `role`, when given), a page of the admin search at a time.
+async fn list_users(ctx: &RequestCtx, role: Option<Role>, json: bool) -> anyhow::Result<()> {
+    const PAGE: i64 = 1000;
+    let now = crate::server::db::now_seconds();
+    let mut listed = Vec::new();
+    let mut conn = ctx.state.db.conn().await?;
+    for page in 0.. {
+        let rows = users::search(conn.exec(), "", false, PAGE, page * PAGE).await?;
+        let done = i64::try_from(rows.len()).unwrap_or(0) < PAGE;
+        listed.extend(
+            rows.into_iter()
+                .filter(|row| role.is_none_or(|r| r.as_str() == row.role))
+                .map(|row| Listed {
+                    disabled: row.disabled_at.is_some() && row.disabled_until.is_none_or(|until| until > now),
+                    id: row.id,
+                    username: row.username,
+                    role: row.role,
+                    created_at: row.created_at,
+                    last_seen_at: row.last_seen_at,
+                    password: row.has_password != 0,
+                    github: row.has_github != 0,
+                    google: row.has_google != 0,
+                    two_factor: row.two_factor != 0,
+                }),
+        );
+        if done {
+            break;
+        }
+    }
+    drop(conn);
+    if json {
+        println!("{}", serde_json::to_string(&listed)?);
+        return Ok(());
+    }
+    println!(
+        "{:<32}  {:<6}  {:<10}  {:<17}  STATE",
+        "USERNAME", "ROLE", "CREATED", "LAST SEEN"
+    );
+    for user in &listed {
+        let mut state = Vec::new();
+        if user.disabled {
+            state.push("disabled");
+        }
+        if user.two_factor {
+            state.push("two-factor");
+        }
+        println!(
+            "{:<32}  {:<6}  {:<10}  {:<17}  {}",
+            user.username,
+            user.role,
+            crate::model::format_date(user.created_at),
+            user.last_seen_at
+                .map_or("never".to_owned(), |at| crate::model::format_datetime(at)
+                    .replace(" UTC", "")),
+            state.join(", ")
+        );
     }
     Ok(())
 }

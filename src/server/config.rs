@@ -4,7 +4,7 @@
 //! their defaults); [`Settings::validate`] adds the checks that span several variables
 //! and gives the [`Config`] the rest of the server reads.
 
-use super::keys::SecretKey;
+use super::{keys::SecretKey, telemetry::LogFormat};
 use crate::{
     domain::{PASSWORD_MAX_CHARS, PASSWORD_MIN_CHARS},
     model::{Role, SignupEmail},
@@ -64,6 +64,8 @@ pub struct Config {
     pub rate_mail_address: Rate,
     /// Messages asked for per client address.
     pub rate_mail_ip: Rate,
+    /// How log lines are written.
+    pub log_format: LogFormat,
 }
 
 /// How an SMTP connection is secured.
@@ -290,6 +292,10 @@ pub struct Settings {
     #[arg(long, env = "GATEHOUSE_RATE_MAIL_IP", value_name = "GATEHOUSE_RATE_MAIL_IP",
           default_value = "20/1h", value_parser = rate)]
     rate_mail_ip: Rate,
+    /// Log lines: text (for people) or json (one object per line, for log collectors).
+    #[arg(long, env = "GATEHOUSE_LOG_FORMAT", value_name = "GATEHOUSE_LOG_FORMAT",
+          default_value = "text", value_parser = log_format)]
+    log_format: LogFormat,
 }
 
 /// The role two-factor sign-in is required from, if any.
@@ -382,6 +388,7 @@ impl Settings {
             mail_outbox: self.mail_outbox,
             rate_mail_address: self.rate_mail_address,
             rate_mail_ip: self.rate_mail_ip,
+            log_format: self.log_format,
         })
     }
 }
@@ -591,6 +598,14 @@ fn number<T: TryFrom<u64> + Clone + Send + Sync + 'static>(
             .filter(|n| (min..=max).contains(n))
             .and_then(|n| T::try_from(n).ok())
             .ok_or_else(|| format!("expected a number from {min} to {max}, got {}", shown(raw)))
+    }
+}
+
+fn log_format(raw: &str) -> Result<LogFormat, String> {
+    match raw.trim() {
+        "text" => Ok(LogFormat::Text),
+        "json" => Ok(LogFormat::Json),
+        _ => Err(format!("expected text or json, got {}", shown(raw))),
     }
 }
 

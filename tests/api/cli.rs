@@ -134,25 +134,28 @@ fn free_port() -> u16 {
         .port()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn serve_logs_the_request_id_of_a_failure_and_stops_cleanly_on_sigterm() {
-    let dir = tempfile::tempdir().expect("dir");
-    let url = format!("sqlite://{}?mode=rwc", dir.path().join("serve.db").display());
+/// `gatehouse serve` on a fresh SQLite file with `vars` added; answers the child, the
+/// database URL and the address once `/healthz` answers.
+async fn start_serving(
+    dir: &std::path::Path,
+    vars: &[(&str, &str)],
+) -> (std::process::Child, String, String) {
+    let url = format!("sqlite://{}?mode=rwc", dir.join("serve.db").display());
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");
-    let mut child = gatehouse(
-        &["serve"],
-        &[
-            ("DATABASE_URL", &url),
-            ("LEPTOS_SITE_ADDR", &addr),
-            ("GATEHOUSE_PUBLIC_URL", &format!("http://{addr}")),
-            ("RUST_LOG", "info"),
-        ],
-    )
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .spawn()
-    .expect("spawn");
+    let public = format!("http://{addr}");
+    let mut all = vec![
+        ("DATABASE_URL", url.as_str()),
+        ("LEPTOS_SITE_ADDR", addr.as_str()),
+        ("GATEHOUSE_PUBLIC_URL", public.as_str()),
+        ("RUST_LOG", "info"),
+    ];
+    all.extend_from_slice(vars);
+    let child = gatehouse(&["serve"], &all)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
     let client = crate::helpers::new_client();
     let started = Instant::now();
     loop {
@@ -167,16 +170,52 @@ async fn serve_logs_the_request_id_of_a_failure_and_stops_cleanly_on_sigterm() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    (child, url, addr)
+}
 
-    // Break the database under the running server: validating any session now fails.
-    let pool = sqlx::SqlitePool::connect(&url).await.expect("connect");
+/// Stops a server with SIGTERM, checks it exits cleanly, and answers its stdout and
+/// stderr.
+async fn stop_serving(mut child: std::process::Child) -> (String, String) {
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(kill.success());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "server did not stop after SIGTERM");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "clean exit after SIGTERM: {status:?}");
+    let (mut out, mut err) = (String::new(), String::new());
+    child
+        .stdout
+        .take()
+        .expect("stdout")
+        .read_to_string(&mut out)
+        .expect("read");
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut err)
+        .expect("read");
+    (out, err)
+}
+
+/// Drops the sessions table under a running server and makes a request that fails;
+/// answers the request id the failure page shows.
+async fn failing_request(url: &str, addr: &str, token: &str) -> String {
+    let pool = sqlx::SqlitePool::connect(url).await.expect("connect");
     sqlx::query("DROP TABLE sessions")
         .execute(&pool)
         .await
         .expect("drop");
     pool.close().await;
-    let token = "a".repeat(40);
-    let response = client
+    let response = crate::helpers::new_client()
         .get(format!("http://{addr}/"))
         .header("cookie", format!("gatehouse_session={token}"))
         .send()
@@ -193,34 +232,18 @@ async fn serve_logs_the_request_id_of_a_failure_and_stops_cleanly_on_sigterm() {
         !body.to_lowercase().contains("no such table"),
         "no database text on the page: {body}"
     );
+    id
+}
 
-    let kill = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(kill.success());
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "server did not stop after SIGTERM");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    assert!(status.success(), "clean exit after SIGTERM: {status:?}");
-    let mut log = String::new();
-    child
-        .stdout
-        .take()
-        .expect("stdout")
-        .read_to_string(&mut log)
-        .expect("read");
-    child
-        .stderr
-        .take()
-        .expect("stderr")
-        .read_to_string(&mut log)
-        .expect("read");
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_logs_the_request_id_of_a_failure_and_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (child, url, addr) = start_serving(dir.path(), &[]).await;
+    // Break the database under the running server: validating any session now fails.
+    let token = "a".repeat(40);
+    let id = failing_request(&url, &addr, &token).await;
+    let (out, err) = stop_serving(child).await;
+    let log = out + &err;
     assert!(log.contains(&id), "the log names request {id}:\n{log}");
     assert!(log.contains("no such table"), "the log keeps the cause:\n{log}");
     assert!(!log.contains(&token), "the token never reaches the log");
@@ -228,6 +251,29 @@ async fn serve_logs_the_request_id_of_a_failure_and_stops_cleanly_on_sigterm() {
         log.contains("passkeys are off: WebAuthn needs a domain name"),
         "an IP-address public URL says why passkeys are off:\n{log}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_are_one_object_per_line_with_the_request_id() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (child, url, addr) = start_serving(dir.path(), &[("GATEHOUSE_LOG_FORMAT", "json")]).await;
+    let id = failing_request(&url, &addr, &"b".repeat(40)).await;
+    let (out, _) = stop_serving(child).await;
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    assert!(lines.len() >= 3, "{out}");
+    assert!(lines
+        .iter()
+        .all(|l| l["timestamp"].is_string() && l["level"].is_string() && l["fields"].is_object()));
+    // The failure is logged inside its request's span, which carries the id.
+    let failure = lines
+        .iter()
+        .find(|l| l["span"]["id"] == id.as_str() && l["level"] == "ERROR")
+        .unwrap_or_else(|| panic!("an error line with request id {id}:\n{out}"));
+    assert!(failure.to_string().contains("no such table"), "{failure}");
 }
 
 /// Runs the binary on `database` with `stdin` piped in.
@@ -613,6 +659,69 @@ async fn set_email_sets_an_address_verified_or_not(backend: Backend) {
     );
 }
 
+async fn list_delete_and_sign_out_on_the_command_line(backend: Backend) {
+    let app = crate::helpers::spawn_app(backend).await.expect("app");
+    app.user_with_role("boss", "owner").await;
+    let alice = app.signed_up_with_new_client("alice").await;
+    app.signed_up_with_new_client("bob").await;
+    let shared = TestDatabase::shared(&app.database.url, backend);
+    let out = run_with_input(&shared, &["user", "list"], "");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let table = String::from_utf8_lossy(&out.stdout).to_string();
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 4, "{table}");
+    assert!(lines[0].starts_with("USERNAME"), "{table}");
+    assert!(
+        lines[1].starts_with("alice ") && lines[2].starts_with("bob ") && lines[3].starts_with("boss "),
+        "{table}"
+    );
+    let out = run_with_input(&shared, &["user", "list", "--role", "owner", "--json"], "");
+    let listed: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
+    assert_eq!(listed[0]["username"], "boss");
+    assert_eq!(listed[0]["role"], "owner");
+    assert_eq!(listed[0]["disabled"], false);
+    assert_one_line_failure(
+        &run_with_input(&shared, &["user", "list", "--role", "emperor"], ""),
+        "role",
+    );
+
+    let out = run_with_input(&shared, &["user", "sign-out", "alice"], "");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "alice signed out everywhere; 1 sessions ended"
+    );
+    let current = app
+        .call_with(&alice, "current_user", &[])
+        .await
+        .text()
+        .await
+        .expect("body");
+    assert_eq!(current, "null");
+
+    let out = run_with_input(&shared, &["user", "delete", "bob"], "");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "deleted bob");
+    assert_eq!(
+        app.scalar("SELECT COUNT(*) FROM users WHERE username = 'bob'")
+            .await,
+        0
+    );
+    assert_one_line_failure(
+        &run_with_input(&shared, &["user", "delete", "boss"], ""),
+        "last owner",
+    );
+    assert_one_line_failure(
+        &run_with_input(&shared, &["user", "delete", "ghost"], ""),
+        "there is no user",
+    );
+    assert_one_line_failure(
+        &run_with_input(&shared, &["user", "sign-out", "ghost"], ""),
+        "there is no user",
+    );
+}
+
 async fn disable_and_enable_on_the_command_line(backend: Backend) {
     let app = crate::helpers::spawn_app(backend).await.expect("app");
     app.signed_up("alice").await;
@@ -690,6 +799,7 @@ async fn sessions_purge_deletes_expired_sessions(backend: Backend) {
 }
 
 backend_tests!(
+    list_delete_and_sign_out_on_the_command_line,
     disable_and_enable_on_the_command_line,
     set_email_sets_an_address_verified_or_not,
     reset_2fa_removes_the_factor_and_signs_the_user_out,

@@ -334,7 +334,113 @@ async fn a_disabled_user_gets_no_reset_and_a_link_does_not_sign_in(backend: Back
     .await;
 }
 
+async fn admins_sign_users_out_and_delete_them_within_their_role(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, &[]).await else {
+        return;
+    };
+    let owner = app.user_with_role("boss", "owner").await;
+    let admin = app.user_with_role("ann", "admin").await;
+    let alice = app.signed_up_with_new_client("alice").await;
+    let id = |name: &'static str| {
+        let app = &app;
+        async move { app.user_id(name).await.to_string() }
+    };
+    // Signing out everywhere.
+    let refused = app
+        .call_with(&admin, "sign_out_user", &[("user_id", &id("boss").await)])
+        .await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let own = app
+        .call_with(&admin, "sign_out_user", &[("user_id", &id("ann").await)])
+        .await;
+    assert_eq!(own.status(), StatusCode::FORBIDDEN);
+    let done = expect_status(
+        app.call_with(&admin, "sign_out_user", &[("user_id", &id("alice").await)])
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert!(
+        done.contains("alice was signed out everywhere (1 sessions ended)"),
+        "{done}"
+    );
+    assert_eq!(signed_in_as(&app, &alice).await, None);
+    assert_eq!(signed_in_as(&app, &admin).await.as_deref(), Some("ann"));
+    // Deleting: the box must be ticked; the role rules apply; the trail keeps the name.
+    let alice_id = id("alice").await;
+    let unticked = app
+        .call_with(&admin, "delete_user", &[("user_id", &alice_id)])
+        .await;
+    assert_eq!(unticked.status(), StatusCode::BAD_REQUEST);
+    let above = app
+        .call_with(
+            &admin,
+            "delete_user",
+            &[("user_id", &id("boss").await), ("confirm", "yes")],
+        )
+        .await;
+    assert_eq!(above.status(), StatusCode::FORBIDDEN);
+    let last = app
+        .call_with(
+            &owner,
+            "delete_user",
+            &[("user_id", &id("boss").await), ("confirm", "yes")],
+        )
+        .await;
+    assert_eq!(last.status(), StatusCode::FORBIDDEN);
+    let member = app.user_with_role("max", "user").await;
+    let by_member = app
+        .call_with(
+            &member,
+            "delete_user",
+            &[("user_id", &alice_id), ("confirm", "yes")],
+        )
+        .await;
+    assert_eq!(by_member.status(), StatusCode::FORBIDDEN);
+    expect_status(
+        app.call_with(
+            &admin,
+            "delete_user",
+            &[("user_id", &alice_id), ("confirm", "yes")],
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        app.scalar("SELECT COUNT(*) FROM users WHERE username = 'alice'")
+            .await,
+        0
+    );
+    assert_eq!(
+        app.texts("SELECT username FROM audit_events WHERE kind = 'account_deleted'")
+            .await,
+        ["alice"]
+    );
+    let again = app
+        .call_with(
+            &admin,
+            "delete_user",
+            &[("user_id", &alice_id), ("confirm", "yes")],
+        )
+        .await;
+    assert_eq!(again.status(), StatusCode::NOT_FOUND);
+    // An owner deletes an admin.
+    expect_status(
+        app.call_with(
+            &owner,
+            "delete_user",
+            &[("user_id", &id("ann").await), ("confirm", "yes")],
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(signed_in_as(&app, &admin).await, None);
+}
+
 backend_tests!(
+    admins_sign_users_out_and_delete_them_within_their_role,
     a_disabled_user_is_signed_out_and_cannot_sign_in_with_a_password,
     a_disabling_with_an_end_lifts_itself,
     only_the_right_roles_may_disable,

@@ -605,6 +605,31 @@ async fn a_message_queued_before_a_restart_is_sent_after_it(backend: Backend) {
     assert_eq!(sink.messages().len(), 1, "sent once");
 }
 
+/// `?tls=starttls` requires the upgrade: a server that does not offer it gets nothing,
+/// never the message in plain text.
+async fn starttls_never_falls_back_to_plain_text(backend: Backend) {
+    let sink = SmtpSink::start().await;
+    let url = format!("{}?tls=starttls", sink.url());
+    let Some(app) = spawn_app_with(backend, &[("GATEHOUSE_SMTP_URL", url.as_str())]).await else {
+        return;
+    };
+    let _ = sign_up_with_email(&app, "ada", "ada@example.com").await;
+    let mut failed = false;
+    for _ in 0..100 {
+        if app
+            .scalar("SELECT COUNT(*) FROM mail_queue WHERE last_error IS NOT NULL")
+            .await
+            == 1
+        {
+            failed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(failed, "the message stays queued with its error");
+    assert!(sink.messages().is_empty(), "nothing went out without TLS");
+}
+
 async fn mail_is_rate_limited_per_address_and_per_client(backend: Backend) {
     let vars = [
         ("GATEHOUSE_RATE_MAIL_ADDRESS", "2/1h"),
@@ -778,6 +803,7 @@ backend_tests!(
     a_new_address_replaces_the_old_only_once_verified,
     a_message_queued_before_a_restart_is_sent_after_it,
     mail_is_rate_limited_per_address_and_per_client,
+    starttls_never_falls_back_to_plain_text,
     sign_up_follows_the_email_setting,
     notices_go_to_the_verified_address,
     without_smtp_messages_go_to_the_outbox,
