@@ -85,6 +85,29 @@ pub async fn list_users(
     Ok(UsersPage { users, page, total })
 }
 
+/// Who acted, for an audit detail: an admin on the site, or the operator.
+fn by(actor_id: Option<i64>) -> &'static str {
+    if actor_id.is_some() {
+        "by an admin"
+    } else {
+        "by the command line"
+    }
+}
+
+/// An event about `target` done by `actor_id` (`None`: the operator).
+fn by_actor<'a>(
+    kind: AuditKind,
+    target: &'a users::UserRow,
+    actor_id: Option<i64>,
+    detail: &'a str,
+) -> Event<'a> {
+    let event = Event::about(kind, target.id, &target.username).detail(detail);
+    match actor_id {
+        Some(id) => event.actor(id),
+        None => event,
+    }
+}
+
 /// What an admin does to another account.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum AdminAction {
@@ -188,14 +211,8 @@ pub async fn sign_out_everywhere(ctx: &RequestCtx, target_id: i64) -> Result<(St
     let mut tx = ctx.state.db.begin().await?;
     let (actor_id, target) = checked_target(&mut tx, ctx, AdminAction::SignOut, target_id).await?;
     let ended = db::sessions::delete_for_user_except(tx.exec(), target.id, None).await?;
-    let detail = match actor_id {
-        Some(_) => format!("all sessions ({ended}), by an admin"),
-        None => format!("all sessions ({ended}), by the command line"),
-    };
-    let mut event = Event::about(AuditKind::SessionRevoked, target.id, &target.username).detail(&detail);
-    if let Some(id) = actor_id {
-        event = event.actor(id);
-    }
+    let detail = format!("all sessions ({ended}), {}", by(actor_id));
+    let event = by_actor(AuditKind::SessionRevoked, &target, actor_id, &detail);
     audit::record(tx.exec(), &ctx.client, event).await?;
     tx.commit().await?;
     tracing::info!(target_id, actor_id, ended, "signed out everywhere by an admin");
@@ -208,15 +225,7 @@ pub async fn sign_out_everywhere(ctx: &RequestCtx, target_id: i64) -> Result<(St
 pub async fn delete_user(ctx: &RequestCtx, target_id: i64) -> Result<String, AppError> {
     let mut tx = ctx.state.db.begin().await?;
     let (actor_id, target) = checked_target(&mut tx, ctx, AdminAction::Delete, target_id).await?;
-    let detail = if actor_id.is_some() {
-        "by an admin"
-    } else {
-        "by the command line"
-    };
-    let mut event = Event::about(AuditKind::AccountDeleted, target.id, &target.username).detail(detail);
-    if let Some(id) = actor_id {
-        event = event.actor(id);
-    }
+    let event = by_actor(AuditKind::AccountDeleted, &target, actor_id, by(actor_id));
     audit::record(tx.exec(), &ctx.client, event).await?;
     users::delete(tx.exec(), target.id).await?;
     tx.commit().await?;
@@ -296,29 +305,13 @@ pub async fn set_disabled(
     let mut detail = match disabled {
         Some((Some(until), _)) => format!("until {}", crate::model::format_datetime(until)),
         Some((None, _)) => "until enabled".to_owned(),
-        None => String::new(),
+        None => "enabled".to_owned(),
     };
     if let Some(reason) = &reason {
-        detail = if detail.is_empty() {
-            reason.clone()
-        } else {
-            format!("{detail}: {reason}")
-        };
+        detail = format!("{detail}: {reason}");
     }
-    if actor_id.is_none() {
-        detail = if detail.is_empty() {
-            "command line".to_owned()
-        } else {
-            format!("{detail} (command line)")
-        };
-    }
-    let mut event = Event::about(kind, target_id, &target.username);
-    if !detail.is_empty() {
-        event = event.detail(&detail);
-    }
-    if let Some(id) = actor_id {
-        event = event.actor(id);
-    }
+    let detail = format!("{detail} ({})", by(actor_id));
+    let event = by_actor(kind, &target, actor_id, &detail);
     audit::record(tx.exec(), &ctx.client, event).await?;
     tx.commit().await?;
     tracing::info!(
@@ -426,15 +419,7 @@ pub async fn unlock(ctx: &RequestCtx, target_id: i64) -> Result<String, AppError
         .await?
         .ok_or_else(|| AppError::not_found("There is no such user."))?;
     let lifted = throttle::unlock(tx.exec(), &target.username_key).await?;
-    let detail = if actor_id.is_some() {
-        "by an admin"
-    } else {
-        "by the command line"
-    };
-    let mut event = Event::about(AuditKind::Unlocked, target.id, &target.username).detail(detail);
-    if let Some(id) = actor_id {
-        event = event.actor(id);
-    }
+    let event = by_actor(AuditKind::Unlocked, &target, actor_id, by(actor_id));
     audit::record(tx.exec(), &ctx.client, event).await?;
     tx.commit().await?;
     tracing::info!(target_id, actor_id, lifted, "sign-in lock lifted");

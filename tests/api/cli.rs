@@ -755,7 +755,7 @@ async fn disable_and_enable_on_the_command_line(backend: Backend) {
     assert_eq!(
         app.texts("SELECT detail FROM audit_events WHERE kind = 'account_disabled'")
             .await,
-        ["until 2999-01-31 18:00 UTC: chargeback (command line)"]
+        ["until 2999-01-31 18:00 UTC: chargeback (by the command line)"]
     );
     for (args, expected) in [
         (

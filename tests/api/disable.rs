@@ -89,7 +89,7 @@ async fn a_disabled_user_is_signed_out_and_cannot_sign_in_with_a_password(backen
     assert_eq!(
         app.texts("SELECT detail FROM audit_events WHERE kind = 'account_disabled'")
             .await,
-        ["until enabled: spam"]
+        ["until enabled: spam (by an admin)"]
     );
     // The admin page shows it (and filters by it); the reason is for admins.
     let listed: Value = serde_json::from_str(
