@@ -68,6 +68,8 @@ pub const MSG_FORBIDDEN: &str = "You don't have permission to view this page.";
 /// Message of an action that needs a recent authentication first.
 pub const MSG_REAUTH: &str = "For your safety, confirm it's you first, as if you were to sign in again.";
 /// Message of a refused cross-site request.
+/// A new password the breached-password check found.
+pub const MSG_BREACHED: &str = "This password has appeared in a data breach. Choose another.";
 /// Every sign-in of a disabled account.
 pub const MSG_DISABLED: &str = "This account is disabled.";
 /// The one answer of `/forgot-password`, whatever was typed.

@@ -66,6 +66,8 @@ pub struct Config {
     pub rate_mail_ip: Rate,
     /// How log lines are written.
     pub log_format: LogFormat,
+    /// The range API new passwords are checked against (`None`: the check is off).
+    pub breached_passwords: Option<Url>,
 }
 
 /// How an SMTP connection is secured.
@@ -296,6 +298,14 @@ pub struct Settings {
     #[arg(long, env = "GATEHOUSE_LOG_FORMAT", value_name = "GATEHOUSE_LOG_FORMAT",
           default_value = "text", value_parser = log_format)]
     log_format: LogFormat,
+    /// Check new passwords against the breached-password range API: off or on.
+    #[arg(long, env = "GATEHOUSE_BREACHED_PASSWORDS", value_name = "GATEHOUSE_BREACHED_PASSWORDS",
+          default_value = "off", action = ArgAction::Set, value_parser = on_or_off)]
+    breached_passwords: bool,
+    /// The range API (Have I Been Pwned's, or a copy of it).
+    #[arg(long, env = "GATEHOUSE_BREACHED_PASSWORDS_URL", value_name = "GATEHOUSE_BREACHED_PASSWORDS_URL",
+          default_value = "https://api.pwnedpasswords.com", value_parser = web_url)]
+    breached_passwords_url: Url,
 }
 
 /// The role two-factor sign-in is required from, if any.
@@ -389,6 +399,7 @@ impl Settings {
             rate_mail_address: self.rate_mail_address,
             rate_mail_ip: self.rate_mail_ip,
             log_format: self.log_format,
+            breached_passwords: self.breached_passwords.then_some(self.breached_passwords_url),
         })
     }
 }
@@ -598,6 +609,14 @@ fn number<T: TryFrom<u64> + Clone + Send + Sync + 'static>(
             .filter(|n| (min..=max).contains(n))
             .and_then(|n| T::try_from(n).ok())
             .ok_or_else(|| format!("expected a number from {min} to {max}, got {}", shown(raw)))
+    }
+}
+
+fn on_or_off(raw: &str) -> Result<bool, String> {
+    match raw.trim() {
+        "off" => Ok(false),
+        "on" => Ok(true),
+        other => Err(format!("expected off or on, got {}", shown(other))),
     }
 }
 

@@ -1,7 +1,7 @@
 //! The signed-in user's own account: sessions, password, linked providers, deletion.
 
 use crate::{
-    domain::{Password, SecretString, Username},
+    domain::{SecretString, Username},
     model::{AccountOverview, AppError, AuditKind, Role, SessionInfo},
     server::{
         audit::{self, Event},
@@ -119,8 +119,7 @@ pub async fn change_password(
 ) -> Result<(), AppError> {
     let user = own_row(ctx).await?;
     let name = Username::parse(&user.username).map_err(|e| AppError::bad_request(e.to_string()))?;
-    let password = Password::parse(new, &name, ctx.state.config.password_min_length)
-        .map_err(|e| AppError::bad_request(e.to_string()))?;
+    let password = accounts::new_password(ctx, new, &name).await?;
     // The current password proves it is the account's holder; an account without one
     // needs a recent sign-in (or a confirmation on /reauth) to get one.
     let detail = if user.password_hash.is_some() {

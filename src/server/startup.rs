@@ -134,10 +134,12 @@ async fn build(config: Config, leptos_options: LeptosOptions, running: Running) 
         move |nonce| csp::page_policy(nonce, Some(&config))
     }));
     let mailer = super::mail::Mailer::new(&config)?;
+    let breached = auth::password::breached::BreachedCheck::new(&config)?;
     let state = AppState::new(Shared {
         oauth,
         passkeys,
         mailer,
+        breached,
         keys,
         page_cache,
         cookie: SessionCookie::new(config.https),

@@ -24,6 +24,8 @@ pub struct Shared {
     pub hasher: PasswordHasher,
     pub cookie: SessionCookie,
     pub oauth: OAuth,
+    /// The breached-password check, when it is on.
+    pub breached: Option<super::auth::password::breached::BreachedCheck>,
     /// Sends the mail queue (SMTP, or the outbox directory).
     pub mailer: super::mail::Mailer,
     /// The WebAuthn relying party (none with an IP-address public URL).

@@ -66,6 +66,7 @@ macro_rules! backend_tests {
 mod accounts;
 mod admin;
 mod authenticator;
+mod breached;
 mod cli;
 mod database_urls;
 mod disable;

@@ -13,7 +13,7 @@ use super::{
     two_factor,
 };
 use crate::{
-    domain::{EmailAddress, Password, SecretString, Username},
+    domain::{EmailAddress, SecretString, Username},
     model::{AppError, AuditKind, EmailState, MSG_EMAIL_TAKEN, MSG_LINK_INVALID},
     server::{
         audit::{self, Event},
@@ -300,8 +300,7 @@ pub async fn reset_password(
         ));
     }
     let name = Username::parse(&user.username).map_err(|e| AppError::bad_request(e.to_string()))?;
-    let password = Password::parse(password, &name, state.config.password_min_length)
-        .map_err(|e| AppError::bad_request(e.to_string()))?;
+    let password = super::accounts::new_password(ctx, password, &name).await?;
     if two_factor_on {
         if code.trim().is_empty() {
             return Err(AppError::bad_request(

@@ -25,6 +25,28 @@ use crate::{
     },
 };
 
+/// A new password for `name`: the policy (length, guessability), then — when it is on —
+/// the breached-password check. Every password a user chooses on the site goes through
+/// here.
+pub async fn new_password(
+    ctx: &RequestCtx,
+    typed: &SecretString,
+    name: &Username,
+) -> Result<Password, AppError> {
+    let password = Password::parse(typed, name, ctx.state.config.password_min_length)
+        .map_err(|e| AppError::bad_request(e.to_string()))?;
+    breached_check(ctx, &password).await?;
+    Ok(password)
+}
+
+/// The breached-password check, when it is on (`GATEHOUSE_BREACHED_PASSWORDS`).
+async fn breached_check(ctx: &RequestCtx, password: &Password) -> Result<(), AppError> {
+    match &ctx.state.breached {
+        Some(check) => check.check(password).await,
+        None => Ok(()),
+    }
+}
+
 /// Creates an account and signs it in with a brand-new session. With an address (as
 /// `GATEHOUSE_SIGNUP_EMAIL` allows or requires), a verification link goes to it.
 pub async fn sign_up(
@@ -49,6 +71,7 @@ pub async fn sign_up(
         return Err(taken());
     }
     drop(conn);
+    breached_check(ctx, &password).await?;
 
     let hash = state.hasher.hash(&password).await?;
     let mut tx = state.db.begin().await?;

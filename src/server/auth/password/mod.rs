@@ -3,6 +3,7 @@
 //! against what is stored (or against a dummy hash when nothing is, so both failures
 //! cost the same). PHC strings and parameters are in `phc`, the hashing threads in `pool`.
 
+pub mod breached;
 mod phc;
 mod pool;
 
