@@ -30,8 +30,9 @@ pub async fn disable_user(
     )?;
     let done = admin::set_disabled(&ctx, user_id, Some((until, reason.as_deref()))).await?;
     Ok(format!(
-        "{} is disabled; {} sessions ended.",
-        done.username, done.ended
+        "{} is disabled; {}.",
+        done.username,
+        crate::model::sessions_ended(done.ended)
     ))
 }
 
@@ -40,7 +41,8 @@ pub async fn disable_user(
 pub async fn sign_out_user(user_id: i64) -> Result<String, AppError> {
     let (username, ended) = admin::sign_out_everywhere(&RequestCtx::current()?, user_id).await?;
     Ok(format!(
-        "{username} was signed out everywhere ({ended} sessions ended)."
+        "{username} was signed out everywhere ({}).",
+        crate::model::sessions_ended(ended)
     ))
 }
 

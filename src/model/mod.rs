@@ -39,6 +39,12 @@ pub struct SessionUser {
     pub email_unverified: bool,
 }
 
+/// "1 session ended", "3 sessions ended": the count in admin and command-line answers.
+pub fn sessions_ended(count: u64) -> String {
+    let noun = if count == 1 { "session" } else { "sessions" };
+    format!("{count} {noun} ended")
+}
+
 /// Formats unix seconds as a calendar date (UTC), e.g. `2026-11-23`.
 pub fn format_date(unix_seconds: i64) -> String {
     let (y, m, d) = civil_from_days(unix_seconds.div_euclid(86_400));
@@ -86,6 +92,13 @@ pub struct AuthSettings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_session_is_singular() {
+        assert_eq!(sessions_ended(0), "0 sessions ended");
+        assert_eq!(sessions_ended(1), "1 session ended");
+        assert_eq!(sessions_ended(2), "2 sessions ended");
+    }
 
     #[test]
     fn dates_format_as_iso_calendar_days() {

@@ -326,7 +326,10 @@ async fn user(command: UserCommand, config: Config) -> anyhow::Result<()> {
             let (username, ended) = admin::sign_out_everywhere(&ctx, user.id)
                 .await
                 .map_err(|e| anyhow::anyhow!("{}", e.message))?;
-            println!("{username} signed out everywhere; {ended} sessions ended");
+            println!(
+                "{username} signed out everywhere; {}",
+                crate::model::sessions_ended(ended)
+            );
             ctx.state.db.close().await;
         }
         UserCommand::Disable { name, reason, until } => {
@@ -345,8 +348,9 @@ async fn user(command: UserCommand, config: Config) -> anyhow::Result<()> {
                 format!("until {}", crate::model::format_datetime(at))
             });
             println!(
-                "{} is disabled {until}; {} sessions ended",
-                done.username, done.ended
+                "{} is disabled {until}; {}",
+                done.username,
+                crate::model::sessions_ended(done.ended)
             );
             ctx.state.db.close().await;
         }

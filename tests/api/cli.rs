@@ -690,7 +690,7 @@ async fn list_delete_and_sign_out_on_the_command_line(backend: Backend) {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).trim(),
-        "alice signed out everywhere; 1 sessions ended"
+        "alice signed out everywhere; 1 session ended"
     );
     let current = app
         .call_with(&alice, "current_user", &[])
@@ -742,7 +742,7 @@ async fn disable_and_enable_on_the_command_line(backend: Backend) {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).trim(),
-        "alice is disabled until 2999-01-31 18:00 UTC; 1 sessions ended"
+        "alice is disabled until 2999-01-31 18:00 UTC; 1 session ended"
     );
     let refused = app
         .login_with(

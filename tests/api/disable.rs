@@ -361,7 +361,7 @@ async fn admins_sign_users_out_and_delete_them_within_their_role(backend: Backen
     )
     .await;
     assert!(
-        done.contains("alice was signed out everywhere (1 sessions ended)"),
+        done.contains("alice was signed out everywhere (1 session ended)"),
         "{done}"
     );
     assert_eq!(signed_in_as(&app, &alice).await, None);

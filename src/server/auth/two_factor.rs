@@ -435,7 +435,7 @@ pub async fn reset(ctx: &RequestCtx, user: &users::UserRow) -> Result<bool, AppE
     let mut tx = ctx.state.db.begin().await?;
     let removed = two_factor::remove(tx.exec(), user.id).await?;
     let ended = db::sessions::delete_for_user_except(tx.exec(), user.id, None).await?;
-    let detail = format!("by the command line; {ended} sessions ended");
+    let detail = format!("by the command line; {}", crate::model::sessions_ended(ended));
     let event = Event::about(AuditKind::MfaReset, user.id, &user.username).detail(&detail);
     audit::record(tx.exec(), &ctx.client, event).await?;
     tx.commit().await?;
