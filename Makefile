@@ -23,7 +23,7 @@ LEPTOS_ENV := LEPTOS_OUTPUT_NAME=gatehouse LEPTOS_SITE_ROOT=target/site LEPTOS_S
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test dev lint fmt tools browser npm rust-tests e2e clean-e2e bench
+.PHONY: run test dev lint fmt tools browser npm rust-tests e2e screenshots clean-e2e bench
 
 ## Build the release site and serve it on http://localhost:3000 (SQLite by default).
 run: tools
@@ -39,6 +39,12 @@ rust-tests:
 e2e: tools browser
 	cargo leptos build
 	cd end2end && npx playwright test
+
+## Rewrite the README's pictures in end2end/screenshots/ on purpose (the suite writes its
+## copies under end2end/test-results/, so `make test` leaves the tracked files alone).
+screenshots: tools browser
+	cargo leptos build
+	cd end2end && GATEHOUSE_SCREENSHOTS=update npx playwright test --project=js screenshots.spec.ts email.spec.ts
 
 ## Rebuild and reload on every change (debug build).
 dev: tools

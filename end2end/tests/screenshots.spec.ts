@@ -1,10 +1,8 @@
-import { test, expect, ready } from './support/fixtures';
+import { test, expect, picture, ready } from './support/fixtures';
 import { signIn, signOut, signUp } from './support/pages';
 import { currentStep, totp } from './support/totp';
-import * as path from 'node:path';
 
-// The README shows these pictures; taking them in the suite keeps them current.
-const dir = path.join(__dirname, '..', 'screenshots');
+// The README shows these pictures; `make screenshots` writes them (see `picture`).
 
 for (const scheme of ['light', 'dark'] as const) {
   test(`screenshots of the sign-up, sign-in, profile and confirmation pages (${scheme})`, async ({ page }, testInfo) => {
@@ -13,14 +11,14 @@ for (const scheme of ['light', 'dark'] as const) {
     await page.emulateMedia({ colorScheme: scheme });
     await page.goto('/login');
     await ready(page, true);
-    await page.screenshot({ path: path.join(dir, `login-${scheme}.png`) });
+    await page.screenshot({ path: picture(testInfo, `login-${scheme}.png`) });
     await signUp(page, true, `ada-${scheme}`);
     await expect(page).toHaveURL('/profile');
-    await page.screenshot({ path: path.join(dir, `profile-${scheme}.png`) });
+    await page.screenshot({ path: picture(testInfo, `profile-${scheme}.png`), mask: [page.getByTestId('profile-since')], maskColor: '#8a8fa3' });
     await page.goto('/reauth?next=/settings/account');
     await ready(page, true);
     await expect(page.getByRole('heading', { name: "Confirm it's you" })).toBeVisible();
-    await page.screenshot({ path: path.join(dir, `reauth-${scheme}.png`) });
+    await page.screenshot({ path: picture(testInfo, `reauth-${scheme}.png`) });
     // Two-factor set-up. The key is random: it and its QR code are masked, so the
     // picture (committed) is the same on every run.
     await page.goto('/settings/security');
@@ -30,7 +28,7 @@ for (const scheme of ['light', 'dark'] as const) {
     await expect(key).toBeVisible();
     const qr = page.getByRole('img', { name: 'QR code of the key' });
     await page.setViewportSize({ width: 1000, height: 900 });
-    await page.screenshot({ path: path.join(dir, `two-factor-setup-${scheme}.png`), mask: [key, qr], maskColor: '#8a8fa3' });
+    await page.screenshot({ path: picture(testInfo, `two-factor-setup-${scheme}.png`), mask: [key, qr], maskColor: '#8a8fa3' });
     await page.setViewportSize({ width: 1000, height: 640 });
     // The second step of signing in.
     await page.getByLabel('Code from your app').fill(totp((await key.textContent()) ?? '', currentStep()));
@@ -40,7 +38,7 @@ for (const scheme of ['light', 'dark'] as const) {
     await signIn(page, true, `ada-${scheme}`);
     await expect(page).toHaveURL('/login/two-factor');
     await ready(page, true);
-    await page.screenshot({ path: path.join(dir, `two-factor-${scheme}.png`) });
+    await page.screenshot({ path: picture(testInfo, `two-factor-${scheme}.png`) });
     await page.context().clearCookies();
     // Passkeys: the settings list (dates masked), with a passkey from Chromium's
     // virtual authenticator.
@@ -59,12 +57,12 @@ for (const scheme of ['light', 'dark'] as const) {
     await expect(page.getByTestId('passkey')).toHaveCount(1);
     await page.setViewportSize({ width: 1000, height: 900 });
     await page.getByRole('heading', { name: 'Passkeys' }).scrollIntoViewIfNeeded();
-    await page.screenshot({ path: path.join(dir, `passkeys-${scheme}.png`), mask: [page.getByTestId('passkey-meta')], maskColor: '#8a8fa3' });
+    await page.screenshot({ path: picture(testInfo, `passkeys-${scheme}.png`), mask: [page.getByTestId('passkey-meta')], maskColor: '#8a8fa3' });
     await page.setViewportSize({ width: 1000, height: 640 });
     await page.context().clearCookies();
     await page.goto('/signup');
     await ready(page, true);
     await page.getByLabel('Username').fill('ada');
-    await page.screenshot({ path: path.join(dir, `signup-${scheme}.png`) });
+    await page.screenshot({ path: picture(testInfo, `signup-${scheme}.png`) });
   });
 }
