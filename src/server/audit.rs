@@ -89,7 +89,9 @@ pub async fn record(ex: Exec<'_>, client: &ClientInfo, event: Event<'_>) -> anyh
             coalesce_key: coalesce_key.as_deref(),
         },
     )
-    .await
+    .await?;
+    ::metrics::counter!(crate::server::metrics::AUDIT_EVENTS, "kind" => event.kind.as_str()).increment(1);
+    Ok(())
 }
 
 /// Deletes events older than `retention` (the hourly task).

@@ -68,6 +68,8 @@ pub struct Config {
     pub log_format: LogFormat,
     /// The range API new passwords are checked against (`None`: the check is off).
     pub breached_passwords: Option<Url>,
+    /// The bearer token of `GET /metrics` (`None`: no such route).
+    pub metrics_token: Option<super::metrics::MetricsToken>,
 }
 
 /// How an SMTP connection is secured.
@@ -306,6 +308,11 @@ pub struct Settings {
     #[arg(long, env = "GATEHOUSE_BREACHED_PASSWORDS_URL", value_name = "GATEHOUSE_BREACHED_PASSWORDS_URL",
           default_value = "https://api.pwnedpasswords.com", value_parser = web_url)]
     breached_passwords_url: Url,
+    /// The bearer token `GET /metrics` answers to (at least 16 characters). Unset: the
+    /// route does not exist.
+    #[arg(long, env = "GATEHOUSE_METRICS_TOKEN", value_name = "GATEHOUSE_METRICS_TOKEN",
+          hide_env_values = true, value_parser = super::metrics::MetricsToken::parse)]
+    metrics_token: Option<super::metrics::MetricsToken>,
 }
 
 /// The role two-factor sign-in is required from, if any.
@@ -400,6 +407,7 @@ impl Settings {
             rate_mail_ip: self.rate_mail_ip,
             log_format: self.log_format,
             breached_passwords: self.breached_passwords.then_some(self.breached_passwords_url),
+            metrics_token: self.metrics_token,
         })
     }
 }

@@ -11,7 +11,7 @@ use super::{
         request_id::{self, HexIds, X_REQUEST_ID},
         server_fn, BODY_LIMIT_BYTES,
     },
-    keys,
+    keys, metrics,
     site::{
         access,
         page_cache::{self, PageCache},
@@ -226,9 +226,15 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
         origin: state.config.public_origin.clone().into(),
         host: state.config.public_host.as_str().into(),
     };
-    let site = Router::new()
+    let metrics_on = state.config.metrics_token.is_some();
+    let mut site = Router::new()
         .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
+        .route("/readyz", get(readyz));
+    if metrics_on {
+        metrics::install();
+        site = site.route("/metrics", get(metrics::scrape));
+    }
+    let site = site
         .nest_service(
             "/pkg",
             ServeDir::new(pkg_dir).precompressed_br().precompressed_gzip(),
@@ -251,6 +257,13 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
         ))
         .layer(from_fn_with_state(csrf_policy, csrf::check))
         .layer(CatchPanicLayer::custom(headers::panicked));
+    // Counting and timing requests happens only with metrics on: without them the
+    // layer is not there at all.
+    let site = if metrics_on {
+        site.layer(axum::middleware::from_fn(metrics::record))
+    } else {
+        site
+    };
     headers::secure(site, hsts)
         .layer(trace)
         .layer(PropagateRequestIdLayer::new(X_REQUEST_ID.clone()))

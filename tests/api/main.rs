@@ -77,6 +77,7 @@ mod guards;
 mod hardening;
 mod health;
 mod lockout;
+mod metrics;
 mod multi_instance;
 mod oauth;
 mod oauth_flow;

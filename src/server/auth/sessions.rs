@@ -216,6 +216,20 @@ pub enum How {
     PasswordReset,
 }
 
+impl How {
+    /// The `method` label of the sign-in counter.
+    fn method(self) -> &'static str {
+        match self {
+            How::SignUp => "signup",
+            How::Password => "password",
+            How::Provider { provider, .. } => provider.as_str(),
+            How::Passkey => "passkey",
+            How::PasswordChange => "password_change",
+            How::PasswordReset => "password_reset",
+        }
+    }
+}
+
 /// Completes a sign-in: the only place a session is issued. In `tx` — which holds
 /// whatever the sign-in itself wrote (a new user, a link, a password) — it ends the
 /// session the request came with (a session is never reused), stores the new one and
@@ -248,6 +262,8 @@ pub async fn start(mut tx: Tx, ctx: &RequestCtx, user: &SessionUser, how: How) -
         How::PasswordChange | How::PasswordReset => {}
     }
     tx.commit().await?;
+    ::metrics::counter!(crate::server::metrics::SESSIONS_CREATED).increment(1);
+    crate::server::metrics::sign_in(how.method(), "success");
     ctx.state
         .cookie
         .issue(&ctx.cookies, created.token.expose(), created.expires_at);
@@ -264,6 +280,7 @@ pub async fn ensure_enabled(ex: Exec<'_>, user_id: i64) -> Result<(), AppError> 
         .await?
         .is_some_and(|user| user.is_disabled(now_seconds()));
     if disabled {
+        crate::server::metrics::sign_in("any", "disabled");
         return Err(AppError::new(ErrorKind::Forbidden, MSG_DISABLED));
     }
     Ok(())

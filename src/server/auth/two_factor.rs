@@ -266,6 +266,7 @@ pub async fn check_code(ctx: &RequestCtx, user: &users::UserRow, code: &str) -> 
         .coalesced(&key);
     audit::record(tx.exec(), &ctx.client, event).await?;
     tx.commit().await?;
+    crate::server::metrics::sign_in("two_factor", "failure");
     Err(incorrect_code())
 }
 
@@ -362,6 +363,7 @@ pub async fn after_first_factor(
     .await?;
     tx.commit().await?;
     ctx.cookies.add(pending_cookie(ctx, handle, PENDING_SECONDS));
+    crate::server::metrics::sign_in(first.as_str(), "second_factor");
     Ok(SignIn::SecondFactorPending)
 }
 

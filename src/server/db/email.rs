@@ -244,3 +244,11 @@ pub async fn due_now(ex: Exec<'_>, now: i64) -> anyhow::Result<u64> {
         .map(|r| r.rows_affected()))
     .context("make queued messages due")
 }
+
+/// Messages waiting to be sent (the `/metrics` gauge).
+pub async fn queue_length(ex: Exec<'_>) -> anyhow::Result<i64> {
+    on_exec!(ex, c => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM mail_queue")
+        .fetch_one(c)
+        .await)
+    .context("count queued messages")
+}

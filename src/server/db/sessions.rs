@@ -111,6 +111,7 @@ pub async fn touch(ex: Exec<'_>, id: &str, now: i64) -> anyhow::Result<()> {
 pub async fn delete(ex: Exec<'_>, id: &str) -> anyhow::Result<bool> {
     let n = on_exec!(ex, c => sqlx::query("DELETE FROM sessions WHERE id = $1").bind(id).execute(c).await.map(|r| r.rows_affected()))
         .context("delete session")?;
+    crate::server::metrics::sessions_ended(n);
     Ok(n > 0)
 }
 
@@ -120,23 +121,28 @@ pub async fn delete_for_user_except(
     user_id: i64,
     keep_id: Option<&str>,
 ) -> anyhow::Result<u64> {
-    on_exec!(ex, c => sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND ($2 IS NULL OR id <> $2)")
+    let n =
+        on_exec!(ex, c => sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND ($2 IS NULL OR id <> $2)")
         .bind(user_id)
         .bind(keep_id)
         .execute(c)
         .await
         .map(|r| r.rows_affected()))
-    .context("delete sessions of user")
+        .context("delete sessions of user")?;
+    crate::server::metrics::sessions_ended(n);
+    Ok(n)
 }
 
 /// Deletes sessions whose expiry has passed; returns how many.
 pub async fn delete_expired(ex: Exec<'_>, now: i64) -> anyhow::Result<u64> {
-    on_exec!(ex, c => sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+    let n = on_exec!(ex, c => sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
         .bind(now)
         .execute(c)
         .await
         .map(|r| r.rows_affected()))
-    .context("purge expired sessions")
+    .context("purge expired sessions")?;
+    crate::server::metrics::sessions_ended(n);
+    Ok(n)
 }
 
 /// A session as the sessions page shows it: no id, no token.
@@ -172,6 +178,7 @@ pub async fn delete_by_handle(ex: Exec<'_>, user_id: i64, handle: &str) -> anyho
         .await
         .map(|r| r.rows_affected()))
     .context("revoke session")?;
+    crate::server::metrics::sessions_ended(n);
     Ok(n > 0)
 }
 

@@ -64,6 +64,8 @@ pub struct PageCache {
     check_reuse: AtomicBool,
     /// Answers given from a kept page.
     hits: AtomicU64,
+    /// Listed pages that had to be rendered (not kept yet, or not reusable).
+    misses: AtomicU64,
 }
 
 impl fmt::Debug for PageCache {
@@ -90,6 +92,7 @@ impl PageCache {
             policy: Box::new(policy),
             check_reuse: AtomicBool::new(cfg!(debug_assertions)),
             hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
         }
     }
 
@@ -107,6 +110,11 @@ impl PageCache {
     /// How many answers came from a kept page.
     pub fn hits(&self) -> u64 {
         self.hits.load(Ordering::Relaxed)
+    }
+
+    /// How many listed pages had to be rendered.
+    pub fn misses(&self) -> u64 {
+        self.misses.load(Ordering::Relaxed)
     }
 
     /// The page for `page` with a fresh nonce, or `None` when its policy is unusable.
@@ -244,6 +252,7 @@ pub async fn serve(State(cache): State<Arc<PageCache>>, req: Request, next: Next
             return response;
         }
     }
+    cache.misses.fetch_add(1, Ordering::Relaxed);
     let response = next.run(req).await;
     let keepable = response
         .headers()

@@ -144,6 +144,7 @@ pub async fn sign_in(
             };
             audit::record(tx.exec(), &ctx.client, event).await?;
             tx.commit().await?;
+            crate::server::metrics::sign_in("password", "failure");
             return Err(AppError::bad_credentials());
         }
     };

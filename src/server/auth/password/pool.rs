@@ -15,7 +15,7 @@ use argon2_rust::Hasher;
 use std::{
     collections::VecDeque,
     sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError},
-    time::Duration,
+    time::{Duration, Instant},
 };
 use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 
@@ -173,6 +173,24 @@ fn start_pool(threads: usize, idle_release: Duration) -> anyhow::Result<Arc<Subm
     Ok(Arc::new(Submitter(queue)))
 }
 
+/// One hash waiting for a thread, counted in the queue gauge until dropped (also when
+/// the request waiting for it goes away).
+struct Queued(::metrics::Gauge);
+
+impl Queued {
+    fn join() -> Queued {
+        let gauge = ::metrics::gauge!(crate::server::metrics::HASH_QUEUE);
+        gauge.increment(1);
+        Queued(gauge)
+    }
+}
+
+impl Drop for Queued {
+    fn drop(&mut self) {
+        self.0.decrement(1);
+    }
+}
+
 impl Pool {
     /// `threads` hashing threads whose jobs wait at most `max_wait` for a permit.
     pub(super) fn start(threads: usize, max_wait: Duration, idle_release: Duration) -> anyhow::Result<Pool> {
@@ -188,11 +206,15 @@ impl Pool {
         &self,
         work: impl FnOnce(&mut Hasher) -> anyhow::Result<T> + Send + 'static,
     ) -> Result<T, HashError> {
-        let permit: OwnedSemaphorePermit =
-            tokio::time::timeout(self.max_wait, Arc::clone(&self.permits).acquire_owned())
-                .await
-                .map_err(|_| HashError::Busy)?
-                .map_err(|_| HashError::Busy)?;
+        let waiting = Instant::now();
+        let queued = Queued::join();
+        let acquired = tokio::time::timeout(self.max_wait, Arc::clone(&self.permits).acquire_owned()).await;
+        drop(queued);
+        ::metrics::histogram!(crate::server::metrics::HASH_WAIT_SECONDS)
+            .record(waiting.elapsed().as_secs_f64());
+        let permit: OwnedSemaphorePermit = acquired
+            .map_err(|_| HashError::Busy)?
+            .map_err(|_| HashError::Busy)?;
         let (done, result) = oneshot::channel();
         let job: Job = Box::new(move |hasher| {
             let outcome = work(hasher);

@@ -1,0 +1,267 @@
+//! `GET /metrics`: the service's counters in the Prometheus text format.
+//!
+//! The route and the request layer exist only when `GATEHOUSE_METRICS_TOKEN` is set, and
+//! the route answers only a request carrying that token as a bearer token; any other
+//! request gets the ordinary 404 page, as if there were no such route. Without a token no
+//! recorder is installed, so the `metrics` calls spread through the code do nothing.
+//!
+//! The recorder is process-wide (the `metrics` crate has one global recorder): several
+//! servers in one process (the tests) share it.
+
+use std::{
+    fmt,
+    sync::OnceLock,
+    time::{Duration, Instant},
+};
+
+use axum::{
+    extract::{Request, State},
+    http::{header, HeaderMap, StatusCode},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use super::{db, http::error_page, state::AppState};
+
+/// Requests, by route class and status.
+pub const REQUESTS: &str = "gatehouse_http_requests_total";
+/// Request latency, by route class.
+pub const REQUEST_SECONDS: &str = "gatehouse_http_request_duration_seconds";
+/// Sign-ins, by method and outcome.
+pub const SIGN_INS: &str = "gatehouse_sign_ins_total";
+/// Sessions issued.
+pub const SESSIONS_CREATED: &str = "gatehouse_sessions_created_total";
+/// Sessions ended (signed out, revoked, replaced, expired and purged).
+pub const SESSIONS_ENDED: &str = "gatehouse_sessions_ended_total";
+/// Time a password hash waited for a free hashing thread.
+pub const HASH_WAIT_SECONDS: &str = "gatehouse_password_hash_wait_seconds";
+/// Password hashes waiting for a free hashing thread now.
+pub const HASH_QUEUE: &str = "gatehouse_password_hash_queue";
+/// Audit events written, by kind.
+pub const AUDIT_EVENTS: &str = "gatehouse_audit_events_total";
+
+/// The bearer token `/metrics` answers to. Its value is never printed.
+#[derive(Clone)]
+pub struct MetricsToken(String);
+
+impl MetricsToken {
+    /// A token from configuration: at least 16 characters, no white space.
+    pub fn parse(raw: &str) -> Result<MetricsToken, String> {
+        if raw.chars().count() < 16 || raw.chars().any(char::is_whitespace) {
+            return Err("must be at least 16 characters, without spaces".into());
+        }
+        Ok(MetricsToken(raw.to_owned()))
+    }
+
+    /// True when `presented` is the token (compared in constant time over digests, so
+    /// neither the content nor the length leaks through timing).
+    fn matches(&self, presented: &str) -> bool {
+        let expected = Sha256::digest(self.0.as_bytes());
+        let given = Sha256::digest(presented.as_bytes());
+        expected.ct_eq(&given).into()
+    }
+}
+
+impl fmt::Debug for MetricsToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("MetricsToken(…)")
+    }
+}
+
+/// The process-wide recorder, installed on first use. `None` when another recorder was
+/// installed first (then `/metrics` says so with a 503 rather than lying).
+pub fn install() -> Option<&'static PrometheusHandle> {
+    static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let latency = [
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+            ];
+            let built = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &latency)
+                .and_then(PrometheusBuilder::install_recorder);
+            match built {
+                Ok(handle) => {
+                    describe();
+                    // Histograms keep raw samples until upkeep folds them in (a scrape
+                    // does too; this bounds them between scrapes).
+                    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                        let upkeep = handle.clone();
+                        runtime.spawn(async move {
+                            let mut every = tokio::time::interval(Duration::from_secs(5));
+                            loop {
+                                every.tick().await;
+                                upkeep.run_upkeep();
+                            }
+                        });
+                    }
+                    Some(handle)
+                }
+                Err(err) => {
+                    tracing::error!(error = %err, "the metrics recorder could not be installed");
+                    None
+                }
+            }
+        })
+        .as_ref()
+}
+
+fn describe() {
+    metrics::describe_counter!(REQUESTS, "HTTP requests answered, by route class and status.");
+    metrics::describe_histogram!(
+        REQUEST_SECONDS,
+        metrics::Unit::Seconds,
+        "Time to answer an HTTP request, by route class."
+    );
+    metrics::describe_counter!(SIGN_INS, "Sign-in attempts, by method and outcome.");
+    metrics::describe_counter!(SESSIONS_CREATED, "Sessions issued.");
+    metrics::describe_counter!(
+        SESSIONS_ENDED,
+        "Sessions ended: signed out, revoked, replaced at sign-in, expired and purged."
+    );
+    metrics::describe_histogram!(
+        HASH_WAIT_SECONDS,
+        metrics::Unit::Seconds,
+        "Time a password hash waited for a free hashing thread."
+    );
+    metrics::describe_gauge!(HASH_QUEUE, "Password hashes waiting for a hashing thread.");
+    metrics::describe_counter!(AUDIT_EVENTS, "Audit events written, by kind.");
+}
+
+/// A sign-in attempt's result. `method`: `password`, `passkey`, `two_factor`, `signup`,
+/// a provider's name …; `outcome`: `success`, `failure`, `second_factor`, `disabled`.
+pub fn sign_in(method: &'static str, outcome: &'static str) {
+    metrics::counter!(SIGN_INS, "method" => method, "outcome" => outcome).increment(1);
+}
+
+/// Sessions ended, counted where they are deleted.
+pub fn sessions_ended(count: u64) {
+    if count > 0 {
+        metrics::counter!(SESSIONS_ENDED).increment(count);
+    }
+}
+
+/// The class of a path, a label with few values (never the path itself: that would be
+/// one series per user name, token or probe).
+fn route_class(path: &str) -> &'static str {
+    if path.starts_with("/pkg/") {
+        "static"
+    } else if path.starts_with("/api/") {
+        "server_fn"
+    } else if path.starts_with("/auth/") {
+        "auth"
+    } else if path == "/healthz" || path == "/readyz" {
+        "health"
+    } else if path == "/metrics" {
+        "metrics"
+    } else {
+        "page"
+    }
+}
+
+/// The layer counting every request by class and status, and timing it.
+pub async fn record(req: Request, next: Next) -> Response {
+    let class = route_class(req.uri().path());
+    let started = Instant::now();
+    let response = next.run(req).await;
+    let status = response.status().as_u16().to_string();
+    metrics::counter!(REQUESTS, "class" => class, "status" => status).increment(1);
+    metrics::histogram!(REQUEST_SECONDS, "class" => class).record(started.elapsed().as_secs_f64());
+    response
+}
+
+/// `GET /metrics`.
+pub async fn scrape(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let allowed = match (&state.config.metrics_token, presented) {
+        (Some(token), Some(presented)) => token.matches(presented.trim()),
+        _ => false,
+    };
+    if !allowed {
+        return error_page::render(StatusCode::NOT_FOUND, None);
+    }
+    let Some(handle) = install() else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "metrics are unavailable\n").into_response();
+    };
+    let mut text = handle.render();
+    // This server's own figures, read now: its page cache and its database's mail queue
+    // (not process-wide, unlike the recorder).
+    let cache = &state.page_cache;
+    own(
+        &mut text,
+        "gatehouse_page_cache_hits_total",
+        "counter",
+        "Pages answered from the page cache.",
+        cache.hits(),
+    );
+    own(
+        &mut text,
+        "gatehouse_page_cache_misses_total",
+        "counter",
+        "Cacheable pages that had to be rendered.",
+        cache.misses(),
+    );
+    let queued = match state.db.conn().await {
+        Ok(mut conn) => db::email::queue_length(conn.exec()).await,
+        Err(err) => Err(err),
+    };
+    match queued {
+        Ok(length) => own(
+            &mut text,
+            "gatehouse_mail_queue_length",
+            "gauge",
+            "Messages waiting to be sent.",
+            u64::try_from(length).unwrap_or(0),
+        ),
+        Err(err) => tracing::warn!(error = %err, "mail queue length unavailable"),
+    }
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        text,
+    )
+        .into_response()
+}
+
+/// Appends one metric without labels to `text`, with its help and type lines.
+fn own(text: &mut String, name: &str, kind: &str, help: &str, value: u64) {
+    use std::fmt::Write as _;
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    let _ = write!(
+        text,
+        "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_fall_into_a_few_classes() {
+        assert_eq!(route_class("/pkg/gatehouse.wasm"), "static");
+        assert_eq!(route_class("/api/login"), "server_fn");
+        assert_eq!(route_class("/auth/github/callback"), "auth");
+        assert_eq!(route_class("/healthz"), "health");
+        assert_eq!(route_class("/metrics"), "metrics");
+        assert_eq!(route_class("/u/some-user-name"), "page");
+    }
+
+    #[test]
+    fn a_token_matches_only_itself_and_is_never_printed() {
+        let token = MetricsToken::parse("correct-horse-battery").expect("token");
+        assert!(token.matches("correct-horse-battery"));
+        assert!(!token.matches("correct-horse-batter"));
+        assert!(!token.matches(""));
+        assert!(!format!("{token:?}").contains("horse"));
+        assert!(MetricsToken::parse("short").is_err());
+        assert!(MetricsToken::parse("has a space in it, long").is_err());
+    }
+}
