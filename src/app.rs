@@ -2,7 +2,7 @@
 
 use crate::{
     api::auth::current_user,
-    components::{footer::Footer, nav::NavBar, verify_banner::VerifyBanner},
+    components::{footer::Footer, nav::NavBar, verify_banner::VerifyBanner, view_as_banner::ViewAsBanner},
     model::{AppError, SessionUser},
     pages::{
         admin::AdminPage,
@@ -90,6 +90,7 @@ pub fn App() -> impl IntoView {
         <Router>
             <div class="shell">
                 <a class="skip-link" href="#main">"Skip to content"</a>
+                <ViewAsBanner />
                 <NavBar />
                 <VerifyBanner />
                 <main id="main" class="main">

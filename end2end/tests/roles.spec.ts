@@ -111,3 +111,50 @@ test('an owner disables a user from /admin: their browser is signed out and sign
   await signedIn(theirPage, js, target);
   await theirs.close();
 });
+
+test('an admin views the app as a user, is refused a password change, and stops', async ({ browser, page }, testInfo) => {
+  const js = jsEnabled(testInfo);
+  const admin = uniqueName('admin');
+  const target = uniqueName('viewed');
+  gatehouse(['user', 'create', '--username', admin, '--role', 'admin'], `${PASSWORD}\n`);
+  const theirs = await browser.newContext({ javaScriptEnabled: js });
+  const theirPage = await theirs.newPage();
+  await signedUp(theirPage, js, target);
+
+  await signedIn(page, js, admin);
+  await page.goto(`/admin?q=${target}`);
+  await ready(page, js);
+  await page.locator(`tr[data-username="${target}"]`).getByRole('button', { name: `View as ${target}` }).click();
+  await expect(page).toHaveURL('/profile');
+  const banner = page.getByTestId('view-as-banner');
+  await expect(banner).toContainText(`You are viewing the app as ${target}. You are signed in as ${admin}.`);
+  await expect(page.getByRole('heading', { level: 1 })).toContainText(target);
+
+  // The banner is on every page; the admin area and credential changes are refused.
+  await page.goto('/settings/account');
+  await ready(page, js);
+  await expect(page.getByTestId('view-as-banner')).toBeVisible();
+  await page.getByLabel('Current password').fill(PASSWORD);
+  await page.getByLabel('New password', { exact: true }).fill('another-Correct-horse-77');
+  await page.getByRole('button', { name: 'Change password' }).click();
+  await expect(page.getByText('Not while viewing as another user. Stop viewing first.')).toBeVisible();
+  const refused = await page.goto('/admin');
+  expect(refused?.status()).toBe(403);
+
+  // The user sees the view among their sessions.
+  await theirPage.goto('/settings/sessions');
+  await ready(theirPage, js);
+  await expect(theirPage.getByTestId('viewed-by-admin')).toHaveText('viewed by an administrator');
+
+  // Stop: the admin's own session is back, on /admin.
+  await page.goto('/profile');
+  await ready(page, js);
+  await page.getByTestId('view-as-banner').getByRole('button', { name: 'Stop' }).click();
+  await expect(page).toHaveURL('/admin');
+  await expect(page.getByTestId('view-as-banner')).toHaveCount(0);
+  await expect(page.getByRole('heading', { name: 'Admin', level: 1 })).toBeVisible();
+  await theirPage.reload();
+  await ready(theirPage, js);
+  await expect(theirPage.getByTestId('viewed-by-admin')).toHaveCount(0);
+  await theirs.close();
+});

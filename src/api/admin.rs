@@ -90,3 +90,11 @@ pub async fn admin_events(kind: String, username: String, page: i64) -> Result<A
 pub async fn unlock_user(user_id: i64) -> Result<String, AppError> {
     admin::unlock(&RequestCtx::current()?, user_id).await
 }
+
+/// Starts viewing the app as a user below the caller's role, for at most an hour.
+#[server(endpoint = "view_as")]
+pub async fn view_as(user_id: i64) -> Result<String, AppError> {
+    let ctx = RequestCtx::current()?;
+    crate::server::auth::view_as::start(&ctx, user_id).await?;
+    Ok(ctx.continue_to("/profile"))
+}

@@ -67,6 +67,14 @@ pub async fn logout() -> Result<String, AppError> {
     Ok(ctx.continue_to("/"))
 }
 
+/// Stops viewing the app as another user: back to the administrator's own session.
+#[server(endpoint = "stop_viewing")]
+pub async fn stop_viewing() -> Result<String, AppError> {
+    let ctx = RequestCtx::current()?;
+    crate::server::auth::view_as::stop(&ctx).await?;
+    Ok(ctx.continue_to("/admin"))
+}
+
 /// Password policy and enabled providers, for the sign-in and sign-up forms.
 #[server(endpoint = "auth_settings")]
 pub async fn auth_settings() -> Result<crate::model::AuthSettings, AppError> {

@@ -8,3 +8,4 @@ pub mod notice;
 pub mod oauth;
 pub mod passkeys;
 pub mod verify_banner;
+pub mod view_as_banner;

@@ -31,6 +31,8 @@ pub struct UserSummary {
     pub disabled: Option<Disabled>,
     /// The viewer may disable or enable this user.
     pub can_disable: bool,
+    /// The viewer may view the app as this user (a user below the viewer's role).
+    pub can_view_as: bool,
 }
 
 /// A disabled account: until when (`None`: until enabled again), and why (admins only).

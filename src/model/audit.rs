@@ -34,10 +34,12 @@ pub enum AuditKind {
     EmailChanged,
     AccountDisabled,
     AccountEnabled,
+    ImpersonationStarted,
+    ImpersonationStopped,
 }
 
 impl AuditKind {
-    pub const ALL: [AuditKind; 29] = [
+    pub const ALL: [AuditKind; 31] = [
         AuditKind::Signup,
         AuditKind::LoginSuccess,
         AuditKind::LoginFailure,
@@ -67,6 +69,8 @@ impl AuditKind {
         AuditKind::EmailChanged,
         AuditKind::AccountDisabled,
         AuditKind::AccountEnabled,
+        AuditKind::ImpersonationStarted,
+        AuditKind::ImpersonationStopped,
     ];
 
     /// The name stored in `audit_events.kind`.
@@ -101,6 +105,8 @@ impl AuditKind {
             AuditKind::EmailChanged => "email_changed",
             AuditKind::AccountDisabled => "account_disabled",
             AuditKind::AccountEnabled => "account_enabled",
+            AuditKind::ImpersonationStarted => "impersonation_started",
+            AuditKind::ImpersonationStopped => "impersonation_stopped",
         }
     }
 }

@@ -72,6 +72,8 @@ pub const MSG_REAUTH: &str = "For your safety, confirm it's you first, as if you
 pub const MSG_BREACHED: &str = "This password has appeared in a data breach. Choose another.";
 /// Every sign-in of a disabled account.
 pub const MSG_DISABLED: &str = "This account is disabled.";
+/// Anything refused while an administrator views the app as another user.
+pub const MSG_VIEWING_AS: &str = "Not while viewing as another user. Stop viewing first.";
 /// The one answer of `/forgot-password`, whatever was typed.
 pub const MSG_FORGOT: &str = "If an account matches, we've sent a link to its e-mail address.";
 /// A link from an e-mail that is unknown, used or expired.

@@ -14,7 +14,7 @@ pub use admin::{
 pub use audit::AuditKind;
 pub use error::{
     AppError, ErrorKind, MSG_BAD_CREDENTIALS, MSG_BREACHED, MSG_CROSS_SITE, MSG_DISABLED, MSG_EMAIL_TAKEN,
-    MSG_FORBIDDEN, MSG_FORGOT, MSG_LINK_INVALID, MSG_REAUTH, MSG_USERNAME_TAKEN,
+    MSG_FORBIDDEN, MSG_FORGOT, MSG_LINK_INVALID, MSG_REAUTH, MSG_USERNAME_TAKEN, MSG_VIEWING_AS,
 };
 pub use provider::Provider;
 pub use role::{role_at_least, Role, UnknownRole};
@@ -37,6 +37,9 @@ pub struct SessionUser {
     pub created_at: i64,
     /// The account has an e-mail address that is not verified yet (a banner asks to).
     pub email_unverified: bool,
+    /// Set while an administrator views the app as this user: the administrator's
+    /// username (every page shows a banner naming both, with "Stop").
+    pub viewed_by: Option<String>,
 }
 
 /// "1 session ended", "3 sessions ended": the count in admin and command-line answers.

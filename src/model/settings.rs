@@ -13,6 +13,8 @@ pub struct SessionInfo {
     pub ip: Option<String>,
     pub created_at: i64,
     pub last_seen_at: i64,
+    /// An administrator's "view as" session, not the user's own.
+    pub viewed_by_admin: bool,
 }
 
 /// The account facts the account settings page needs.

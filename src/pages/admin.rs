@@ -3,10 +3,11 @@
 use crate::{
     api::admin::{
         admin_events, admin_users, DeleteUser, DisableUser, EnableUser, SetRole, SignOutUser, UnlockUser,
+        ViewAs,
     },
     components::{
         authorized::Authorized,
-        form::{action_error, FormError},
+        form::{action_error, navigate_after_success, FormError},
     },
     domain::encode_query_value,
     model::{format_date, format_datetime, AuditKind, SessionUser},
@@ -63,6 +64,9 @@ fn AdminPanel(viewer: SessionUser) -> impl IntoView {
     let enable = ServerAction::<EnableUser>::new();
     let sign_out = ServerAction::<SignOutUser>::new();
     let delete = ServerAction::<DeleteUser>::new();
+    let view_as = ServerAction::<ViewAs>::new();
+    navigate_after_success(view_as);
+    let view_as_error = action_error(view_as);
     let sign_out_error = action_error(sign_out);
     let delete_error = action_error(delete);
     let role_error = action_error(set_role);
@@ -77,6 +81,7 @@ fn AdminPanel(viewer: SessionUser) -> impl IntoView {
             .or_else(|| enable_error.get())
             .or_else(|| sign_out_error.get())
             .or_else(|| delete_error.get())
+            .or_else(|| view_as_error.get())
     });
     let changes = move || {
         (
@@ -259,9 +264,18 @@ fn AdminPanel(viewer: SessionUser) -> impl IntoView {
                                             </details>
                                         }
                                     });
+                                    let view_as_form = (user.can_view_as && user.disabled.is_none()).then(|| {
+                                        let label = format!("View as {}", user.username);
+                                        view! {
+                                            <ActionForm action=view_as>
+                                                <input type="hidden" name="user_id" value=user.id />
+                                                <button type="submit" class="button small" aria-label=label>"View as"</button>
+                                            </ActionForm>
+                                        }
+                                    });
                                     view! {
                                         <tr data-username=user.username.clone()>
-                                            <td>{user.username.clone()} {lock} {status} {more}</td>
+                                            <td>{user.username.clone()} {lock} {status} {view_as_form} {more}</td>
                                             <td><span class="badge" data-testid="user-role">{user.role.as_str()}</span></td>
                                             <td>{format_date(user.created_at)}</td>
                                             <td>{user.last_seen_at.map(format_datetime).unwrap_or_else(|| "never".to_owned())}</td>

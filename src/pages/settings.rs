@@ -304,7 +304,12 @@ fn SessionSettings() -> impl IntoView {
                                     };
                                     view! {
                                         <tr data-testid="session-row">
-                                            <td>{s.device}</td>
+                                            <td>
+                                                {s.device}
+                                                {s.viewed_by_admin.then(|| view! {
+                                                    " " <span class="badge" data-testid="viewed-by-admin">"viewed by an administrator"</span>
+                                                })}
+                                            </td>
                                             <td>{s.ip.unwrap_or_else(|| "—".to_owned())}</td>
                                             <td>{format_datetime(s.created_at)}</td>
                                             <td>{format_datetime(s.last_seen_at)}</td>

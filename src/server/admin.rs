@@ -72,6 +72,7 @@ pub async fn list_users(
                     owners,
                 )
                 .is_ok(),
+                can_view_as: row.id != viewer.user.id && role < viewer.user.role,
                 disabled: match row.disabled_at {
                     Some(_) if row.disabled_until.is_none_or(|until| until > now) => Some(Disabled {
                         until: row.disabled_until,

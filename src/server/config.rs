@@ -119,6 +119,10 @@ pub struct SessionPolicy {
     #[arg(long = "session-absolute", env = "GATEHOUSE_SESSION_ABSOLUTE",
           value_name = "GATEHOUSE_SESSION_ABSOLUTE", default_value = "90d", value_parser = duration)]
     pub absolute: Duration,
+    /// Lifetime of an administrator's "view as" session (at most 1h; never renewed).
+    #[arg(long = "view-as-ttl", env = "GATEHOUSE_VIEW_AS_TTL", value_name = "GATEHOUSE_VIEW_AS_TTL",
+          default_value = "1h", value_parser = view_as_duration)]
+    pub view_as: Duration,
 }
 
 /// `N` events per `per`, as in `30/1m`.
@@ -539,6 +543,14 @@ fn duration(raw: &str) -> Result<Duration, String> {
     Ok(value)
 }
 
+fn view_as_duration(raw: &str) -> Result<Duration, String> {
+    let value = duration(raw)?;
+    if value > Duration::from_secs(3600) {
+        return Err("must be at most 1h: a view as another user is short-lived".to_owned());
+    }
+    Ok(value)
+}
+
 fn database_url(raw: &str) -> Result<String, String> {
     let raw = raw.trim();
     if raw.starts_with("sqlite:") || raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
@@ -850,6 +862,20 @@ mod tests {
         assert_eq!(c.reauth_window, Duration::from_secs(600));
         assert_eq!(c.audit_retention, Duration::from_secs(365 * 86_400));
         assert_eq!(c.require_2fa, None);
+        assert_eq!(c.session.view_as, Duration::from_secs(3600));
+    }
+
+    #[test]
+    fn a_view_as_session_lasts_at_most_an_hour() {
+        assert_eq!(
+            config(&[("GATEHOUSE_VIEW_AS_TTL", "15m")])
+                .expect("15m")
+                .session
+                .view_as,
+            Duration::from_secs(900)
+        );
+        let error = config(&[("GATEHOUSE_VIEW_AS_TTL", "2h")]).expect_err("2h is refused");
+        assert_eq!(error.variable, "GATEHOUSE_VIEW_AS_TTL");
     }
 
     #[test]

@@ -130,8 +130,12 @@ impl RequestCtx {
 
     /// The signed-in user's session if their role is at least `required`: 401 when
     /// signed out, 403 when the role is too low.
+    /// While viewing as another user, nothing that needs an admin is allowed.
     pub fn require_role(&self, required: Role) -> Result<&Arc<Authenticated>, AppError> {
         let auth = self.user()?;
+        if auth.impersonator.is_some() && required >= Role::Admin {
+            return Err(super::auth::view_as::refusal());
+        }
         if role_at_least(required, auth.user.role) {
             Ok(auth)
         } else {
@@ -142,9 +146,13 @@ impl RequestCtx {
     /// The signed-in user's session if its holder proved it was them within
     /// `GATEHOUSE_REAUTH_WINDOW` (the sign-in, or a confirmation on `/reauth`): what
     /// changing how the account signs in needs. 401 when signed out; otherwise the
-    /// "confirm it's you" answer, which sends the browser to `/reauth`.
+    /// "confirm it's you" answer, which sends the browser to `/reauth`. Refused (403)
+    /// while an administrator views as the user: nobody there can prove to be them.
     pub fn require_recent(&self) -> Result<&Arc<Authenticated>, AppError> {
         let auth = self.user()?;
+        if auth.impersonator.is_some() {
+            return Err(super::auth::view_as::refusal());
+        }
         let window = i64::try_from(self.state.config.reauth_window.as_secs()).unwrap_or(i64::MAX);
         if crate::server::db::now_seconds().saturating_sub(auth.confirmed_at) <= window {
             Ok(auth)

@@ -25,6 +25,7 @@ pub async fn sessions(ctx: &RequestCtx) -> Result<Vec<SessionInfo>, AppError> {
             ip: row.ip,
             created_at: row.created_at,
             last_seen_at: row.last_seen_at,
+            viewed_by_admin: row.viewed != 0,
         })
         .collect())
 }

@@ -90,3 +90,4 @@ mod settings;
 mod smtp_sink;
 mod storage;
 mod two_factor;
+mod view_as;

@@ -12,6 +12,7 @@ pub mod sessions;
 pub mod throttle;
 pub mod totp;
 pub mod two_factor;
+pub mod view_as;
 
 use crate::server::{
     context::RequestCtx,
@@ -29,7 +30,8 @@ use std::sync::Arc;
 use tower_cookies::Cookies;
 
 /// Reads the session cookie, validates it (one indexed query), re-sets it when the
-/// session was renewed, clears it when it is no longer valid, and leaves the request's
+/// session was renewed, clears it when it is no longer valid, puts an administrator's
+/// "view as" session in its place when there is one (`view_as`), and leaves the request's
 /// [`RequestCtx`] in its extensions for pages, server functions and handlers.
 pub async fn authenticate(
     State(state): State<AppState>,
@@ -55,6 +57,10 @@ pub async fn authenticate(
             },
         }
     }
+    let session = match view_as::apply(&state, &cookies, &client, session).await {
+        Ok(session) => session,
+        Err(err) => return internal_page(err, request_id.as_deref()),
+    };
     let wants_page = wants_html(req.headers());
     req.extensions_mut()
         .insert(sessions::CurrentSession(session.clone()));

@@ -14,7 +14,7 @@ use crate::{
         auth::device,
         config::SessionPolicy,
         context::RequestCtx,
-        db::{self, now_seconds, sessions, users::stored_role, Db, Exec, Tx},
+        db::{self, now_seconds, sessions, sessions::SessionWithUser, users::stored_role, Db, Exec, Tx},
         http::client::ClientInfo,
     },
 };
@@ -82,20 +82,20 @@ pub struct NewSession {
     pub expires_at: i64,
 }
 
-/// Stores a new session row for `user_id` in the caller's transaction ([`start`] is
-/// the only caller).
-async fn create(
+/// Stores a new session row for `user_id`, valid until `expires_at`, in the caller's
+/// transaction ([`start`] and, for "view as", `view_as::start` are the only callers).
+pub(super) async fn create(
     ex: Exec<'_>,
-    policy: &SessionPolicy,
     user_id: i64,
     client: &ClientInfo,
+    expires_at: i64,
+    impersonator: Option<(&str, i64)>,
 ) -> anyhow::Result<NewSession> {
     let now = now_seconds();
     let token = SessionToken::generate();
     let mut handle_bytes = [0u8; 12];
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut handle_bytes);
     let handle = hex::encode(handle_bytes);
-    let expires_at = now + seconds(policy.ttl.min(policy.absolute));
     let user_agent = client.user_agent_truncated();
     sessions::insert(
         ex,
@@ -107,13 +107,14 @@ async fn create(
             expires_at,
             ip: client.ip.as_deref(),
             user_agent: user_agent.as_deref(),
+            impersonator,
         },
     )
     .await?;
     Ok(NewSession { token, expires_at })
 }
 
-fn seconds(d: std::time::Duration) -> i64 {
+pub(super) fn seconds(d: std::time::Duration) -> i64 {
     i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 4)
 }
 
@@ -132,6 +133,17 @@ pub struct Authenticated {
     /// The user has two-factor sign-in on.
     pub two_factor: bool,
     pub user: SessionUser,
+    /// Set on an administrator's "view as" session: who is really there.
+    pub impersonator: Option<Impersonator>,
+}
+
+/// The administrator behind a "view as" session.
+#[derive(Clone, Debug)]
+pub struct Impersonator {
+    pub user_id: i64,
+    pub username: String,
+    /// The administrator's own session, which the view stands beside.
+    pub session_id: String,
 }
 
 /// The validated session of a request, as the session layer leaves it in the request's
@@ -160,6 +172,10 @@ pub async fn validate(db: &Db, policy: &SessionPolicy, token: &SessionToken) -> 
     let Some(row) = db.find_session(&id).await? else {
         return Ok(Validation::Invalid);
     };
+    if row.impersonator_session.is_some() {
+        // A "view as" token is only good in its own cookie, beside the admin's session.
+        return Ok(Validation::Invalid);
+    }
     let absolute_end = row.created_at.saturating_add(seconds(policy.absolute));
     if row.expires_at <= now || absolute_end <= now {
         let mut conn = db.conn().await?;
@@ -176,7 +192,13 @@ pub async fn validate(db: &Db, policy: &SessionPolicy, token: &SessionToken) -> 
         let mut conn = db.conn().await?;
         sessions::touch(conn.exec(), &id, now).await?;
     }
-    let auth = Authenticated {
+    let auth = authenticated(id, row);
+    Ok(Validation::Valid { auth, renewed_until })
+}
+
+/// The signed-in user of a session row with the stored id `id`.
+pub(super) fn authenticated(id: String, row: SessionWithUser) -> Authenticated {
+    Authenticated {
         session_id: id,
         session_handle: row.handle,
         signed_in_at: row.created_at,
@@ -190,9 +212,10 @@ pub async fn validate(db: &Db, policy: &SessionPolicy, token: &SessionToken) -> 
             avatar_url: row.avatar_url,
             created_at: row.user_created_at,
             email_unverified: row.email_unverified != 0,
+            viewed_by: None,
         },
-    };
-    Ok(Validation::Valid { auth, renewed_until })
+        impersonator: None,
+    }
 }
 
 /// How a sign-in proved who the user is. It decides what the audit trail records.
@@ -242,7 +265,9 @@ pub async fn start(mut tx: Tx, ctx: &RequestCtx, user: &SessionUser, how: How) -
     if let Some(presented) = &ctx.session {
         db::sessions::delete(tx.exec(), &presented.session_id).await?;
     }
-    let created = create(tx.exec(), &ctx.state.config.session, user.id, &ctx.client).await?;
+    let policy = &ctx.state.config.session;
+    let expires_at = now_seconds() + seconds(policy.ttl.min(policy.absolute));
+    let created = create(tx.exec(), user.id, &ctx.client, expires_at, None).await?;
     let signed_up = Event::about(AuditKind::Signup, user.id, &user.username);
     let signed_in = Event::about(AuditKind::LoginSuccess, user.id, &user.username);
     match how {
@@ -267,6 +292,7 @@ pub async fn start(mut tx: Tx, ctx: &RequestCtx, user: &SessionUser, how: How) -
     ctx.state
         .cookie
         .issue(&ctx.cookies, created.token.expose(), created.expires_at);
+    super::view_as::forget(ctx);
     device::remember(ctx, user.id);
     tracing::info!(user_id = user.id, how = ?how, "session started");
     Ok(())
@@ -287,16 +313,29 @@ pub async fn ensure_enabled(ex: Exec<'_>, user_id: i64) -> Result<(), AppError> 
 }
 
 /// Signs out: ends the request's session (if any) and clears the cookie either way.
+/// Signing out while viewing as someone signs the administrator out: their own session
+/// ends, and the view with it.
 pub async fn end(ctx: &RequestCtx) -> Result<(), AppError> {
     if let Some(auth) = &ctx.session {
         let mut tx = ctx.state.db.begin().await?;
         db::sessions::delete(tx.exec(), &auth.session_id).await?;
-        let event = Event::about(AuditKind::Logout, auth.user.id, &auth.user.username);
-        audit::record(tx.exec(), &ctx.client, event).await?;
+        match &auth.impersonator {
+            None => {
+                let event = Event::about(AuditKind::Logout, auth.user.id, &auth.user.username);
+                audit::record(tx.exec(), &ctx.client, event).await?;
+            }
+            Some(admin) => {
+                db::sessions::delete(tx.exec(), &admin.session_id).await?;
+                super::view_as::record_stop(tx.exec(), ctx, auth, admin, "signed out").await?;
+                let event = Event::about(AuditKind::Logout, admin.user_id, &admin.username);
+                audit::record(tx.exec(), &ctx.client, event).await?;
+            }
+        }
         tx.commit().await?;
         tracing::info!(user_id = auth.user.id, "signed out");
     }
     ctx.state.cookie.clear(&ctx.cookies);
+    super::view_as::forget(ctx);
     Ok(())
 }
 

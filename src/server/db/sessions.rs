@@ -13,12 +13,15 @@ pub struct NewSession<'a> {
     pub expires_at: i64,
     pub ip: Option<&'a str>,
     pub user_agent: Option<&'a str>,
+    /// For a "view as" session: the admin's own session and the admin.
+    pub impersonator: Option<(&'a str, i64)>,
 }
 
 pub async fn insert(ex: Exec<'_>, s: &NewSession<'_>) -> anyhow::Result<()> {
     on_exec!(ex, c => sqlx::query(
-        "INSERT INTO sessions (id, handle, user_id, created_at, expires_at, last_seen_at, ip, user_agent) \
-         VALUES ($1, $2, $3, $4, $5, $4, $6, $7)",
+        "INSERT INTO sessions (id, handle, user_id, created_at, expires_at, last_seen_at, ip, user_agent, \
+                               impersonator_session, impersonator_id) \
+         VALUES ($1, $2, $3, $4, $5, $4, $6, $7, $8, $9)",
     )
     .bind(s.id)
     .bind(s.handle)
@@ -27,6 +30,8 @@ pub async fn insert(ex: Exec<'_>, s: &NewSession<'_>) -> anyhow::Result<()> {
     .bind(s.expires_at)
     .bind(s.ip)
     .bind(s.user_agent)
+    .bind(s.impersonator.map(|(session, _)| session))
+    .bind(s.impersonator.map(|(_, admin)| admin))
     .execute(c)
     .await
     .map(|_| ()))
@@ -52,6 +57,8 @@ pub struct SessionWithUser {
     pub two_factor: i64,
     /// 1 when the user's e-mail address waits to be verified.
     pub email_unverified: i64,
+    /// Set on a "view as" session: the id of the admin's own session beside it.
+    pub impersonator_session: Option<String>,
 }
 
 /// The one query of request validation.
@@ -61,7 +68,8 @@ pub async fn find_with_user(ex: Exec<'_>, id: &str) -> anyhow::Result<Option<Ses
                 u.id AS user_id, u.username, u.role, u.display_name, u.avatar_url, u.created_at AS user_created_at, \
                 CAST(CASE WHEN f.confirmed_at IS NULL THEN 0 ELSE 1 END AS BIGINT) AS two_factor, \
                 CAST(CASE WHEN u.email IS NOT NULL AND u.email_verified_at IS NULL THEN 1 ELSE 0 END AS BIGINT) \
-                     AS email_unverified \
+                     AS email_unverified, \
+                s.impersonator_session \
          FROM sessions s JOIN users u ON u.id = s.user_id LEFT JOIN totp_factors f ON f.user_id = u.id \
          WHERE s.id = $1",
     )
@@ -133,6 +141,18 @@ pub async fn delete_for_user_except(
     Ok(n)
 }
 
+/// Deletes the "view as" sessions an administrator's session started; how many.
+pub async fn delete_views_of(ex: Exec<'_>, admin_session: &str) -> anyhow::Result<u64> {
+    let n = on_exec!(ex, c => sqlx::query("DELETE FROM sessions WHERE impersonator_session = $1")
+        .bind(admin_session)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))
+    .context("end views")?;
+    crate::server::metrics::sessions_ended(n);
+    Ok(n)
+}
+
 /// Deletes sessions whose expiry has passed; returns how many.
 pub async fn delete_expired(ex: Exec<'_>, now: i64) -> anyhow::Result<u64> {
     let n = on_exec!(ex, c => sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
@@ -154,12 +174,15 @@ pub struct SessionListRow {
     pub expires_at: i64,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    /// An administrator's "view as" session (1), or the user's own (0).
+    pub viewed: i64,
 }
 
 /// A user's unexpired sessions, newest first.
 pub async fn list_for_user(ex: Exec<'_>, user_id: i64, now: i64) -> anyhow::Result<Vec<SessionListRow>> {
     on_exec!(ex, c => sqlx::query_as(
-        "SELECT handle, created_at, last_seen_at, expires_at, ip, user_agent FROM sessions \
+        "SELECT handle, created_at, last_seen_at, expires_at, ip, user_agent, \
+                CAST(CASE WHEN impersonator_id IS NULL THEN 0 ELSE 1 END AS BIGINT) AS viewed FROM sessions \
          WHERE user_id = $1 AND expires_at > $2 ORDER BY created_at DESC, handle",
     )
     .bind(user_id)

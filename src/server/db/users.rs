@@ -59,6 +59,7 @@ impl UserRow {
             avatar_url: self.avatar_url.clone(),
             created_at: self.created_at,
             email_unverified: self.email.is_some() && self.email_verified_at.is_none(),
+            viewed_by: None,
         }
     }
 
@@ -160,6 +161,7 @@ pub async fn insert(ex: Exec<'_>, user: &NewUser<'_>) -> anyhow::Result<Inserted
             avatar_url: user.profile.avatar_url.map(str::to_owned),
             created_at: now,
             email_unverified: user.profile.email.is_some() && !user.profile.email_verified,
+            viewed_by: None,
         })),
         Err(e) if is_email_violation(&e) => Ok(Inserted::EmailTaken),
         Err(e) if super::is_unique_violation(&e) => Ok(Inserted::Taken),

@@ -5,13 +5,14 @@
 //! table does not list is the 404 page for everyone, whatever the router holds for it.
 //! A role that is too low is left to the page, which answers the 403 page with status
 //! 403. With `GATEHOUSE_REQUIRE_2FA`, a user who must set up two-factor sign-in reaches
-//! nothing but the setup (and what it needs) until they have.
+//! nothing but the setup (and what it needs) until they have. While an administrator
+//! views the app as a user, only that user's pages and their plain reads answer.
 
 use crate::{
     model::{AppError, ErrorKind, Role},
     page::{classify, login_url, Access, Page, PathAccess},
     server::{
-        auth::sessions::CurrentSession,
+        auth::{sessions::CurrentSession, view_as},
         http::{csrf::refuse, error_page},
     },
 };
@@ -51,6 +52,11 @@ pub async fn enforce(State(policy): State<Policy>, req: Request, next: Next) -> 
         Redirect::to(&login_url(target)).into_response()
     };
     let access = classify(req.uri().path());
+    if session.as_ref().is_some_and(|auth| auth.impersonator.is_some()) {
+        if let Some(refused) = while_viewing(&req, access) {
+            return refused;
+        }
+    }
     let must_set_up = session.as_ref().is_some_and(|auth| {
         !auth.two_factor && policy.require_2fa.is_some_and(|role| auth.user.role >= role)
     });
@@ -76,6 +82,22 @@ pub async fn enforce(State(policy): State<Policy>, req: Request, next: Next) -> 
         },
         PathAccess::Page(_) => next.run(req).await,
     }
+}
+
+/// While an administrator views as a user: the admin area, `/reauth`, the sign-in,
+/// linking and passkey routes under `/auth/`, and every server function that is not a
+/// plain read of the user's pages are refused (403).
+fn while_viewing(req: &Request, access: PathAccess) -> Option<Response> {
+    let path = req.uri().path();
+    let refused = match access {
+        PathAccess::Page(page) => page == Page::Reauth || page.access() == Access::SignedIn(Role::Admin),
+        PathAccess::Unlisted => false,
+        PathAccess::Open => match path.strip_prefix(crate::server::http::server_fn::PREFIX) {
+            Some(name) => !view_as::READ_ONLY_FUNCTIONS.contains(&name),
+            None => path.starts_with("/auth/"),
+        },
+    };
+    refused.then(|| refuse(req.headers(), view_as::refusal()))
 }
 
 /// For a user who must set up two-factor sign-in: pages other than the setup and

@@ -322,6 +322,7 @@ mod tests {
             avatar_url: None,
             created_at: 0,
             email_unverified: false,
+            viewed_by: None,
         }
     }
 
@@ -385,6 +386,7 @@ mod tests {
                         confirmed_at: 0,
                         two_factor: false,
                         user: user(name, role.parse().unwrap_or(Role::User)),
+                        impersonator: None,
                     })
                 });
             req.extensions_mut().insert(CurrentSession(user));

@@ -1,0 +1,252 @@
+//! "View as" (README "Viewing as a user"): an administrator sees the app as a user
+//! below their own role, to understand what that user sees.
+//!
+//! Starting a view stores a separate session row for the user, marked with the
+//! administrator's own session, and puts its token in a cookie of its own
+//! (`gatehouse_view_as`). The administrator's session cookie is left as it was. The
+//! session layer honours the view only beside the very session that started it, and
+//! only while the administrator still outranks the user: the view's token alone is
+//! worth nothing, a view ends with the administrator's session (the row goes with it),
+//! and "Stop" just ends the view, which leaves the administrator's session in charge
+//! again. A view lasts at most `GATEHOUSE_VIEW_AS_TTL` (1 hour) and is never renewed.
+//!
+//! While viewing, the access layer refuses the admin area, `/reauth`, the OAuth and
+//! passkey routes and every server function but the few that read what the pages show
+//! ([`READ_ONLY_FUNCTIONS`]); the services refuse too (`RequestCtx::require_recent`,
+//! `RequestCtx::require_role`), so no credential, e-mail, two-factor, passkey or
+//! deletion action can be taken in the user's name.
+
+use crate::{
+    model::{AppError, AuditKind, ErrorKind, Role, MSG_VIEWING_AS},
+    server::{
+        audit::{self, Event},
+        auth::{
+            cookie::PrivateCookie,
+            sessions::{self, authenticated, seconds, Authenticated, Impersonator, SessionToken},
+        },
+        context::RequestCtx,
+        db::{self, now_seconds, users, Exec},
+        http::client::ClientInfo,
+        state::AppState,
+    },
+};
+use std::sync::Arc;
+use tower_cookies::{cookie::SameSite, Cookies};
+
+const VIEW_AS_COOKIE: PrivateCookie = PrivateCookie {
+    plain: "gatehouse_view_as",
+    host: "__Host-gatehouse_view_as",
+    same_site: SameSite::Lax,
+};
+
+/// Server functions that work while viewing: the reads the user's pages make, signing
+/// out, and stopping.
+pub const READ_ONLY_FUNCTIONS: &[&str] = &[
+    "current_user",
+    "auth_settings",
+    "account",
+    "security",
+    "my_sessions",
+    "logout",
+    "stop_viewing",
+];
+
+/// The refusal of an action while viewing (403).
+pub fn refusal() -> AppError {
+    AppError::new(ErrorKind::Forbidden, MSG_VIEWING_AS)
+}
+
+/// Removes the view cookie, if the request carried one.
+fn clear(cookies: &Cookies, https: bool) {
+    if cookies.get(VIEW_AS_COOKIE.name(https)).is_some() {
+        cookies.add(VIEW_AS_COOKIE.build(https, String::new(), 0));
+    }
+}
+
+/// Forgets any view the browser holds (signing in or out, stopping).
+pub fn forget(ctx: &RequestCtx) {
+    clear(&ctx.cookies, ctx.state.config.https);
+}
+
+/// The session layer's step after validating the session cookie: when the request also
+/// carries a view cookie for a view this very session started, the request is the
+/// viewed user's. A view cookie that does not qualify is removed and the request goes
+/// on as the administrator (or signed out).
+pub async fn apply(
+    state: &AppState,
+    cookies: &Cookies,
+    client: &ClientInfo,
+    own: Option<Arc<Authenticated>>,
+) -> anyhow::Result<Option<Arc<Authenticated>>> {
+    let https = state.config.https;
+    let Some(value) = cookies
+        .get(VIEW_AS_COOKIE.name(https))
+        .map(|c| c.value().to_owned())
+    else {
+        return Ok(own);
+    };
+    let view = match (&own, SessionToken::parse(&value)) {
+        (Some(admin), Some(token)) => validate(state, client, admin, &token).await?,
+        _ => None,
+    };
+    match view {
+        Some(view) => Ok(Some(Arc::new(view))),
+        None => {
+            clear(cookies, https);
+            Ok(own)
+        }
+    }
+}
+
+/// The viewed user, when `token` names a view `admin`'s session started, still running,
+/// of a user the administrator still outranks. A view that ran out, or whose
+/// administrator no longer outranks the user, is ended and recorded.
+async fn validate(
+    state: &AppState,
+    client: &ClientInfo,
+    admin: &Authenticated,
+    token: &SessionToken,
+) -> anyhow::Result<Option<Authenticated>> {
+    let id = token.id();
+    let Some(row) = state.db.find_session(&id).await? else {
+        return Ok(None);
+    };
+    if row.impersonator_session.as_deref() != Some(admin.session_id.as_str()) || admin.impersonator.is_some()
+    {
+        return Ok(None);
+    }
+    let now = now_seconds();
+    let ended = if row.expires_at <= now {
+        Some("ran out")
+    } else if users::stored_role(&row.role) >= admin.user.role {
+        Some("the administrator no longer outranks the user")
+    } else {
+        None
+    };
+    let impersonator = Impersonator {
+        user_id: admin.user.id,
+        username: admin.user.username.clone(),
+        session_id: admin.session_id.clone(),
+    };
+    let last_seen_at = row.last_seen_at;
+    let mut view = authenticated(id, row);
+    if let Some(reason) = ended {
+        let mut tx = state.db.begin().await?;
+        if db::sessions::delete(tx.exec(), &view.session_id).await? {
+            let event = Event::about(AuditKind::ImpersonationStopped, view.user.id, &view.user.username)
+                .actor(impersonator.user_id)
+                .detail(reason);
+            audit::record(tx.exec(), client, event).await?;
+        }
+        tx.commit().await?;
+        return Ok(None);
+    }
+    if now - last_seen_at >= sessions::LAST_SEEN_EVERY_SECONDS {
+        let mut conn = state.db.conn().await?;
+        db::sessions::touch(conn.exec(), &view.session_id, now).await?;
+    }
+    // Never "recently authenticated": the administrator proved nothing as this user.
+    view.confirmed_at = 0;
+    view.user.viewed_by = Some(impersonator.username.clone());
+    view.impersonator = Some(impersonator);
+    Ok(Some(view))
+}
+
+/// Starts viewing the app as the user `target_id`, for an admin or owner acting on a
+/// user below their own role (not while already viewing, not on a disabled account);
+/// it replaces any earlier view of the same administrator's session.
+/// Answers the user's name; the browser then holds the view cookie beside its own.
+pub async fn start(ctx: &RequestCtx, target_id: i64) -> Result<String, AppError> {
+    let admin = ctx.require_role(Role::Admin)?;
+    let mut tx = ctx.state.db.begin().await?;
+    let rows = users::lock_role_rows(tx.exec(), admin.user.id, target_id).await?;
+    let role_of = |id: i64| {
+        rows.iter()
+            .find(|(row_id, _)| *row_id == id)
+            .map(|(_, role)| *role)
+    };
+    let Some(target_role) = role_of(target_id) else {
+        return Err(AppError::not_found("There is no such user."));
+    };
+    if target_id == admin.user.id {
+        return Err(AppError::new(ErrorKind::Forbidden, "You can't view as yourself."));
+    }
+    if target_role >= role_of(admin.user.id).unwrap_or(Role::None) {
+        return Err(AppError::new(
+            ErrorKind::Forbidden,
+            "You can view as users below your own role only.",
+        ));
+    }
+    let target = users::find_by_id(tx.exec(), target_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("There is no such user."))?;
+    let now = now_seconds();
+    if target.is_disabled(now) {
+        return Err(AppError::conflict(format!(
+            "{} is disabled: enable the account to view as them.",
+            target.username
+        )));
+    }
+    // One view at a time per administrator's session: a new one replaces the last.
+    db::sessions::delete_views_of(tx.exec(), &admin.session_id).await?;
+    let lifetime = seconds(ctx.state.config.session.view_as);
+    let created = sessions::create(
+        tx.exec(),
+        target.id,
+        &ctx.client,
+        now + lifetime,
+        Some((&admin.session_id, admin.user.id)),
+    )
+    .await?;
+    let detail = format!("for up to {} minutes", lifetime.div_euclid(60).max(1));
+    let event = Event::about(AuditKind::ImpersonationStarted, target.id, &target.username)
+        .actor(admin.user.id)
+        .detail(&detail);
+    audit::record(tx.exec(), &ctx.client, event).await?;
+    tx.commit().await?;
+    ::metrics::counter!(crate::server::metrics::SESSIONS_CREATED).increment(1);
+    ctx.cookies.add(VIEW_AS_COOKIE.build(
+        ctx.state.config.https,
+        created.token.expose().to_owned(),
+        lifetime,
+    ));
+    tracing::info!(admin_id = admin.user.id, target_id, "viewing as another user");
+    Ok(target.username)
+}
+
+/// Stops viewing: the view's session ends and the administrator's own session is in
+/// charge again. Answers the viewed user's name, or `None` when there was no view (a
+/// second click on "Stop").
+pub async fn stop(ctx: &RequestCtx) -> Result<Option<String>, AppError> {
+    forget(ctx);
+    let Some(view) = ctx.session.as_ref() else {
+        return Ok(None);
+    };
+    let Some(admin) = &view.impersonator else {
+        return Ok(None);
+    };
+    let mut tx = ctx.state.db.begin().await?;
+    db::sessions::delete(tx.exec(), &view.session_id).await?;
+    record_stop(tx.exec(), ctx, view, admin, "stopped").await?;
+    tx.commit().await?;
+    tracing::info!(
+        admin_id = admin.user_id,
+        target_id = view.user.id,
+        "stopped viewing"
+    );
+    Ok(Some(view.user.username.clone()))
+}
+
+/// Records the end of a view (`impersonation_stopped`), in the caller's transaction.
+pub async fn record_stop(
+    ex: Exec<'_>,
+    ctx: &RequestCtx,
+    view: &Authenticated,
+    admin: &Impersonator,
+    how: &str,
+) -> anyhow::Result<()> {
+    let event = Event::about(AuditKind::ImpersonationStopped, view.user.id, &view.user.username)
+        .actor(admin.user_id)
+        .detail(how);
+    audit::record(ex, &ctx.client, event).await
+}
