@@ -26,7 +26,6 @@ use axum::{
     response::Response,
 };
 use sessions::{SessionToken, Validation};
-use std::sync::Arc;
 use tower_cookies::Cookies;
 
 /// Reads the session cookie, validates it (one indexed query), re-sets it when the
@@ -50,7 +49,7 @@ pub async fn authenticate(
                     if let Some(expires_at) = renewed_until {
                         state.cookie.issue(&cookies, token.expose(), expires_at);
                     }
-                    session = Some(Arc::new(auth));
+                    session = Some(auth);
                 }
                 Ok(Validation::Invalid) => state.cookie.clear(&cookies),
                 Err(err) => return internal_page(err, request_id.as_deref()),

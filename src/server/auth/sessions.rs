@@ -158,7 +158,7 @@ pub enum Validation {
     /// No such session, or it expired (and was deleted): the cookie should be cleared.
     Invalid,
     Valid {
-        auth: Authenticated,
+        auth: Arc<Authenticated>,
         /// Set when the expiry moved: the cookie must be re-set with this expiry.
         renewed_until: Option<i64>,
     },
@@ -192,7 +192,7 @@ pub async fn validate(db: &Db, policy: &SessionPolicy, token: &SessionToken) -> 
         let mut conn = db.conn().await?;
         sessions::touch(conn.exec(), &id, now).await?;
     }
-    let auth = authenticated(id, row);
+    let auth = Arc::new(authenticated(id, row));
     Ok(Validation::Valid { auth, renewed_until })
 }
 
