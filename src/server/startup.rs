@@ -179,8 +179,10 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
     let page_cache = state.page_cache.clone();
     let app = Router::new()
         .leptos_routes_with_context(&state, routes, context.clone(), {
-            let options = state.leptos_options.clone();
-            move || shell(options.clone())
+            // Behind an Arc: every layer clones the routes below it for each request, and
+            // this closure with them; the options themselves are copied only to render.
+            let options = Arc::new(state.leptos_options.clone());
+            move || shell(LeptosOptions::clone(&options))
         })
         .route("/api/{*fn_name}", post(serve_api))
         .route(
