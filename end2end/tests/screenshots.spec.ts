@@ -1,12 +1,14 @@
 import { test, expect, picture, ready } from './support/fixtures';
-import { signIn, signOut, signUp } from './support/pages';
+import { gatehouse } from './support/cli';
+import { PASSWORD, signIn, signOut, signUp } from './support/pages';
 import { currentStep, totp } from './support/totp';
 
 // The README shows these pictures; `make screenshots` writes them (see `picture`).
 
 for (const scheme of ['light', 'dark'] as const) {
-  test(`screenshots of the sign-up, sign-in, profile and confirmation pages (${scheme})`, async ({ page }, testInfo) => {
+  test(`screenshots of the sign-up, sign-in, profile and confirmation pages (${scheme})`, async ({ browser, page }, testInfo) => {
     test.skip(testInfo.project.name !== 'js', 'taken once, with JavaScript');
+    test.slow(); // one long walk through many pages
     await page.setViewportSize({ width: 1000, height: 640 });
     await page.emulateMedia({ colorScheme: scheme });
     await page.goto('/login');
@@ -64,5 +66,19 @@ for (const scheme of ['light', 'dark'] as const) {
     await ready(page, true);
     await page.getByLabel('Username').fill('ada');
     await page.screenshot({ path: picture(testInfo, `signup-${scheme}.png`) });
+    // An admin viewing the app as ada: the banner naming both, with Stop. (A context of
+    // its own: this page's virtual authenticator would sign in with its passkey.)
+    gatehouse(['user', 'create', '--username', `owl-${scheme}`, '--role', 'admin'], `${PASSWORD}\n`);
+    const admin = await browser.newContext({ colorScheme: scheme, viewport: { width: 1000, height: 640 } });
+    const adminPage = await admin.newPage();
+    await signIn(adminPage, true, `owl-${scheme}`);
+    await expect(adminPage).toHaveURL('/profile');
+    await adminPage.goto(`/admin?q=ada-${scheme}`);
+    await ready(adminPage, true);
+    await adminPage.getByRole('button', { name: `View as ada-${scheme}` }).click();
+    await expect(adminPage.getByTestId('view-as-banner')).toBeVisible();
+    await expect(adminPage).toHaveURL('/profile');
+    await adminPage.screenshot({ path: picture(testInfo, `view-as-${scheme}.png`), mask: [adminPage.getByTestId('profile-since')], maskColor: '#8a8fa3' });
+    await admin.close();
   });
 }
