@@ -17,7 +17,6 @@ use std::{
 use axum::{
     extract::{Request, State},
     http::{header, HeaderMap, StatusCode},
-    middleware::Next,
     response::{IntoResponse, Response},
 };
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
@@ -187,14 +186,53 @@ fn handles(class: usize, status: u16) -> (&'static metrics::Counter, &'static me
 
 /// The layer counting every request by class and status, and timing it. It is in place
 /// only with a token, after [`install`]: the handles it keeps belong to the recorder.
-pub async fn record(req: Request, next: Next) -> Response {
-    let class = route_class(req.uri().path());
-    let started = Instant::now();
-    let response = next.run(req).await;
-    let (requests, latency) = handles(class, response.status().as_u16());
-    requests.increment(1);
-    latency.record(started.elapsed().as_secs_f64());
-    response
+///
+/// A plain tower layer rather than `axum::middleware::from_fn`: a `from_fn` layer clones
+/// the whole stack of services below it for every request (measured: /profile 0.81–0.83
+/// of its throughput with it), while this one hands the request straight to the service
+/// below and only wraps the answer's future.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RecordLayer;
+
+impl<S> tower::Layer<S> for RecordLayer {
+    type Service = Record<S>;
+
+    fn layer(&self, inner: S) -> Record<S> {
+        Record { inner }
+    }
+}
+
+/// The service of [`RecordLayer`].
+#[derive(Clone, Debug)]
+pub struct Record<S> {
+    inner: S,
+}
+
+impl<S> tower::Service<Request> for Record<S>
+where
+    S: tower::Service<Request, Response = Response>,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = futures::future::BoxFuture<'static, Result<Response, S::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        let class = route_class(req.uri().path());
+        let started = Instant::now();
+        let answer = self.inner.call(req);
+        Box::pin(async move {
+            let response = answer.await?;
+            let (requests, latency) = handles(class, response.status().as_u16());
+            requests.increment(1);
+            latency.record(started.elapsed().as_secs_f64());
+            Ok(response)
+        })
+    }
 }
 
 /// `GET /metrics`.

@@ -262,7 +262,7 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
     // Counting and timing requests happens only with metrics on: without them the
     // layer is not there at all.
     let site = if metrics_on {
-        site.layer(axum::middleware::from_fn(metrics::record))
+        site.layer(metrics::RecordLayer)
     } else {
         site
     };
