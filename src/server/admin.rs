@@ -165,6 +165,43 @@ fn may_act(
     }
 }
 
+/// The roles an admin action depends on, read (and on PostgreSQL locked, with the
+/// owners) in `tx`.
+pub(crate) struct Roles {
+    pub target: Role,
+    /// The actor's role now (it may have changed since the request began); the operator
+    /// (`None` as the actor) acts with an owner's powers.
+    pub actor: Role,
+    /// Owners right now (the target included if it is one).
+    pub owners: i64,
+}
+
+/// Reads [`Roles`] for `actor_id` acting on `target_id`; 404 when there is no such user.
+pub(crate) async fn lock_roles(
+    tx: &mut Tx,
+    actor_id: Option<i64>,
+    target_id: i64,
+) -> Result<Roles, AppError> {
+    let rows = users::lock_role_rows(tx.exec(), actor_id.unwrap_or(-1), target_id).await?;
+    let role_of = |id: i64| {
+        rows.iter()
+            .find(|(row_id, _)| *row_id == id)
+            .map(|(_, role)| *role)
+    };
+    let target = role_of(target_id).ok_or_else(|| AppError::not_found("There is no such user."))?;
+    let actor = match actor_id {
+        Some(id) => role_of(id).unwrap_or(Role::None),
+        None => Role::Owner,
+    };
+    let owners =
+        i64::try_from(rows.iter().filter(|(_, role)| *role == Role::Owner).count()).unwrap_or(i64::MAX);
+    Ok(Roles {
+        target,
+        actor,
+        owners,
+    })
+}
+
 /// The target of an admin action, read (and on PostgreSQL locked, with the owners) in
 /// `tx`, once the rules allow the action. Answers the actor's id (`None`: the operator).
 async fn checked_target(
@@ -177,21 +214,11 @@ async fn checked_target(
         Actor::User(auth) => Some(auth.user.id),
         Actor::Operator => None,
     };
-    let rows = users::lock_role_rows(tx.exec(), actor_id.unwrap_or(-1), target_id).await?;
-    let role_of = |id: i64| {
-        rows.iter()
-            .find(|(row_id, _)| *row_id == id)
-            .map(|(_, role)| *role)
-    };
-    let Some(target_role) = role_of(target_id) else {
-        return Err(AppError::not_found("There is no such user."));
-    };
-    let actor_role = match actor_id {
-        Some(id) => role_of(id).unwrap_or(Role::None),
-        None => Role::Owner,
-    };
-    let owners =
-        i64::try_from(rows.iter().filter(|(_, role)| *role == Role::Owner).count()).unwrap_or(i64::MAX);
+    let Roles {
+        target: target_role,
+        actor: actor_role,
+        owners,
+    } = lock_roles(tx, actor_id, target_id).await?;
     may_act(
         action,
         actor_id.unwrap_or(-1),
@@ -354,25 +381,14 @@ pub async fn change_role(ctx: &RequestCtx, target_id: i64, new_role: Role) -> Re
         Actor::Operator => None,
     };
     let mut tx = ctx.state.db.begin().await?;
-    let rows = users::lock_role_rows(tx.exec(), actor_id.unwrap_or(-1), target_id).await?;
-    let role_of = |id: i64| {
-        rows.iter()
-            .find(|(row_id, _)| *row_id == id)
-            .map(|(_, role)| *role)
-    };
-    let Some(target_role) = role_of(target_id) else {
-        return Err(AppError::not_found("There is no such user."));
-    };
-    let owners =
-        i64::try_from(rows.iter().filter(|(_, role)| *role == Role::Owner).count()).unwrap_or(i64::MAX);
+    let Roles {
+        target: target_role,
+        actor: actor_role,
+        owners,
+    } = lock_roles(&mut tx, actor_id, target_id).await?;
     let change = RoleChange {
         actor_id: actor_id.unwrap_or(-1),
-        // The operator acts with an owner's powers; a signed-in actor with the role they
-        // have now (it may have changed since the request began).
-        actor_role: match actor_id {
-            Some(id) => role_of(id).unwrap_or(Role::None),
-            None => Role::Owner,
-        },
+        actor_role,
         target_id,
         target_role,
         new_role,

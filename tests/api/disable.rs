@@ -5,7 +5,7 @@
 use crate::{
     authenticator::Authenticator,
     fake_provider::FakeProvider,
-    helpers::{expect_status, new_client, now, spawn_app_with, Backend, TestApp, GOOD_PASSWORD},
+    helpers::{expect_status, message_of, new_client, now, spawn_app_with, Backend, TestApp, GOOD_PASSWORD},
     oauth::sign_in_with,
     passkeys::{add_passkey, passkey_sign_in, ON_LOCALHOST},
     smtp_sink::SmtpSink,
@@ -38,14 +38,6 @@ async fn signed_in_as(app: &TestApp, client: &Client) -> Option<String> {
     )
     .expect("json");
     body["username"].as_str().map(str::to_owned)
-}
-
-async fn message_of(response: reqwest::Response, status: StatusCode) -> String {
-    let body = expect_status(response, status).await;
-    serde_json::from_str::<Value>(&body)
-        .ok()
-        .and_then(|v| v["message"].as_str().map(str::to_owned))
-        .unwrap_or(body)
 }
 
 async fn a_disabled_user_is_signed_out_and_cannot_sign_in_with_a_password(backend: Backend) {

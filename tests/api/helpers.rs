@@ -416,6 +416,16 @@ pub async fn expect_status(response: Response, status: StatusCode) -> String {
     body
 }
 
+/// Asserts a status and gives the `message` of the JSON error body (the body itself when
+/// it is not one).
+pub async fn message_of(response: Response, status: StatusCode) -> String {
+    let body = expect_status(response, status).await;
+    serde_json::from_str::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v["message"].as_str().map(str::to_owned))
+        .unwrap_or(body)
+}
+
 pub type Shared<T> = Arc<T>;
 
 /// A password zxcvbn rates well, for tests that need one.

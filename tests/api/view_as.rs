@@ -4,7 +4,8 @@
 //! refused meanwhile; "Stop" gives the admin their own session back, untouched.
 
 use crate::helpers::{
-    expect_status, location, new_client, now, set_cookies, spawn_app_with, Backend, TestApp, GOOD_PASSWORD,
+    expect_status, location, message_of, new_client, now, set_cookies, spawn_app_with, Backend, TestApp,
+    GOOD_PASSWORD,
 };
 use gatehouse::model::MSG_VIEWING_AS;
 use reqwest::{header, Client, StatusCode};
@@ -20,14 +21,6 @@ async fn current(app: &TestApp, client: &Client) -> Value {
         &expect_status(app.call_with(client, "current_user", &[]).await, StatusCode::OK).await,
     )
     .expect("json")
-}
-
-async fn message_of(response: reqwest::Response, status: StatusCode) -> String {
-    let body = expect_status(response, status).await;
-    serde_json::from_str::<Value>(&body)
-        .ok()
-        .and_then(|v| v["message"].as_str().map(str::to_owned))
-        .unwrap_or(body)
 }
 
 /// The `name=value` pair a response sets for the view cookie, and the whole line.

@@ -159,19 +159,11 @@ async fn validate(
 pub async fn start(ctx: &RequestCtx, target_id: i64) -> Result<String, AppError> {
     let admin = ctx.require_role(Role::Admin)?;
     let mut tx = ctx.state.db.begin().await?;
-    let rows = users::lock_role_rows(tx.exec(), admin.user.id, target_id).await?;
-    let role_of = |id: i64| {
-        rows.iter()
-            .find(|(row_id, _)| *row_id == id)
-            .map(|(_, role)| *role)
-    };
-    let Some(target_role) = role_of(target_id) else {
-        return Err(AppError::not_found("There is no such user."));
-    };
+    let roles = crate::server::admin::lock_roles(&mut tx, Some(admin.user.id), target_id).await?;
     if target_id == admin.user.id {
         return Err(AppError::new(ErrorKind::Forbidden, "You can't view as yourself."));
     }
-    if target_role >= role_of(admin.user.id).unwrap_or(Role::None) {
+    if roles.target >= roles.actor {
         return Err(AppError::new(
             ErrorKind::Forbidden,
             "You can view as users below your own role only.",
