@@ -518,6 +518,7 @@ async fn lock(app: &crate::helpers::TestApp, name: &str, password: &str) {
         app.login_with(&crate::helpers::new_client(), name, "guess-1234")
             .await;
     }
+    app.hold_locks().await;
     assert_eq!(
         app.login_with(&crate::helpers::new_client(), name, password)
             .await

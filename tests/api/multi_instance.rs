@@ -71,6 +71,7 @@ async fn two_instances_on_one_postgresql_database_agree_on_everything() {
             StatusCode::UNAUTHORIZED
         );
     }
+    a.hold_locks().await;
     assert_eq!(
         b.login_with(&new_client(), "alice", GOOD_PASSWORD).await.status(),
         StatusCode::TOO_MANY_REQUESTS
