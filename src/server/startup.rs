@@ -38,6 +38,7 @@ use std::{
     time::Duration,
 };
 use tokio::net::TcpListener;
+use tower::ServiceBuilder;
 use tower_cookies::CookieManagerLayer;
 use tower_http::{
     catch_panic::CatchPanicLayer,
@@ -179,8 +180,7 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
     let page_cache = state.page_cache.clone();
     let app = Router::new()
         .leptos_routes_with_context(&state, routes, context.clone(), {
-            // Behind an Arc: every layer clones the routes below it for each request, and
-            // this closure with them; the options themselves are copied only to render.
+            // Behind an Arc: the options are copied only to render a page.
             let options = Arc::new(state.leptos_options.clone());
             move || shell(LeptosOptions::clone(&options))
         })
@@ -203,20 +203,27 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(
             context, shell,
         ))
-        .layer(from_fn_with_state(page_cache, page_cache::serve))
-        .layer(from_fn_with_state(state.keys.clone(), server_fn::check_call))
-        .layer(from_fn_with_state(
-            state.keys.clone(),
-            server_fn::check_error_link,
-        ))
+        .with_state(state.clone());
+    // The layers wrap each router as a whole, never through `Router::layer`: that one
+    // wraps every route in a boxed copy of the stack, which the router then clones, box
+    // by box, for every request, and each `from_fn` layer clones everything below it
+    // again. Around a router (an `Arc` inside) the stack clones cheaply. Outermost first.
+    let app = ServiceBuilder::new()
+        .layer(CookieManagerLayer::new())
+        .layer(from_fn_with_state(state.clone(), auth::authenticate))
         .layer(from_fn_with_state(
             access::Policy {
                 require_2fa: state.config.require_2fa,
             },
             access::enforce,
         ))
-        .layer(from_fn_with_state(state.clone(), auth::authenticate))
-        .layer(CookieManagerLayer::new());
+        .layer(from_fn_with_state(
+            state.keys.clone(),
+            server_fn::check_error_link,
+        ))
+        .layer(from_fn_with_state(state.keys.clone(), server_fn::check_call))
+        .layer(from_fn_with_state(page_cache, page_cache::serve))
+        .service(app);
 
     let pkg_dir = PathBuf::from(&*state.leptos_options.site_root).join(&*state.leptos_options.site_pkg_dir);
     let hsts = state.config.https;
@@ -241,9 +248,24 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
             "/pkg",
             ServeDir::new(pkg_dir).precompressed_br().precompressed_gzip(),
         )
-        .merge(app)
-        .with_state(state)
-        // Layers run outside-in in the reverse of the order written here.
+        .fallback_service(app)
+        .with_state(state);
+    let site = ServiceBuilder::new()
+        .map_request(request_id::drop_client_id)
+        .layer(SetRequestIdLayer::new(X_REQUEST_ID.clone(), HexIds))
+        .layer(PropagateRequestIdLayer::new(X_REQUEST_ID.clone()))
+        .layer(trace)
+        // Counting and timing requests happens only with metrics on: without them the
+        // layer is not there at all.
+        .option_layer(metrics_on.then_some(metrics::RecordLayer))
+        .layer(headers::SecureLayer::new(hsts))
+        .layer(CatchPanicLayer::custom(headers::panicked))
+        .layer(from_fn_with_state(csrf_policy, csrf::check))
+        .layer(RequestBodyLimitLayer::new(BODY_LIMIT_BYTES))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
         // Dynamic HTML is not compressed: for a page of a few kilobytes it costs more CPU
         // than rendering the page (measured: about a third of the throughput). Static
         // files are precompressed at build time; JSON and the rest compress cheaply.
@@ -252,25 +274,8 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
                 .quality(CompressionLevel::Fastest)
                 .compress_when(DefaultPredicate::new().and(NotForContentType::const_new("text/html"))),
         )
-        .layer(RequestBodyLimitLayer::new(BODY_LIMIT_BYTES))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            REQUEST_TIMEOUT,
-        ))
-        .layer(from_fn_with_state(csrf_policy, csrf::check))
-        .layer(CatchPanicLayer::custom(headers::panicked));
-    // Counting and timing requests happens only with metrics on: without them the
-    // layer is not there at all.
-    let site = if metrics_on {
-        site.layer(metrics::RecordLayer)
-    } else {
-        site
-    };
-    headers::secure(site, hsts)
-        .layer(trace)
-        .layer(PropagateRequestIdLayer::new(X_REQUEST_ID.clone()))
-        .layer(SetRequestIdLayer::new(X_REQUEST_ID.clone(), HexIds))
-        .layer(axum::middleware::map_request(request_id::drop_client_id))
+        .service(site);
+    Router::new().fallback_service(site)
 }
 
 /// Server functions, and the answer to `/api/…` paths that name none (a 400, not a page).

@@ -1,13 +1,24 @@
-//! Security headers on every response — pages, redirects, errors, health checks and
-//! server-function answers alike — set by tower-http's `SetResponseHeader` layers; and
-//! the layer that turns a bare error from a tower layer (timeout, body limit, panic)
-//! into the error page, which needs the request id and so is written here.
+//! What every answer gets on its way out — pages, redirects, errors, health checks and
+//! server-function answers alike: the security headers, the cache policy, and the error
+//! page in place of a bare error from a tower layer (timeout, body limit, panic), which
+//! needs the request id. One tower layer does all three, wrapping the answer's future:
+//! it sits around the whole site once, so a request pays for one small allocation here
+//! instead of a stack of layers cloned for each request.
 
-use super::{error_page, request_id};
-use axum::{extract::Request, middleware::Next, response::Response, Router};
-use http::{header, HeaderName, HeaderValue, StatusCode};
-use std::any::Any;
-use tower_http::set_header::SetResponseHeaderLayer;
+use super::error_page;
+use axum::{
+    body::{Body, Bytes, HttpBody},
+    extract::Request,
+    response::Response,
+    BoxError,
+};
+use futures::future::BoxFuture;
+use http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
+use std::{
+    any::Any,
+    task::{Context, Poll},
+};
+use tower_http::request_id::RequestId;
 
 /// The policy for anything that is not an app page (those carry their own, with a
 /// script nonce): nothing may run, load or frame.
@@ -19,79 +30,126 @@ const PERMISSIONS_POLICY: &str =
 
 const HSTS: &str = "max-age=63072000; includeSubDomains";
 
-/// Wraps `router` in the header layers; `hsts` when the public URL is https.
-pub fn secure<S: Clone + Send + Sync + 'static>(router: Router<S>, hsts: bool) -> Router<S> {
-    let set = |name: HeaderName, value: &'static str| {
-        SetResponseHeaderLayer::overriding(name, HeaderValue::from_static(value))
-    };
-    router
-        .layer(axum::middleware::from_fn(cache_policy))
-        .layer(axum::middleware::from_fn(dress_errors))
-        .layer(set(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-        .layer(set(header::REFERRER_POLICY, "strict-origin-when-cross-origin"))
-        .layer(set(header::X_FRAME_OPTIONS, "DENY"))
-        .layer(set(
-            HeaderName::from_static("permissions-policy"),
-            PERMISSIONS_POLICY,
-        ))
-        .layer(set(
-            HeaderName::from_static("cross-origin-opener-policy"),
-            "same-origin",
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(DEFAULT_CSP),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::STRICT_TRANSPORT_SECURITY,
-            hsts.then(|| HeaderValue::from_static(HSTS)),
-        ))
+/// The layer of [`Secure`]; `hsts` when the public URL is https.
+#[derive(Clone, Copy, Debug)]
+pub struct SecureLayer {
+    hsts: bool,
 }
 
-/// What a browser or a proxy may keep. Every answer built for a request — pages (a
-/// signed-in user's pages show their data), server-function answers, redirects, errors —
-/// is `no-store`, page-cache hits included: nothing of it stays in a shared browser's
-/// cache or a proxy. The static files of the site (`/pkg/…`, the favicon, `/passkeys.js`) may be kept,
-/// but are revalidated on each use (`no-cache`: a 304 when unchanged), because their
-/// names carry no content hash and a new deployment must be seen at once.
-async fn cache_policy(req: Request, next: Next) -> Response {
-    let is_static =
-        req.uri().path().starts_with("/pkg/") || matches!(req.uri().path(), "/favicon.svg" | "/passkeys.js");
-    let mut response = next.run(req).await;
-    let static_file =
-        is_static && (response.status().is_success() || response.status() == StatusCode::NOT_MODIFIED);
-    let value = if static_file {
-        "public, no-cache"
-    } else {
-        "no-store"
-    };
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static(value));
-    response
+impl SecureLayer {
+    pub fn new(hsts: bool) -> Self {
+        Self { hsts }
+    }
 }
 
-/// Replaces a bare-bones error from a tower layer (408 from the timeout, 413 from the
-/// body limit, 500 from the panic catcher) with the matching page and its request id.
-async fn dress_errors(req: Request, next: Next) -> Response {
-    let id = request_id::of(req.extensions()).map(str::to_owned);
-    let response = next.run(req).await;
-    let bare = matches!(response.status().as_u16(), 408 | 413 | 500)
+impl<S> tower::Layer<S> for SecureLayer {
+    type Service = Secure<S>;
+
+    fn layer(&self, inner: S) -> Secure<S> {
+        Secure {
+            inner,
+            hsts: self.hsts,
+        }
+    }
+}
+
+/// Finishes each answer of the service inside: see the module's documentation.
+#[derive(Clone, Debug)]
+pub struct Secure<S> {
+    inner: S,
+    hsts: bool,
+}
+
+impl<S, B> tower::Service<Request> for Secure<S>
+where
+    S: tower::Service<Request, Response = http::Response<B>>,
+    S::Future: Send + 'static,
+    B: HttpBody<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = BoxFuture<'static, Result<Response, S::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        let is_static = is_static_file(req.uri().path());
+        let id = req.extensions().get::<RequestId>().cloned();
+        let hsts = self.hsts;
+        let answer = self.inner.call(req);
+        Box::pin(async move {
+            let response = answer.await?.map(Body::new);
+            let mut response = if is_bare_error(&response) {
+                let id = id.as_ref().and_then(|id| id.header_value().to_str().ok());
+                error_page::render(response.status(), id)
+            } else {
+                response
+            };
+            let kept = is_static
+                && (response.status().is_success() || response.status() == StatusCode::NOT_MODIFIED);
+            finish(response.headers_mut(), kept, hsts);
+            Ok(response)
+        })
+    }
+}
+
+/// The static files of the site (`/pkg/…`, the favicon, `/passkeys.js`).
+fn is_static_file(path: &str) -> bool {
+    path.starts_with("/pkg/") || matches!(path, "/favicon.svg" | "/passkeys.js")
+}
+
+/// A bare-bones error from a tower layer (408 from the timeout, 413 from the body limit,
+/// 500 from the panic catcher): one with neither a page nor JSON in it.
+fn is_bare_error(response: &Response) -> bool {
+    matches!(response.status().as_u16(), 408 | 413 | 500)
         && !response
             .headers()
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("text/html") || v.starts_with("application/json"));
-    if bare {
-        error_page::render(response.status(), id.as_deref())
-    } else {
-        response
+            .is_some_and(|v| v.starts_with("text/html") || v.starts_with("application/json"))
+}
+
+/// Sets the headers of every answer.
+///
+/// What a browser or a proxy may keep: every answer built for a request — pages (a
+/// signed-in user's pages show their data), server-function answers, redirects, errors —
+/// is `no-store`, page-cache hits included: nothing of it stays in a shared browser's
+/// cache or a proxy. The static files of the site (`kept_file`) may be kept, but are
+/// revalidated on each use (`no-cache`: a 304 when unchanged), because their names carry
+/// no content hash and a new deployment must be seen at once.
+fn finish(headers: &mut HeaderMap, kept_file: bool, hsts: bool) {
+    let cache = if kept_file { "public, no-cache" } else { "no-store" };
+    let fixed: [(HeaderName, &'static str); 6] = [
+        (header::CACHE_CONTROL, cache),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::REFERRER_POLICY, "strict-origin-when-cross-origin"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (HeaderName::from_static("permissions-policy"), PERMISSIONS_POLICY),
+        (
+            HeaderName::from_static("cross-origin-opener-policy"),
+            "same-origin",
+        ),
+    ];
+    for (name, value) in fixed {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(DEFAULT_CSP),
+        );
+    }
+    if hsts {
+        headers.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static(HSTS));
     }
 }
 
 /// The answer to a panicking handler (tower-http's `CatchPanic`): the message goes to
 /// the log, inside the request's span (which names its id); the user gets the 500
-/// page from [`dress_errors`].
+/// page from [`Secure`].
 pub fn panicked(panic: Box<dyn Any + Send + 'static>) -> Response {
     let message = panic
         .downcast_ref::<&str>()

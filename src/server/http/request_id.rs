@@ -23,7 +23,7 @@ impl MakeRequestId for HexIds {
 }
 
 /// Removes an `x-request-id` the client sent (runs before the id is set).
-pub async fn drop_client_id(mut req: Request) -> Request {
+pub fn drop_client_id(mut req: Request) -> Request {
     req.headers_mut().remove(&X_REQUEST_ID);
     req
 }
