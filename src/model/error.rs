@@ -126,7 +126,7 @@ impl AppError {
             retry_after: Some(seconds),
             ..Self::new(
                 ErrorKind::TooManyRequests,
-                format!("Too many attempts. Try again in {seconds} seconds."),
+                format!("Too many attempts. Try again in {}.", wait_text(seconds)),
             )
         }
     }
@@ -174,6 +174,16 @@ impl FromServerFnError for AppError {
     }
 }
 
+/// A wait as people say it: "1 second", "42 seconds", and whole minutes (rounded up)
+/// from two minutes on, where a count of seconds means little.
+pub fn wait_text(seconds: u64) -> String {
+    match seconds {
+        1 => "1 second".to_owned(),
+        s if s < 120 => format!("{s} seconds"),
+        s => format!("{} minutes", s.div_ceil(60)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -204,6 +214,18 @@ mod tests {
         assert_eq!(err.retry_after, Some(42));
         assert_eq!(err.status(), 429);
         assert_eq!(AppError::too_many_attempts(0).retry_after, Some(1));
+    }
+
+    #[test]
+    fn one_second_is_singular_and_long_waits_are_minutes() {
+        let message = |s| AppError::too_many_attempts(s).message;
+        assert_eq!(message(1), "Too many attempts. Try again in 1 second.");
+        assert_eq!(message(0), "Too many attempts. Try again in 1 second.");
+        assert_eq!(message(119), "Too many attempts. Try again in 119 seconds.");
+        assert_eq!(message(120), "Too many attempts. Try again in 2 minutes.");
+        assert_eq!(message(121), "Too many attempts. Try again in 3 minutes.");
+        assert_eq!(message(900), "Too many attempts. Try again in 15 minutes.");
+        assert_eq!(AppError::too_many_attempts(900).retry_after, Some(900));
     }
 
     #[test]
