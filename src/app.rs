@@ -3,7 +3,7 @@
 use crate::{
     api::auth::current_user,
     components::{footer::Footer, nav::NavBar, verify_banner::VerifyBanner, view_as_banner::ViewAsBanner},
-    model::{AppError, SessionUser},
+    model::{AppError, SessionUser, DEFAULT_APP_NAME},
     pages::{
         admin::AdminPage,
         email::{ForgotPasswordPage, ResetPasswordPage, VerifyEmailPage},
@@ -20,22 +20,26 @@ use crate::{
     },
 };
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet};
+use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
     path, SsrMode,
 };
+use std::sync::Arc;
 
 /// The HTML document around the app, rendered on the server for every page.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     #[cfg(feature = "ssr")]
     crate::server::context::set_page_policy();
+    let app_name = AppName::read();
     view! {
         <!DOCTYPE html>
         <html lang="en">
             <head>
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
+                // Where the browser's copy of the app learns its name (see `AppName`).
+                <meta name="application-name" content=app_name.0.to_string() />
                 <AutoReload options=options.clone() />
                 <HydrationScripts options />
                 // Passkeys (WebAuthn calls); a module, so it runs after the document is
@@ -48,6 +52,33 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             </body>
         </html>
     }
+}
+
+/// The app's name (`GATEHOUSE_APP_NAME`): titles, the navigation bar, the footer.
+#[derive(Clone, Debug)]
+pub struct AppName(pub Arc<str>);
+
+impl AppName {
+    /// On the server, the configured name; in the browser, the one the server wrote into
+    /// the page's `<meta name="application-name">`, so both render the same.
+    fn read() -> AppName {
+        #[cfg(feature = "ssr")]
+        let name = use_context::<crate::server::state::AppState>().map(|s| s.config.app_name.clone());
+        #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
+        let name = document()
+            .query_selector("meta[name=\"application-name\"]")
+            .ok()
+            .flatten()
+            .and_then(|meta| meta.get_attribute("content"));
+        #[cfg(not(any(feature = "ssr", feature = "hydrate")))]
+        let name: Option<String> = None;
+        AppName(name.as_deref().unwrap_or(DEFAULT_APP_NAME).into())
+    }
+}
+
+/// The app's name provided by [`App`].
+pub fn use_app_name() -> Arc<str> {
+    use_context::<AppName>().map_or_else(|| DEFAULT_APP_NAME.into(), |name| name.0)
 }
 
 /// The current user, shared by every component (the counterpart of an auth store).
@@ -82,8 +113,21 @@ pub fn use_auth() -> AuthContext {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     AuthContext::provide();
+    let app_name = AppName::read();
+    provide_context(app_name.clone());
+    // Every page's title ends with the app's name; a page without a title of its own
+    // (the home page) is titled with the name alone.
+    let name = app_name.0;
+    let title = move |text: String| {
+        if text.is_empty() {
+            name.to_string()
+        } else {
+            format!("{text} · {name}")
+        }
+    };
 
     view! {
+        <Title formatter=title text="" />
         <Stylesheet id="leptos" href="/pkg/gatehouse.css" />
         <Link rel="icon" type_="image/svg+xml" href="/favicon.svg" />
         <Meta name="color-scheme" content="light dark" />

@@ -194,6 +194,20 @@ fn area(page: Page) -> Option<&'static str> {
     Some(&path[..end])
 }
 
+/// The page a bare area path leads to: `/settings` is no page, but the first of its pages
+/// in the table, `/settings/account`, is where a visitor typing it wants to be. `None`
+/// for a page and for anything that is not an area.
+pub fn area_entry(path: &str) -> Option<&'static str> {
+    if Page::at(path).is_some() {
+        return None;
+    }
+    let path = normalise(path);
+    Page::ALL
+        .into_iter()
+        .find(|page| area(*page) == Some(path))
+        .map(Page::path)
+}
+
 /// Where a path stands: a listed page, open ground, or an unlisted path in a guarded area.
 pub fn classify(path: &str) -> PathAccess {
     if let Some(page) = Page::at(path) {
@@ -219,6 +233,17 @@ pub fn login_url(path_and_query: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bare_area_leads_to_its_first_page() {
+        assert_eq!(area_entry("/settings"), Some("/settings/account"));
+        assert_eq!(area_entry("/settings/"), Some("/settings/account"));
+        assert_eq!(area_entry("/settings/account"), None);
+        assert_eq!(area_entry("/admin"), None);
+        assert_eq!(area_entry("/settings/nothing"), None);
+        assert_eq!(area_entry("/"), None);
+        assert_eq!(area_entry("/nowhere"), None);
+    }
 
     #[test]
     fn pages_need_the_roles_the_readme_gives() {

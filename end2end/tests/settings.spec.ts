@@ -55,7 +55,8 @@ test('deleting the account signs out and frees the username', async ({ page }, t
   await ready(page, js);
   await page.getByLabel('Your password').fill(PASSWORD);
   await page.getByRole('button', { name: 'Delete my account' }).click();
-  await expect(page).toHaveURL(/\/(\?done=deleted)?$/);
+  await expect(page).toHaveURL('/?done=deleted');
+  await expect(page.getByTestId('done')).toHaveText('Your account was deleted, and you are signed out.');
   await expect(nav(page).getByRole('link', { name: 'Sign in' })).toBeVisible();
   await signedUp(page, js, username);
 });

@@ -43,3 +43,23 @@ test('client-side navigation works once hydrated', async ({ page }, testInfo) =>
   // Same document: the router navigated without a reload.
   expect(await page.evaluate(() => (window as unknown as { __marker?: number }).__marker)).toBe(42);
 });
+
+test('the browser titles pages with the app name the server wrote into the page', async ({ page }, testInfo) => {
+  test.skip(!jsEnabled(testInfo), 'titles change in the browser only with JavaScript');
+  // The server's name (GATEHOUSE_APP_NAME) reaches the browser's copy of the app through
+  // <meta name="application-name">: give this page another one and follow a link.
+  await page.route('/', async (route) => {
+    const response = await route.fetch();
+    const html = (await response.text()).replace(
+      '<meta name="application-name" content="Gatehouse">',
+      '<meta name="application-name" content="Renamed">',
+    );
+    expect(html).toContain('content="Renamed"');
+    await route.fulfill({ response, body: html });
+  });
+  await page.goto('/');
+  await ready(page, true);
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Sign in' }).click();
+  await expect(page).toHaveURL('/login');
+  await expect(page).toHaveTitle('Sign in · Renamed');
+});

@@ -25,18 +25,21 @@ pub async fn current_user() -> Result<Option<SessionUser>, AppError> {
     Ok(ctx.session.as_ref().map(|auth| auth.user.clone()))
 }
 
-/// Creates an account and signs in. Answers the page to go to next.
+/// Creates an account and signs in. Answers the page to go to next: `next` when it is a
+/// local path (the page that sent the visitor to sign in), else the profile.
 #[server(endpoint = "signup")]
 pub async fn signup(
     username: String,
     password: SecretString,
     email: Option<String>,
+    next: Option<String>,
 ) -> Result<String, AppError> {
     let ctx = RequestCtx::current()?;
+    let next = crate::domain::LocalPath::or_profile(next.as_deref());
     accounts::sign_up(&ctx, &username, &password, email.as_deref())
         .await
         .inspect_err(|_| keep_typed_username(&ctx, &username))?;
-    Ok(ctx.continue_to("/profile"))
+    Ok(ctx.continue_to(&next))
 }
 
 /// Signs in with a username and password. `next` is where to go afterwards; only a

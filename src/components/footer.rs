@@ -1,11 +1,13 @@
+use crate::app::use_app_name;
 use leptos::prelude::*;
 
 #[component]
 pub fn Footer() -> impl IntoView {
+    let name = use_app_name();
     view! {
         <footer class="site-footer">
             <p>
-                "Gatehouse · accounts, sessions and roles for Leptos apps · "
+                {name.to_string()} " · accounts, sessions and roles for Leptos apps · "
                 <a href="/healthz" rel="external">"status"</a>
             </p>
         </footer>

@@ -3,6 +3,7 @@
 pub mod authorized;
 pub mod footer;
 pub mod form;
+pub mod local_time;
 pub mod nav;
 pub mod notice;
 pub mod oauth;

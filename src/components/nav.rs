@@ -34,6 +34,7 @@ fn links(role: Option<Role>) -> impl IntoView {
 #[component]
 pub fn NavBar() -> impl IntoView {
     let auth = use_auth();
+    let name = crate::app::use_app_name();
     let logout = ServerAction::<Logout>::new();
     navigate_after_success(logout);
 
@@ -42,7 +43,7 @@ pub fn NavBar() -> impl IntoView {
             <nav class="nav" aria-label="Main">
                 <A href="/" attr:class="brand">
                     <span class="brand-mark" aria-hidden="true">"▣"</span>
-                    "Gatehouse"
+                    {name.to_string()}
                 </A>
                 <Transition fallback=|| ()>
                     {move || Suspend::new(async move {

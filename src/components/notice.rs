@@ -16,7 +16,7 @@ pub fn set_status(status: u16) {
 pub fn NotFound() -> impl IntoView {
     set_status(404);
     view! {
-        <Title text="Page not found · Gatehouse" />
+        <Title text="Page not found" />
         <section class="card notice">
             <p class="status-code">"404"</p>
             <h1>"Page not found"</h1>
@@ -32,7 +32,7 @@ pub fn NotFound() -> impl IntoView {
 pub fn Forbidden() -> impl IntoView {
     set_status(403);
     view! {
-        <Title text="Forbidden · Gatehouse" />
+        <Title text="Forbidden" />
         <section class="card notice">
             <p class="status-code">"403"</p>
             <h1>"Not allowed"</h1>
@@ -57,7 +57,7 @@ pub fn ErrorNotice(error: AppError) -> impl IntoView {
         _ => "That did not work",
     };
     view! {
-        <Title text=format!("{heading} · Gatehouse") />
+        <Title text=heading />
         <section class="card notice">
             <p class="status-code">{error.status()}</p>
             <h1>{heading}</h1>

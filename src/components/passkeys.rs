@@ -6,8 +6,11 @@
 
 use crate::{
     api::security::{RemovePasskey, RenamePasskey},
-    components::form::{action_error, navigate_on_success, FormError},
-    model::{format_datetime, AppError, AuthSettings, PasskeyInfo},
+    components::{
+        form::{action_error, navigate_on_success, FormError},
+        local_time::LocalTime,
+    },
+    model::{AppError, AuthSettings, PasskeyInfo},
 };
 use leptos::prelude::*;
 
@@ -68,10 +71,11 @@ pub fn PasskeyList(
     let rows = passkeys
         .into_iter()
         .map(|key| {
-            let used = key
-                .last_used_at
-                .map(|at| format!("last used {}", format_datetime(at)))
-                .unwrap_or_else(|| "never used".to_owned());
+            let used = match key.last_used_at {
+                Some(at) => view! { "last used " <LocalTime at /> }.into_any(),
+                None => "never used".into_any(),
+            };
+            let added = key.created_at;
             let synced = key.backed_up.then_some(" · synced");
             let id = key.id.to_string();
             let field_id = format!("rename-{id}");
@@ -81,7 +85,7 @@ pub fn PasskeyList(
                     <div>
                         <strong data-testid="passkey-name">{key.name.clone()}</strong>
                         <span class="muted" data-testid="passkey-meta">
-                            {format!(" · added {} · {used}", format_datetime(key.created_at))}
+                            " · added " <LocalTime at=added /> " · " {used}
                             {synced}
                         </span>
                     </div>
@@ -107,7 +111,7 @@ pub fn PasskeyList(
         <FormError error=rename_error />
         <FormError error=remove_error />
         {empty}
-        <ul class="passkeys">{rows}</ul>
+        <ul class="passkey-list">{rows}</ul>
         <div class="passkey-add" data-passkey-scope>
             <div class="passkey-only">
                 <div class="field">

@@ -42,6 +42,9 @@ pub struct SessionUser {
     pub viewed_by: Option<String>,
 }
 
+/// The app's name unless `GATEHOUSE_APP_NAME` gives another.
+pub const DEFAULT_APP_NAME: &str = "Gatehouse";
+
 /// "1 session ended", "3 sessions ended": the count in admin and command-line answers.
 pub fn sessions_ended(count: u64) -> String {
     let noun = if count == 1 { "session" } else { "sessions" };

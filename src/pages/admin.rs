@@ -8,9 +8,10 @@ use crate::{
     components::{
         authorized::Authorized,
         form::{action_error, navigate_after_success, FormError},
+        local_time::LocalTime,
     },
     domain::encode_query_value,
-    model::{format_date, format_datetime, AuditKind, SessionUser},
+    model::{AuditKind, SessionUser},
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -22,7 +23,7 @@ use leptos_router::{
 #[component]
 pub fn AdminPage() -> impl IntoView {
     view! {
-        <Title text="Admin · Gatehouse" />
+        <Title text="Admin" />
         <Authorized render=|user| view! { <AdminPanel viewer=user /> }.into_any() />
     }
 }
@@ -187,10 +188,10 @@ fn AdminPanel(viewer: SessionUser) -> impl IntoView {
                                             .into_any()
                                     };
                                     let lock_text = match (user.locked_until, user.failed_attempts) {
-                                        (Some(until), _) => Some(format!("locked until {}", format_datetime(until))),
+                                        (Some(until), _) => Some(view! { "locked until " <LocalTime at=until /> }.into_any()),
                                         (None, 0) => None,
-                                        (None, 1) => Some("1 failed sign-in".to_owned()),
-                                        (None, n) => Some(format!("{n} failed sign-ins")),
+                                        (None, 1) => Some("1 failed sign-in".into_any()),
+                                        (None, n) => Some(format!("{n} failed sign-ins").into_any()),
                                     };
                                     let lock = lock_text.map(|text| {
                                         view! {
@@ -204,8 +205,8 @@ fn AdminPanel(viewer: SessionUser) -> impl IntoView {
                                     let status = match (&user.disabled, user.can_disable) {
                                         (Some(disabled), can) => {
                                             let text = match disabled.until {
-                                                Some(until) => format!("disabled until {}", format_datetime(until)),
-                                                None => "disabled".to_owned(),
+                                                Some(until) => view! { "disabled until " <LocalTime at=until /> }.into_any(),
+                                                None => "disabled".into_any(),
                                             };
                                             let reason = disabled.reason.clone();
                                             view! {
@@ -277,8 +278,11 @@ fn AdminPanel(viewer: SessionUser) -> impl IntoView {
                                         <tr data-username=user.username.clone()>
                                             <td>{user.username.clone()} {lock} {status} {view_as_form} {more}</td>
                                             <td><span class="badge" data-testid="user-role">{user.role.as_str()}</span></td>
-                                            <td>{format_date(user.created_at)}</td>
-                                            <td>{user.last_seen_at.map(format_datetime).unwrap_or_else(|| "never".to_owned())}</td>
+                                            <td><LocalTime at=user.created_at date_only=true /></td>
+                                            <td>{match user.last_seen_at {
+                                                Some(at) => view! { <LocalTime at /> }.into_any(),
+                                                None => "never".into_any(),
+                                            }}</td>
                                             <td>{methods.join(", ")}</td>
                                             <td>{form}</td>
                                         </tr>
@@ -358,7 +362,7 @@ fn AdminPanel(viewer: SessionUser) -> impl IntoView {
                                 .map(|e| {
                                     view! {
                                         <tr>
-                                            <td>{format_datetime(e.at)}</td>
+                                            <td><LocalTime at=e.at /></td>
                                             <td>
                                                 <span class="badge">{e.kind}</span>
                                                 {(e.occurrences > 1).then(|| view! { <span class="muted" data-testid="occurrences">{format!(" ×{}", e.occurrences)}</span> })}

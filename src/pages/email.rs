@@ -28,7 +28,7 @@ pub fn ForgotPasswordPage() -> impl IntoView {
     let query = use_query_map();
     let sent = move || query.read().get("sent").is_some();
     view! {
-        <Title text="Forgot your password? · Gatehouse" />
+        <Title text="Forgot your password?" />
         <section class="card auth-card">
             <h1>"Forgot your password?"</h1>
             <div aria-live="polite">
@@ -66,7 +66,7 @@ pub fn ResetPasswordPage() -> impl IntoView {
     );
     let settings = Resource::new(|| (), |_| auth_settings());
     view! {
-        <Title text="Choose a new password · Gatehouse" />
+        <Title text="Choose a new password" />
         <section class="card auth-card">
             <h1>"Choose a new password"</h1>
             <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
@@ -127,7 +127,7 @@ pub fn VerifyEmailPage() -> impl IntoView {
         verify_link,
     );
     view! {
-        <Title text="Verify your e-mail address · Gatehouse" />
+        <Title text="Verify your e-mail address" />
         <section class="card auth-card">
             <h1>"Verify your e-mail address"</h1>
             {if done {

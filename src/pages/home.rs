@@ -1,15 +1,29 @@
-use crate::app::use_auth;
+use crate::app::{use_app_name, use_auth};
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::A;
+use leptos_router::{components::A, hooks::use_query_map};
+
+/// What the home page says after an action that ends on it (`/?done=…`).
+fn done_notice(done: Option<String>) -> Option<&'static str> {
+    match done.as_deref() {
+        Some("deleted") => Some("Your account was deleted, and you are signed out."),
+        _ => None,
+    }
+}
 
 #[component]
 pub fn HomePage() -> impl IntoView {
     let auth = use_auth();
+    let query = use_query_map();
+    let name = use_app_name();
     view! {
-        <Title text="Gatehouse" />
+        <Title text="" />
+        {move || {
+            done_notice(query.read().get("done"))
+                .map(|text| view! { <p class="alert alert-success" role="status" data-testid="done">{text}</p> })
+        }}
         <section class="hero">
-            <h1>"Welcome to Gatehouse"</h1>
+            <h1>"Welcome to " {name.to_string()}</h1>
             <p class="lead">
                 "Accounts, sessions and roles for your Leptos app: sign up with a username and password, "
                 "sign in, and keep every page behind the right door."

@@ -27,11 +27,23 @@ pub fn LoginPage() -> impl IntoView {
     let settings = Resource::new(|| (), |_| auth_settings());
     let next_for_oauth = next.clone();
     let next_for_passkey = next.clone();
+    // Back from a provider where the visitor cancelled.
+    let cancelled = query
+        .read_untracked()
+        .get("cancelled")
+        .and_then(|p| p.parse::<crate::model::Provider>().ok())
+        .map(|p| {
+            format!(
+                "Sign-in with {} was cancelled. Choose another way, or try again.",
+                p.label()
+            )
+        });
 
     view! {
-        <Title text="Sign in · Gatehouse" />
+        <Title text="Sign in" />
         <section class="card auth-card">
             <h1>"Sign in"</h1>
+            {cancelled.map(|text| view! { <p class="alert alert-warning" role="status" data-testid="flow-notice">{text}</p> })}
             <ActionForm action=login>
                 <FormError error />
                 <input type="hidden" name="next" value=next />

@@ -6,7 +6,7 @@ use leptos_meta::Title;
 #[component]
 pub fn MembersPage() -> impl IntoView {
     view! {
-        <Title text="Members · Gatehouse" />
+        <Title text="Members" />
         <Authorized render=|user| {
             view! {
                 <section class="card">

@@ -1,11 +1,11 @@
-use crate::{components::authorized::Authorized, model::format_date};
+use crate::components::{authorized::Authorized, local_time::LocalTime};
 use leptos::prelude::*;
 use leptos_meta::Title;
 
 #[component]
 pub fn ProfilePage() -> impl IntoView {
     view! {
-        <Title text="Your profile · Gatehouse" />
+        <Title text="Your profile" />
         <Authorized render=|user| {
             let initial = user.username.chars().next().unwrap_or('?').to_ascii_uppercase().to_string();
             let avatar = match user.avatar_url.clone() {
@@ -25,7 +25,7 @@ pub fn ProfilePage() -> impl IntoView {
                         <dt>"Role"</dt>
                         <dd data-testid="profile-role">{user.role.as_str()}</dd>
                         <dt>"Member since"</dt>
-                        <dd data-testid="profile-since">{format_date(user.created_at)}</dd>
+                        <dd data-testid="profile-since"><LocalTime at=user.created_at date_only=true /></dd>
                     </dl>
                 </section>
             }

@@ -20,7 +20,7 @@ use leptos_router::hooks::use_query_map;
 #[component]
 pub fn ReauthPage() -> impl IntoView {
     view! {
-        <Title text="Confirm it's you · Gatehouse" />
+        <Title text="Confirm it's you" />
         <Authorized render=|_| view! { <Reauth /> }.into_any() />
     }
 }
@@ -39,12 +39,9 @@ fn Reauth() -> impl IntoView {
             <p class="muted">
                 "For your safety, changing how you sign in needs a recent sign-in. Confirm it's you to go on."
             </p>
-            // A provider confirmation whose code was refused comes back here.
-            {match query.read_untracked().get("error").as_deref() {
-                Some("code") => Some(view! { <p class="alert alert-error" role="alert" data-testid="flow-error">"Incorrect code"</p> }),
-                Some("throttled") => Some(view! { <p class="alert alert-error" role="alert" data-testid="flow-error">"Too many attempts. Try again in a few minutes."</p> }),
-                _ => None,
-            }}
+            // A provider confirmation that was refused or cancelled comes back here.
+            {flow_error(query.read_untracked().get("error").as_deref(), query.read_untracked().get("provider"))
+                .map(|text| view! { <p class="alert alert-error" role="alert" data-testid="flow-error">{text}</p> })}
             <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || {
                     let next = next.clone();
@@ -136,5 +133,20 @@ fn Ways(
         {providers}
         {passkey}
         {none}
+    }
+}
+
+/// What a provider confirmation that came back here (`?error=…&provider=…`) says.
+fn flow_error(error: Option<&str>, provider: Option<String>) -> Option<String> {
+    let provider = provider
+        .and_then(|p| p.parse::<crate::model::Provider>().ok())
+        .map_or("the provider", |p| p.label());
+    match error? {
+        "code" => Some("Incorrect code".to_owned()),
+        "throttled" => Some("Too many attempts. Try again in a few minutes.".to_owned()),
+        "cancelled" => Some(format!(
+            "Confirming with {provider} was cancelled. Choose a way to confirm it's you."
+        )),
+        _ => None,
     }
 }

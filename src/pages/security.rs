@@ -11,9 +11,10 @@ use crate::{
     components::{
         authorized::Authorized,
         form::{action_error, navigate_on_success, FormError},
+        local_time::LocalTime,
         passkeys::{passkey_actions, PasskeyList},
     },
-    model::{format_datetime, SecurityOverview, TwoFactorSetup, TwoFactorState},
+    model::{SecurityOverview, TwoFactorSetup, TwoFactorState},
     pages::settings::{DoneNotice, SettingsTabs},
 };
 use leptos::prelude::*;
@@ -23,7 +24,7 @@ use leptos_router::hooks::use_query_map;
 #[component]
 pub fn SecuritySettingsPage() -> impl IntoView {
     view! {
-        <Title text="Security · Gatehouse" />
+        <Title text="Security" />
         <Authorized render=|_| view! { <Security /> }.into_any() />
     }
 }
@@ -134,7 +135,7 @@ fn TwoFactor(overview: SecurityOverview, codes: Option<Vec<String>>, actions: Ac
             let left = overview.recovery_codes_left;
             view! {
                 <p data-testid="two-factor-status">
-                    {format!("Two-factor sign-in is on (since {}).", format_datetime(since))}
+                    "Two-factor sign-in is on (since " <LocalTime at=since /> ")."
                 </p>
                 <h2>"Recovery codes"</h2>
                 <p data-testid="recovery-codes-left">
@@ -214,7 +215,8 @@ pub fn CodeField(label: &'static str) -> impl IntoView {
 #[component]
 fn RecoveryCodes(codes: Vec<String>) -> impl IntoView {
     let text = format!(
-        "Gatehouse recovery codes. Each works once, in place of a code from your app.\n\n{}\n",
+        "{} recovery codes. Each works once, in place of a code from your app.\n\n{}\n",
+        crate::app::use_app_name(),
         codes.join("\n")
     );
     let download = format!(

@@ -10,9 +10,10 @@ use crate::{
         form::{
             action_error, navigate_after_success, navigate_on_success, EmailField, FormError, PasswordField,
         },
+        local_time::LocalTime,
         oauth::LinkedAccounts,
     },
-    model::{format_datetime, AccountOverview, EmailState},
+    model::{AccountOverview, EmailState},
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -70,6 +71,9 @@ fn error_notice(error: Option<String>, provider: Option<String>) -> Option<Strin
         "already-connected" => Some(format!(
             "Another {provider} account is already connected. Disconnect it first."
         )),
+        "cancelled" => Some(format!(
+            "Connecting {provider} was cancelled. Nothing was changed."
+        )),
         _ => None,
     }
 }
@@ -95,7 +99,7 @@ pub fn DoneNotice() -> impl IntoView {
 #[component]
 pub fn AccountSettingsPage() -> impl IntoView {
     view! {
-        <Title text="Account settings · Gatehouse" />
+        <Title text="Account settings" />
         <Authorized render=|_| view! { <AccountSettings /> }.into_any() />
     }
 }
@@ -252,7 +256,7 @@ fn EmailSection(email: EmailState) -> impl IntoView {
 #[component]
 pub fn SessionSettingsPage() -> impl IntoView {
     view! {
-        <Title text="Sessions · Gatehouse" />
+        <Title text="Sessions" />
         <Authorized render=|_| view! { <SessionSettings /> }.into_any() />
     }
 }
@@ -311,8 +315,8 @@ fn SessionSettings() -> impl IntoView {
                                                 })}
                                             </td>
                                             <td>{s.ip.unwrap_or_else(|| "—".to_owned())}</td>
-                                            <td>{format_datetime(s.created_at)}</td>
-                                            <td>{format_datetime(s.last_seen_at)}</td>
+                                            <td><LocalTime at=s.created_at /></td>
+                                            <td><LocalTime at=s.last_seen_at /></td>
                                             <td>{action}</td>
                                         </tr>
                                     }

@@ -9,7 +9,7 @@ use crate::{
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::A;
+use leptos_router::{components::A, hooks::use_query_map};
 
 #[component]
 pub fn SignupPage() -> impl IntoView {
@@ -19,13 +19,23 @@ pub fn SignupPage() -> impl IntoView {
     // After a failed post without JavaScript, the typed username comes back (once).
     let typed = Resource::new(|| (), |_| typed_username());
     let settings = Resource::new(|| (), |_| auth_settings());
+    // Where the visitor was going when they were asked to sign in: after the new account
+    // is made, they land there, whichever way they sign up.
+    let next = use_query_map().read_untracked().get("next").unwrap_or_default();
+    let login_href = if next.is_empty() {
+        "/login".to_owned()
+    } else {
+        format!("/login?next={}", crate::domain::encode_query_value(&next))
+    };
+    let next_for_oauth = next.clone();
 
     view! {
-        <Title text="Create an account · Gatehouse" />
+        <Title text="Create an account" />
         <section class="card auth-card">
             <h1>"Create an account"</h1>
             <ActionForm action=signup>
                 <FormError error />
+                <input type="hidden" name="next" value=next />
                 <Suspense fallback=|| view! { <TextField label="Username" name="username" autocomplete="username" hint=username_hint() /> }>
                     {move || Suspend::new(async move {
                         let value = typed.await.ok().flatten().unwrap_or_default();
@@ -65,8 +75,8 @@ pub fn SignupPage() -> impl IntoView {
                 </Suspense>
                 <button type="submit" class="button primary wide">"Create account"</button>
             </ActionForm>
-            <OAuthButtons settings next=String::new() verb="Sign up" />
-            <p class="switch">"Already have an account? " <A href="/login">"Sign in"</A></p>
+            <OAuthButtons settings next=next_for_oauth verb="Sign up" />
+            <p class="switch">"Already have an account? " <A href=login_href>"Sign in"</A></p>
         </section>
     }
 }

@@ -18,7 +18,7 @@ pub fn TwoFactorPage() -> impl IntoView {
     let error = action_error(verify);
     let pending = Resource::new(|| (), |_| pending_sign_in());
     view! {
-        <Title text="Two-factor sign-in · Gatehouse" />
+        <Title text="Two-factor sign-in" />
         <section class="card auth-card">
             <h1>"Two-factor sign-in"</h1>
             <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>

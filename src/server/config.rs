@@ -17,6 +17,9 @@ use url::Url;
 /// "Configuration").
 #[derive(Clone, Debug)]
 pub struct Config {
+    /// The app's name as people see it: titles, navigation, error pages, mail, the
+    /// authenticator app's entry; the session cookie is named after it.
+    pub app_name: String,
     /// `sqlite://…` or `postgres://…`.
     pub database_url: String,
     /// The origin the site is served from, without a trailing slash (`https://example.com`).
@@ -159,6 +162,11 @@ impl fmt::Debug for OAuthClient {
 /// (Not `Debug`: it holds the OAuth client secrets.)
 #[derive(Clone, Args)]
 pub struct Settings {
+    /// The app's name (titles, navigation, error pages, mail; the session cookie is
+    /// named after it).
+    #[arg(long, env = "GATEHOUSE_APP_NAME", value_name = "GATEHOUSE_APP_NAME",
+          default_value = crate::model::DEFAULT_APP_NAME, value_parser = app_name)]
+    app_name: String,
     /// Where the data lives: sqlite://… (embedded) or postgres://… (several instances).
     #[arg(long, env = "DATABASE_URL", value_name = "DATABASE_URL",
           default_value = "sqlite://gatehouse.db?mode=rwc", value_parser = database_url)]
@@ -375,6 +383,7 @@ impl Settings {
             ],
         )?;
         Ok(Config {
+            app_name: self.app_name.clone(),
             database_url: self.database_url,
             public_origin: self.public_url.origin().ascii_serialization(),
             public_host: self
@@ -404,7 +413,7 @@ impl Settings {
             smtp: self.smtp_url,
             mail_from: match self.mail_from {
                 Some(from) => from,
-                None => default_sender(&self.public_url)?,
+                None => default_sender(&self.app_name, &self.public_url)?,
             },
             mail_outbox: self.mail_outbox,
             rate_mail_address: self.rate_mail_address,
@@ -416,9 +425,9 @@ impl Settings {
     }
 }
 
-/// `Gatehouse <noreply@HOST>` for a public URL naming a domain; `noreply@localhost` for
+/// `APP NAME <noreply@HOST>` for a public URL naming a domain; `noreply@localhost` for
 /// an IP address (an address needs a domain).
-fn default_sender(public_url: &Url) -> Result<lettre::message::Mailbox, ConfigError> {
+fn default_sender(app_name: &str, public_url: &Url) -> Result<lettre::message::Mailbox, ConfigError> {
     let domain = match public_url.host() {
         Some(url::Host::Domain(domain)) => domain,
         _ => "localhost",
@@ -429,10 +438,7 @@ fn default_sender(public_url: &Url) -> Result<lettre::message::Mailbox, ConfigEr
             "must be set: the public URL's host name does not make a sender address",
         )
     })?;
-    Ok(lettre::message::Mailbox::new(
-        Some("Gatehouse".to_owned()),
-        address,
-    ))
+    Ok(lettre::message::Mailbox::new(Some(app_name.to_owned()), address))
 }
 
 /// A provider is on only when both its id and secret are set; one without the other is a mistake.
@@ -607,6 +613,20 @@ fn sign_up_role(raw: &str) -> Result<Role, String> {
         Ok(role @ (Role::None | Role::User)) => Ok(role),
         _ => Err(format!("expected none or user, got {}", shown(raw))),
     }
+}
+
+/// 1 to 40 characters, none of them a control character, `<` or `>` (the page title
+/// takes the name as it is); spaces around are dropped.
+fn app_name(raw: &str) -> Result<String, String> {
+    let name = raw.trim();
+    let length = name.chars().count();
+    if length == 0 || length > 40 {
+        return Err(format!("expected 1 to 40 characters, got {length}"));
+    }
+    if name.chars().any(|c| c.is_control() || c == '<' || c == '>') {
+        return Err("must not contain control characters, < or >".to_owned());
+    }
+    Ok(name.to_owned())
 }
 
 fn yes_or_no(raw: &str) -> Result<bool, String> {
@@ -797,6 +817,17 @@ mod tests {
         assert_eq!(default.mail_outbox, std::path::PathBuf::from("outbox"));
         let site = config(&[("GATEHOUSE_PUBLIC_URL", "https://auth.example.com")]).expect("site");
         assert_eq!(site.mail_from.to_string(), "Gatehouse <noreply@auth.example.com>");
+        let named = config(&[
+            ("GATEHOUSE_PUBLIC_URL", "https://auth.example.com"),
+            ("GATEHOUSE_APP_NAME", " Acme Books "),
+        ])
+        .expect("named");
+        assert_eq!(named.app_name, "Acme Books");
+        assert_eq!(
+            named.mail_from.to_string(),
+            "Acme Books <noreply@auth.example.com>"
+        );
+        assert_eq!(default.app_name, "Gatehouse");
         let ip = config(&[("GATEHOUSE_PUBLIC_URL", "http://10.0.0.7:3000")]).expect("ip");
         assert_eq!(ip.mail_from.email.to_string(), "noreply@localhost");
         let set = config(&[
@@ -955,6 +986,12 @@ mod tests {
             ("GATEHOUSE_REAUTH_WINDOW", "never"),
             ("GATEHOUSE_AUDIT_RETENTION", "0s"),
             ("GATEHOUSE_REQUIRE_2FA", "root"),
+            (
+                "GATEHOUSE_APP_NAME",
+                "A name far longer than forty characters in all",
+            ),
+            ("GATEHOUSE_APP_NAME", "<script>"),
+            ("GATEHOUSE_APP_NAME", "Two\nlines"),
         ];
         for (variable, value) in cases {
             let err = config(&[(variable, value)]).expect_err(variable);

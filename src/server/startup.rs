@@ -143,7 +143,7 @@ async fn build(config: Config, leptos_options: LeptosOptions, running: Running) 
         breached,
         keys,
         page_cache,
-        cookie: SessionCookie::new(config.https),
+        cookie: SessionCookie::new(config.https, &config.app_name),
         config,
         db,
         hasher,
@@ -227,6 +227,7 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
 
     let pkg_dir = PathBuf::from(&*state.leptos_options.site_root).join(&*state.leptos_options.site_pkg_dir);
     let hsts = state.config.https;
+    let app_name = state.config.app_name.clone();
     let trace = TraceLayer::new_for_http().make_span_with(|req: &Request<Body>| {
         let id = request_id::of(req.extensions()).unwrap_or_default();
         tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path())
@@ -258,7 +259,7 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
         // Counting and timing requests happens only with metrics on: without them the
         // layer is not there at all.
         .option_layer(metrics_on.then_some(metrics::RecordLayer))
-        .layer(headers::SecureLayer::new(hsts))
+        .layer(headers::SecureLayer::new(hsts, &app_name))
         .layer(CatchPanicLayer::custom(headers::panicked))
         .layer(from_fn_with_state(csrf_policy, csrf::check))
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT_BYTES))

@@ -84,6 +84,95 @@ async fn next_is_followed_only_to_local_paths(app: TestApp) {
     }
 }
 
+/// "Create an account" from a sign-in page that was sent to by a guarded page keeps
+/// where the visitor was going: the sign-up page carries it (to its form, its provider
+/// buttons and its link back), and the new account lands there, with and without
+/// JavaScript. Only local paths, as for signing in.
+async fn signing_up_keeps_where_the_visitor_was_going(app: TestApp) {
+    let login = expect_status(app.get("/login?next=/members").await, StatusCode::OK).await;
+    assert!(login.contains("href=\"/signup?next=/members\""), "{login}");
+    let page = expect_status(app.get("/signup?next=%2Fmembers").await, StatusCode::OK).await;
+    assert!(
+        page.contains("type=\"hidden\" name=\"next\" value=\"/members\""),
+        "{page}"
+    );
+    assert!(page.contains("href=\"/login?next=/members\""), "{page}");
+
+    let cases = [
+        ("ann", "/members", "/members"),
+        ("bea", "//evil.example", "/profile"),
+        ("cyd", "", "/profile"),
+    ];
+    for (name, next, expected) in cases {
+        let response = app
+            .post_form_with(
+                &new_client(),
+                "/api/signup",
+                &[("username", name), ("password", GOOD_PASSWORD), ("next", next)],
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::FOUND, "{next:?}");
+        assert_eq!(location(&response), expected, "{next:?}");
+    }
+    let with_js = app
+        .client
+        .post(app.url("/api/signup"))
+        .header("accept", "application/json")
+        .header("origin", &app.origin)
+        .form(&[
+            ("username", "dee"),
+            ("password", GOOD_PASSWORD),
+            ("next", "/members"),
+        ])
+        .send()
+        .await
+        .expect("POST");
+    let body = expect_status(with_js, StatusCode::OK).await;
+    assert_eq!(body, "\"/members\"");
+}
+
+/// `/settings` is no page of its own: it leads to the first settings page (and from there,
+/// signed out, to the sign-in page). Other unlisted paths below it stay the 404 page.
+async fn settings_leads_to_the_account_settings(app: TestApp) {
+    for path in ["/settings", "/settings/"] {
+        let response = app.get(path).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{path}");
+        assert_eq!(location(&response), "/settings/account", "{path}");
+    }
+    assert_eq!(
+        location(&app.get("/settings/account").await),
+        "/login?next=/settings/account"
+    );
+    app.signed_up("alice").await;
+    assert_eq!(location(&app.get("/settings").await), "/settings/account");
+    expect_status(app.get("/settings/nothing").await, StatusCode::NOT_FOUND).await;
+    // A form posted to it is not redirected.
+    let posted = app
+        .client
+        .post(app.url("/settings"))
+        .header("origin", &app.origin)
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(posted.status(), StatusCode::NOT_FOUND);
+}
+
+/// After deleting an account, the home page says so (`/?done=deleted`).
+async fn the_home_page_confirms_a_deleted_account(app: TestApp) {
+    let page = expect_status(app.get("/?done=deleted").await, StatusCode::OK)
+        .await
+        .replace("<!>", "");
+    assert!(
+        page.contains("data-testid=\"done\"")
+            && page.contains(">Your account was deleted, and you are signed out.</p>"),
+        "{page}"
+    );
+    let plain = expect_status(app.get("/").await, StatusCode::OK).await;
+    assert!(!plain.contains("data-testid=\"done\""));
+    let other = expect_status(app.get("/?done=anything").await, StatusCode::OK).await;
+    assert!(!other.contains("data-testid=\"done\""));
+}
+
 async fn a_role_too_low_gets_the_403_page_with_status_403(app: TestApp) {
     app.signed_up("alice").await;
     app.execute("UPDATE users SET role = 'none' WHERE username_key = 'alice'")
@@ -98,6 +187,9 @@ db_tests!(
     signed_in_visitors_of_the_sign_in_and_sign_up_pages_go_to_their_profile,
     the_sign_in_page_carries_next_in_a_hidden_field,
     next_is_followed_only_to_local_paths,
+    signing_up_keeps_where_the_visitor_was_going,
+    settings_leads_to_the_account_settings,
+    the_home_page_confirms_a_deleted_account,
     a_role_too_low_gets_the_403_page_with_status_403,
 );
 

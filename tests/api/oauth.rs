@@ -206,15 +206,10 @@ async fn a_replayed_code_is_refused(backend: Backend) {
     failure_page(replay, "GitHub").await;
 }
 
-async fn denied_consent_and_provider_failures_give_the_400_page(backend: Backend) {
+async fn provider_failures_give_the_400_page(backend: Backend) {
     let fake = FakeProvider::start().await;
     let app = app_with(backend, &fake).await;
-    fake.script(|s| s.deny = true);
-    failure_page(sign_in_with(&app, &new_client(), "github", "/").await, "GitHub").await;
-    fake.script(|s| {
-        s.deny = false;
-        s.token_status = 500;
-    });
+    fake.script(|s| s.token_status = 500);
     failure_page(sign_in_with(&app, &new_client(), "github", "/").await, "GitHub").await;
     fake.script(|s| {
         s.token_status = 200;
@@ -230,6 +225,92 @@ async fn denied_consent_and_provider_failures_give_the_400_page(backend: Backend
     failure_page(sign_in_with(&app, &new_client(), "github", "/").await, "GitHub").await;
     assert_eq!(app.scalar("SELECT COUNT(*) FROM users").await, 0);
     assert_eq!(app.scalar("SELECT COUNT(*) FROM sessions").await, 0);
+}
+
+/// `error=access_denied` (the user said no at the provider) is no failure: the visitor
+/// goes back to the page the flow started from, which says so and offers the other ways.
+async fn cancelling_at_the_provider_goes_back_to_where_the_flow_started(backend: Backend) {
+    let fake = FakeProvider::start().await;
+    let app = app_with(backend, &fake).await;
+    fake.script(|s| s.deny = true);
+
+    // Signing in: back to the sign-in page, `next` kept.
+    let browser = new_client();
+    let back = sign_in_with(&app, &browser, "github", "/members").await;
+    assert_eq!(back.status(), StatusCode::SEE_OTHER);
+    assert!(session_cookie_value(&back).is_none_or(|v| v.is_empty()));
+    let to = location(&back);
+    assert_eq!(to, "/login?cancelled=github&next=/members");
+    let page = expect_status(
+        browser.get(app.url(&to)).send().await.expect("GET"),
+        StatusCode::OK,
+    )
+    .await;
+    assert!(
+        page.contains("Sign-in with GitHub was cancelled. Choose another way, or try again."),
+        "{page}"
+    );
+    assert!(page.contains("name=\"next\" value=\"/members\""), "{page}");
+
+    // Linking: back to the account settings, which say nothing changed.
+    app.signed_up("alice").await;
+    let start = app
+        .client
+        .post(app.url("/auth/github/link"))
+        .header("origin", &app.origin)
+        .send()
+        .await
+        .expect("link");
+    let back = run_flow(&app, &app.client, start).await;
+    let to = location(&back);
+    assert_eq!(to, "/settings/account?error=cancelled&provider=github");
+    let page = expect_status(app.get(&to).await, StatusCode::OK).await;
+    assert!(
+        page.contains("Connecting GitHub was cancelled. Nothing was changed."),
+        "{page}"
+    );
+    // Confirming it's you: the confirmation page says so.
+    let page = expect_status(
+        app.get("/reauth?error=cancelled&provider=github&next=/settings/security").await,
+        StatusCode::OK,
+    )
+    .await;
+    assert!(
+        page.contains("Confirming with GitHub was cancelled. Choose a way to confirm it&#x27;s you.")
+            || page.contains("Confirming with GitHub was cancelled. Choose a way to confirm it's you."),
+        "{page}"
+    );
+
+    // A cancellation whose state is not the flow's own (or with no flow cookie at all)
+    // learns nothing from the cookie: the plain sign-in page.
+    let start = new_client();
+    let first = start
+        .get(app.url("/auth/github?next=/members"))
+        .send()
+        .await
+        .expect("start");
+    assert_eq!(first.status(), StatusCode::SEE_OTHER);
+    let forged = start
+        .get(app.url("/auth/github/callback?error=access_denied&state=not-the-state"))
+        .send()
+        .await
+        .expect("callback");
+    assert_eq!(location(&forged), "/login?cancelled=github");
+    let bare = new_client()
+        .get(app.url("/auth/google/callback?error=access_denied"))
+        .send()
+        .await
+        .expect("callback");
+    assert_eq!(location(&bare), "/login?cancelled=google");
+    // Nothing was made or linked, and other provider errors stay failures.
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM oauth_accounts").await, 0);
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM users").await, 1);
+    let other = new_client()
+        .get(app.url("/auth/github/callback?error=server_error"))
+        .send()
+        .await
+        .expect("callback");
+    failure_page(other, "GitHub").await;
 }
 
 async fn a_slow_provider_times_out_into_the_400_page(backend: Backend) {
@@ -515,7 +596,8 @@ backend_tests!(
     a_taken_username_gets_a_numbered_suffix,
     a_mismatched_or_missing_state_is_refused,
     a_replayed_code_is_refused,
-    denied_consent_and_provider_failures_give_the_400_page,
+    provider_failures_give_the_400_page,
+    cancelling_at_the_provider_goes_back_to_where_the_flow_started,
     a_slow_provider_times_out_into_the_400_page,
     google_sign_in_uses_the_verified_email_and_checks_the_nonce,
     a_signed_in_user_links_a_provider_and_then_signs_in_with_it,

@@ -10,7 +10,7 @@ async fn the_home_page_renders_the_shell_with_navigation(app: TestApp) {
         .to_str()
         .unwrap_or("")
         .starts_with("text/html"));
-    let body = text(response).await;
+    let body = text(response).await.replace("<!>", "");
     assert!(body.contains("<html lang=\"en\""), "{body}");
     assert!(body.contains("Welcome to Gatehouse"));
     assert!(
@@ -254,4 +254,73 @@ async fn pages_keep_rendering_while_another_server_starts_in_the_same_process() 
 mod caching {
     use super::*;
     backend_tests!(answers_are_never_stored_and_static_files_are_revalidated);
+}
+
+/// `GATEHOUSE_APP_NAME` renames the app without touching code: titles (the home page's
+/// is the name alone), navigation, footer, error pages made outside the app, and the
+/// session cookie, which still works under its new name.
+async fn the_app_name_is_configurable(app: TestApp) {
+    let home = expect_status(app.get("/").await, StatusCode::OK)
+        .await
+        .replace("<!>", "");
+    for expected in [
+        // The title element takes its text raw (leptos_meta writes it so; the name
+        // may hold no `<` or `>`).
+        "<title>Acme Books & Co</title>",
+        "<meta name=\"application-name\" content=\"Acme Books &amp; Co\"",
+        "Welcome to Acme Books &amp; Co</h1>",
+        "Acme Books &amp; Co · accounts, sessions and roles",
+    ] {
+        assert!(home.contains(expected), "{expected}: {home}");
+    }
+    assert!(!home.contains("Gatehouse"), "{home}");
+    let login = expect_status(app.get("/login").await, StatusCode::OK).await;
+    assert!(
+        login.contains("<title>Sign in · Acme Books & Co</title>"),
+        "{login}"
+    );
+    // An error page from the server's own layers (a path the page table does not list).
+    let missing = app.get("/settings/nothing").await;
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    assert_eq!(missing.headers()["x-frame-options"], "DENY");
+    let missing = text(missing).await;
+    assert!(
+        missing.contains("<title>Page not found · Acme Books &amp; Co</title>"),
+        "{missing}"
+    );
+    assert!(
+        missing.contains("class=\"brand\" href=\"/\">Acme Books &amp; Co</a>"),
+        "{missing}"
+    );
+    assert!(!missing.contains("Gatehouse"), "{missing}");
+
+    let signup = app
+        .call_with(
+            &app.client,
+            "signup",
+            &[("username", "alice"), ("password", crate::helpers::GOOD_PASSWORD)],
+        )
+        .await;
+    let cookies = crate::helpers::set_cookies(&signup);
+    assert!(
+        cookies
+            .iter()
+            .any(|c| c.starts_with("acme_books_co_session=") && c.contains("HttpOnly")),
+        "{cookies:?}"
+    );
+    assert!(
+        !cookies.iter().any(|c| c.starts_with("gatehouse_session=")),
+        "{cookies:?}"
+    );
+    expect_status(signup, StatusCode::OK).await;
+    let profile = expect_status(app.get("/profile").await, StatusCode::OK).await;
+    assert!(
+        profile.contains("data-testid=\"profile-username\">alice<"),
+        "{profile}"
+    );
+}
+
+mod app_name {
+    use super::*;
+    db_tests!(with [("GATEHOUSE_APP_NAME", "  Acme Books & Co ")]; the_app_name_is_configurable);
 }

@@ -11,6 +11,9 @@ const githubUser = { id: 424242, login: 'octocat', name: 'The Octocat', avatar_u
 // Tests that need another GitHub account ask for it with POST /next-github-user?id=…&login=…:
 // the next code traded is for that account (one exchange only).
 let nextGithubUser = null;
+// POST /deny-next: the next authorization is refused as a user who clicks "Cancel" would
+// (error=access_denied back to the app).
+let denyNext = false;
 const googleUser = { sub: '1098765', name: 'Ada Lovelace', email: 'ada.e2e@example.com', email_verified: true };
 
 function send(res, status, body, headers = {}) {
@@ -29,8 +32,20 @@ const server = createServer((req, res) => {
     nextGithubUser = { id: Number(url.searchParams.get('id')), login: url.searchParams.get('login'), name: null, avatar_url: null };
     return send(res, 200, { ok: true });
   }
+  if (req.method === 'POST' && url.pathname === '/deny-next') {
+    denyNext = true;
+    return send(res, 200, { ok: true });
+  }
   if (req.method === 'GET' && url.pathname === '/authorize') {
     const q = url.searchParams;
+    if (denyNext) {
+      denyNext = false;
+      const back = new URL(q.get('redirect_uri'));
+      back.searchParams.set('error', 'access_denied');
+      back.searchParams.set('state', q.get('state'));
+      res.writeHead(302, { location: back.toString() });
+      return res.end();
+    }
     if (q.get('code_challenge_method') !== 'S256') return send(res, 400, { error: 'pkce required' });
     const code = b64url(randomBytes(16));
     grants.set(code, { challenge: q.get('code_challenge'), nonce: q.get('nonce'), clientId: q.get('client_id') });

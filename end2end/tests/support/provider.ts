@@ -11,3 +11,9 @@ export async function nextGitHubUser(id: number, login: string): Promise<void> {
 export function uniqueGitHubId(): number {
   return 1_000_000 + Math.floor(Math.random() * 1_000_000_000);
 }
+
+/** Makes the next authorization at the fake provider a "Cancel" by the user. */
+export async function cancelNext(): Promise<void> {
+  const response = await fetch(`${fake}/deny-next`, { method: 'POST' });
+  if (!response.ok) throw new Error(`the fake provider refused: ${response.status}`);
+}

@@ -1,6 +1,6 @@
-//! The site's own cookies. The session cookie is `gatehouse_session`, or
-//! `__Host-gatehouse_session` with `Secure` when the public URL is https; always
-//! HttpOnly, SameSite=Lax, Path=/. The others (OAuth flow, device record, pending
+//! The site's own cookies. The session cookie is named after the app
+//! (`GATEHOUSE_APP_NAME`): `gatehouse_session` by default, or `__Host-gatehouse_session`
+//! with `Secure` when the public URL is https; always HttpOnly, SameSite=Lax, Path=/. The others (OAuth flow, device record, pending
 //! sign-in, flash values) follow the same rule through [`PrivateCookie`].
 
 use tower_cookies::{
@@ -40,32 +40,48 @@ impl PrivateCookie {
     }
 }
 
-/// Cookie name over plain http (development, tests).
-pub const PLAIN_NAME: &str = "gatehouse_session";
-/// Cookie name over https: the `__Host-` prefix pins it to this exact origin.
-pub const HOST_NAME: &str = "__Host-gatehouse_session";
+/// The session cookie's name for an app called `app_name`: its letters and digits in
+/// lower case, anything else one `_`, then `_session` (`Acme Books` → `acme_books_session`);
+/// `gatehouse_session` when nothing of the name is left. Over https the `__Host-` prefix
+/// pins it to this exact origin.
+pub fn session_cookie_name(app_name: &str, https: bool) -> String {
+    let mut stem = String::new();
+    for c in app_name.chars() {
+        if c.is_ascii_alphanumeric() {
+            stem.push(c.to_ascii_lowercase());
+        } else if !stem.is_empty() && !stem.ends_with('_') {
+            stem.push('_');
+        }
+    }
+    let stem = match stem.trim_end_matches('_') {
+        "" => "gatehouse",
+        stem => stem,
+    };
+    let prefix = if https { "__Host-" } else { "" };
+    format!("{prefix}{stem}_session")
+}
 
 /// Builds session cookies for one deployment.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct SessionCookie {
     secure: bool,
+    name: std::sync::Arc<str>,
 }
 
 impl SessionCookie {
-    pub fn new(https: bool) -> SessionCookie {
-        SessionCookie { secure: https }
-    }
-
-    pub fn name(&self) -> &'static str {
-        if self.secure {
-            HOST_NAME
-        } else {
-            PLAIN_NAME
+    pub fn new(https: bool, app_name: &str) -> SessionCookie {
+        SessionCookie {
+            secure: https,
+            name: session_cookie_name(app_name, https).into(),
         }
     }
 
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     fn base(&self, value: String) -> Cookie<'static> {
-        Cookie::build((self.name(), value))
+        Cookie::build((self.name.to_string(), value))
             .http_only(true)
             .same_site(SameSite::Lax)
             .path("/")
@@ -99,5 +115,22 @@ impl SessionCookie {
     /// The token value the request carried, if any.
     pub fn read(&self, cookies: &Cookies) -> Option<String> {
         cookies.get(self.name()).map(|c| c.value().to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::session_cookie_name;
+
+    #[test]
+    fn the_session_cookie_is_named_after_the_app() {
+        assert_eq!(session_cookie_name("Gatehouse", false), "gatehouse_session");
+        assert_eq!(session_cookie_name("Gatehouse", true), "__Host-gatehouse_session");
+        assert_eq!(session_cookie_name("Acme Books", false), "acme_books_session");
+        assert_eq!(
+            session_cookie_name("  Ünïcode & Co. 2 ", false),
+            "n_code_co_2_session"
+        );
+        assert_eq!(session_cookie_name("Ворота", true), "__Host-gatehouse_session");
     }
 }

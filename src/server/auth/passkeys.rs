@@ -93,7 +93,7 @@ impl RelyingParty {
         }
         let origin = Url::parse(&config.public_origin)?;
         let webauthn = WebauthnBuilder::new(&config.public_host, &origin)
-            .and_then(|b| b.rp_name("Gatehouse").build())
+            .and_then(|b| b.rp_name(&config.app_name).build())
             .map_err(|e| anyhow::anyhow!("passkeys: the public URL is not a WebAuthn relying party: {e}"))?;
         Ok(RelyingParty(Some(webauthn)))
     }

@@ -35,8 +35,6 @@ use tower_cookies::{cookie::SameSite, Cookie};
 pub const PENDING_SECONDS: i64 = 300;
 /// Wrong codes a pending sign-in takes before it ends.
 const PENDING_MAX_FAILURES: i64 = 5;
-/// The issuer authenticator apps show next to the account.
-const ISSUER: &str = "Gatehouse";
 /// Message of a code that is not right (or used already).
 pub const MSG_INCORRECT_CODE: &str = "Incorrect code";
 
@@ -93,7 +91,8 @@ pub async fn overview(ctx: &RequestCtx) -> Result<SecurityOverview, AppError> {
             Some(since) => TwoFactorState::On { since },
             None => {
                 let secret = open_secret(ctx, auth.user.id, &f.secret_sealed)?;
-                let uri = secret.uri(ISSUER, &auth.user.username);
+                // The issuer authenticator apps show next to the account: the app's name.
+                let uri = secret.uri(&ctx.state.config.app_name, &auth.user.username);
                 TwoFactorState::SettingUp(TwoFactorSetup {
                     key: secret.grouped(),
                     qr_svg: totp::qr_svg(&uri).unwrap_or_default(),

@@ -1,6 +1,8 @@
 //! Error pages answered outside the Leptos app: panics, oversized bodies, timeouts,
 //! refused cross-site requests, throttling before a handler runs. Plain HTML with the
-//! site's stylesheet, no script.
+//! site's stylesheet, no script. They are made where the error happens, under the
+//! default name; each carries an [`ErrorPage`], from which the outermost layer
+//! (`headers::Secure`) writes the page again under the configured app name.
 
 use axum::response::{IntoResponse, Response};
 use http::{header, HeaderValue, StatusCode};
@@ -45,24 +47,47 @@ pub fn render_with_message(
     message: &str,
     request_id: Option<&str>,
 ) -> Response {
-    let id_line = request_id
-        .map(|id| format!("<p class=\"muted\">Request id: <code>{}</code></p>", escape(id)))
-        .unwrap_or_default();
-    let html = format!(
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{title} · Gatehouse</title><link rel=\"stylesheet\" href=\"/pkg/gatehouse.css\"></head>\
-         <body><div class=\"shell\"><header class=\"site-header\"><nav class=\"nav\"><a class=\"brand\" href=\"/\">Gatehouse</a></nav></header>\
-         <main class=\"main\"><section class=\"card error-card\"><p class=\"status-code\">{code}</p><h1>{title}</h1>\
-         <p role=\"alert\">{message}</p>{id_line}<p><a class=\"button\" href=\"/\">Back to the home page</a></p></section></main></div></body></html>",
-        title = escape(title),
-        code = status.as_u16(),
-        message = escape(message),
-    );
-    let mut response = (status, html).into_response();
+    let page = ErrorPage {
+        title: title.to_owned(),
+        message: message.to_owned(),
+        request_id: request_id.map(str::to_owned),
+    };
+    let mut response = (status, page.html(status, crate::model::DEFAULT_APP_NAME)).into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
+    response.extensions_mut().insert(page);
     response
+}
+
+/// What an error page says, kept on its response.
+#[derive(Clone, Debug)]
+pub struct ErrorPage {
+    title: String,
+    message: String,
+    request_id: Option<String>,
+}
+
+impl ErrorPage {
+    /// The page for `status` under the name `app_name`.
+    pub fn html(&self, status: StatusCode, app_name: &str) -> String {
+        let id_line = self
+            .request_id
+            .as_deref()
+            .map(|id| format!("<p class=\"muted\">Request id: <code>{}</code></p>", escape(id)))
+            .unwrap_or_default();
+        format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{title} · {app}</title><link rel=\"stylesheet\" href=\"/pkg/gatehouse.css\"></head>\
+         <body><div class=\"shell\"><header class=\"site-header\"><nav class=\"nav\"><a class=\"brand\" href=\"/\">{app}</a></nav></header>\
+         <main class=\"main\"><section class=\"card error-card\"><p class=\"status-code\">{code}</p><h1>{title}</h1>\
+         <p role=\"alert\">{message}</p>{id_line}<p><a class=\"button\" href=\"/\">Back to the home page</a></p></section></main></div></body></html>",
+            title = escape(&self.title),
+            app = escape(app_name),
+            code = status.as_u16(),
+            message = escape(&self.message),
+        )
+    }
 }

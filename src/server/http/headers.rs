@@ -1,11 +1,11 @@
 //! What every answer gets on its way out — pages, redirects, errors, health checks and
-//! server-function answers alike: the security headers, the cache policy, and the error
+//! server-function answers alike: the security headers, the cache policy, the error
 //! page in place of a bare error from a tower layer (timeout, body limit, panic), which
-//! needs the request id. One tower layer does all three, wrapping the answer's future:
+//! needs the request id, and every error page under the configured app name. One tower layer does all three, wrapping the answer's future:
 //! it sits around the whole site once, so a request pays for one small allocation here
 //! instead of a stack of layers cloned for each request.
 
-use super::error_page;
+use super::error_page::{self, ErrorPage};
 use axum::{
     body::{Body, Bytes, HttpBody},
     extract::Request,
@@ -16,6 +16,7 @@ use futures::future::BoxFuture;
 use http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use std::{
     any::Any,
+    sync::Arc,
     task::{Context, Poll},
 };
 use tower_http::request_id::RequestId;
@@ -31,14 +32,19 @@ const PERMISSIONS_POLICY: &str =
 const HSTS: &str = "max-age=63072000; includeSubDomains";
 
 /// The layer of [`Secure`]; `hsts` when the public URL is https.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct SecureLayer {
     hsts: bool,
+    /// `None` for the default name, which error pages are made with already.
+    app_name: Option<Arc<str>>,
 }
 
 impl SecureLayer {
-    pub fn new(hsts: bool) -> Self {
-        Self { hsts }
+    pub fn new(hsts: bool, app_name: &str) -> Self {
+        Self {
+            hsts,
+            app_name: (app_name != crate::model::DEFAULT_APP_NAME).then(|| app_name.into()),
+        }
     }
 }
 
@@ -49,6 +55,7 @@ impl<S> tower::Layer<S> for SecureLayer {
         Secure {
             inner,
             hsts: self.hsts,
+            app_name: self.app_name.clone(),
         }
     }
 }
@@ -58,6 +65,7 @@ impl<S> tower::Layer<S> for SecureLayer {
 pub struct Secure<S> {
     inner: S,
     hsts: bool,
+    app_name: Option<Arc<str>>,
 }
 
 impl<S, B> tower::Service<Request> for Secure<S>
@@ -79,6 +87,7 @@ where
         let is_static = is_static_file(req.uri().path());
         let id = req.extensions().get::<RequestId>().cloned();
         let hsts = self.hsts;
+        let app_name = self.app_name.clone();
         let answer = self.inner.call(req);
         Box::pin(async move {
             let response = answer.await?.map(Body::new);
@@ -88,11 +97,24 @@ where
             } else {
                 response
             };
+            if let Some(name) = app_name {
+                rename_error_page(&mut response, &name);
+            }
             let kept = is_static
                 && (response.status().is_success() || response.status() == StatusCode::NOT_MODIFIED);
             finish(response.headers_mut(), kept, hsts);
             Ok(response)
         })
+    }
+}
+
+/// Writes an error page again under the app's configured name (status, headers and
+/// cookies stay as they were).
+fn rename_error_page(response: &mut Response, app_name: &str) {
+    if let Some(page) = response.extensions_mut().remove::<ErrorPage>() {
+        let html = page.html(response.status(), app_name);
+        response.headers_mut().remove(header::CONTENT_LENGTH);
+        *response.body_mut() = Body::from(html);
     }
 }
 

@@ -186,7 +186,7 @@ fn smtp_transport(server: &SmtpServer) -> anyhow::Result<AsyncSmtpTransport<Toki
 /// Queues `template` for `to` in the caller's transaction: it is sent only if that
 /// commits. Ring [`Mailer::wake`] after the commit.
 pub async fn queue(ex: Exec<'_>, state: &AppState, to: &str, template: &Template<'_>) -> anyhow::Result<()> {
-    let message = template.render(&state.config.public_origin);
+    let message = template.render(&state.config.app_name, &state.config.public_origin);
     let json = serde_json::to_vec(&message).context("serialise a message")?;
     let sealed = state.keys.seal(Purpose::QueuedMail, SEAL_CONTEXT, &json);
     db::email::enqueue(

@@ -85,8 +85,8 @@ impl Template<'_> {
         }
     }
 
-    /// The message for a site at `origin` (`https://example.com`).
-    pub fn render(&self, origin: &str) -> Message {
+    /// The message of the app `app_name` at `origin` (`https://example.com`).
+    pub fn render(&self, app_name: &str, origin: &str) -> Message {
         let site = origin
             .split_once("://")
             .map_or(origin, |(_, host)| host)
@@ -211,7 +211,7 @@ impl Template<'_> {
                 ],
             ),
         };
-        let signature = format!("Gatehouse at {origin}");
+        let signature = format!("{app_name} at {origin}");
         let mut text = String::new();
         let mut html = String::from(
             "<!DOCTYPE html><html><head><meta charset=\"utf-8\"></head>\
@@ -254,7 +254,7 @@ mod tests {
             username: "<b>ada</b>",
             link,
         }
-        .render("https://example.com");
+        .render("Gatehouse", "https://example.com");
         assert_eq!(message.subject, "Reset your password");
         assert!(message.text.contains(link));
         assert!(message.text.contains("Hello <b>ada</b>,"));
@@ -288,7 +288,7 @@ mod tests {
                 at: 0,
             },
         ] {
-            let message = template.render("https://example.com");
+            let message = template.render("Gatehouse", "https://example.com");
             assert!(message.link.is_none());
             assert!(!message.html.contains("<img"));
             assert!(message.text.contains("example.com"));

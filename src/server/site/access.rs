@@ -2,7 +2,8 @@
 //! signed-out visitor asking for a guarded page gets a 303 to the sign-in page from the
 //! server itself (no flash, no JavaScript needed); a signed-in user asking for the
 //! sign-in or sign-up page goes to their profile; a path under a guarded area that the
-//! table does not list is the 404 page for everyone, whatever the router holds for it.
+//! table does not list is the 404 page for everyone, whatever the router holds for it
+//! (the bare area itself, `/settings`, leads to its first page).
 //! A role that is too low is left to the page, which answers the 403 page with status
 //! 403. With `GATEHOUSE_REQUIRE_2FA`, a user who must set up two-factor sign-in reaches
 //! nothing but the setup (and what it needs) until they have. While an administrator
@@ -10,7 +11,7 @@
 
 use crate::{
     model::{AppError, ErrorKind, Role},
-    page::{classify, login_url, Access, Page, PathAccess},
+    page::{area_entry, classify, login_url, Access, Page, PathAccess},
     server::{
         auth::{sessions::CurrentSession, view_as},
         http::{csrf::refuse, error_page},
@@ -51,6 +52,11 @@ pub async fn enforce(State(policy): State<Policy>, req: Request, next: Next) -> 
         let target = req.uri().path_and_query().map(|pq| pq.as_str()).unwrap_or("/");
         Redirect::to(&login_url(target)).into_response()
     };
+    if reading {
+        if let Some(entry) = area_entry(req.uri().path()) {
+            return Redirect::to(entry).into_response();
+        }
+    }
     let access = classify(req.uri().path());
     if session.as_ref().is_some_and(|auth| auth.impersonator.is_some()) {
         if let Some(refused) = while_viewing(&req, access) {

@@ -265,21 +265,23 @@ pub async fn callback(
     let stored = cookies.get(name).map(|c| c.value().to_owned());
     cookies.add(flow_cookie(&state, String::new(), 0));
 
+    let flow = stored.and_then(|stored| {
+        state
+            .keys
+            .open_json::<Flow>(Purpose::OAuthFlow, name.as_bytes(), &stored, now_seconds())
+    });
     if let Some(error) = query.error.as_deref() {
+        if error == "access_denied" {
+            tracing::info!(provider = provider.as_str(), "the user cancelled at the provider");
+            return Redirect::to(&cancelled(provider, flow.as_ref(), query.state.as_deref())).into_response();
+        }
         return fail(&format!(
             "the provider answered error={}",
             error.chars().take(64).collect::<String>()
         ));
     }
-    let Some(stored) = stored else {
-        return fail("no flow cookie (expired, or another browser)");
-    };
-    let Some(flow) =
-        state
-            .keys
-            .open_json::<Flow>(Purpose::OAuthFlow, name.as_bytes(), &stored, now_seconds())
-    else {
-        return fail("the flow cookie is forged, altered, sealed with an unknown key or expired");
+    let Some(flow) = flow else {
+        return fail("no flow cookie, or one forged, altered, sealed with an unknown key or expired");
     };
     if flow.provider != provider {
         return fail("the flow was started for another provider");
@@ -344,6 +346,47 @@ pub async fn callback(
                 Err(e) => error_response(e, provider, request_id),
             }
         }
+    }
+}
+
+/// Where a visitor who cancelled at the provider goes back to: the page they started
+/// from, which says the provider was cancelled and offers the other ways. The flow
+/// cookie decides which page only when its state is the one the provider sent back;
+/// without it, the sign-in page.
+fn cancelled(provider: Provider, flow: Option<&Flow>, returned_state: Option<&str>) -> String {
+    let name = encode_query_value(provider.as_str());
+    let flow = flow.filter(|flow| {
+        flow.provider == provider
+            && returned_state
+                .is_some_and(|returned| bool::from(returned.as_bytes().ct_eq(flow.state.as_bytes())))
+    });
+    let next = |flow: &Flow| {
+        LocalPath::parse(&flow.next)
+            .map(|next| format!("&next={}", encode_query_value(next.as_str())))
+            .unwrap_or_default()
+    };
+    match flow {
+        Some(
+            flow @ Flow {
+                purpose: FlowPurpose::SignIn,
+                ..
+            },
+        ) => format!("/login?cancelled={name}{}", next(flow)),
+        Some(Flow {
+            purpose: FlowPurpose::Link { .. },
+            ..
+        }) => {
+            format!("/settings/account?error=cancelled&provider={name}")
+        }
+        Some(
+            flow @ Flow {
+                purpose: FlowPurpose::Reauth { .. },
+                ..
+            },
+        ) => {
+            format!("/reauth?error=cancelled&provider={name}{}", next(flow))
+        }
+        None => format!("/login?cancelled={name}"),
     }
 }
 
