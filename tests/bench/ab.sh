@@ -31,9 +31,16 @@ cookie() { # port
         -H 'Accept: application/json' --data "username=bench-user&password=$password&next=" \
         | sed -n 's/^[Ss]et-[Cc]ookie: gatehouse_session=\([a-z2-7]*\);.*/\1/p' | head -n1
 }
-measure() { # oha arguments → "req/s p99-ms"
-    taskset -c 1 oha --no-tui --output-format json -z "${secs}s" "$@" \
-        | python3 -c 'import json, sys; d = json.load(sys.stdin); print(d["summary"]["requestsPerSec"], d["latencyPercentiles"]["p99"] * 1000)'
+measure() { # oha arguments → "req/s p99-ms"; a round with failed answers stops the run
+    taskset -c 1 oha --no-tui --output-format json -z "${secs}s" "$@" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+codes = d.get("statusCodeDistribution", {})
+bad = {c: n for c, n in codes.items() if not c.startswith("2")}
+errors = {e: n for e, n in d.get("errorDistribution", {}).items() if "deadline" not in e}
+if bad or errors:
+    sys.exit(f"failed answers: {bad} {errors}")
+print(d["summary"]["requestsPerSec"], d["latencyPercentiles"]["p99"] * 1000)'
 }
 start "$a_bin" "$a_site" 3401
 start "$b_bin" "$b_site" 3402
