@@ -9,14 +9,64 @@ use crate::{
 use leptos::{prelude::*, server_fn::ServerFn};
 use leptos_router::hooks::{use_location, use_navigate};
 
+/// A form's error as its fields see it: the error, and the id of the message that
+/// describes it ([`FormError`] with the same `id`).
+#[derive(Clone, Copy)]
+pub struct FieldError {
+    pub error: Signal<Option<AppError>>,
+    pub id: &'static str,
+}
+
+impl FieldError {
+    /// Whether the error is about the field named `name`.
+    fn names(&self, name: &str) -> Signal<bool> {
+        let error = self.error;
+        let name = name.to_owned();
+        Signal::derive(move || {
+            error.with(|e| e.as_ref().and_then(|e| e.field.as_deref()) == Some(name.as_str()))
+        })
+    }
+}
+
+/// `aria-describedby` of a field: its hint, and the form's error while it is about it.
+fn described_by(
+    hint: Option<String>,
+    invalid: Signal<bool>,
+    error_id: Option<&'static str>,
+) -> impl Fn() -> Option<String> {
+    move || {
+        let error = error_id.filter(|_| invalid.get());
+        match (hint.clone(), error) {
+            (Some(hint), Some(error)) => Some(format!("{hint} {error}")),
+            (Some(hint), None) => Some(hint),
+            (None, Some(error)) => Some(error.to_owned()),
+            (None, None) => None,
+        }
+    }
+}
+
 /// The live region where a form's error appears (inline with JavaScript, after the
 /// redirect without). It is always in the page so screen readers announce changes.
-/// An error asking the user to confirm it's them leads to `/reauth`, which returns here
-/// (without JavaScript the server redirects there itself).
+/// After a failed submit the focus moves to the field the error is about (its form marks
+/// it `aria-invalid`), or else to the message: with JavaScript at once, without it by
+/// `autofocus` in the page the server answers. An error asking the user to confirm it's
+/// them leads to `/reauth`, which returns here (without JavaScript the server redirects
+/// there itself). `id` names the message, for the fields' `aria-describedby`.
 #[component]
-pub fn FormError(#[prop(into)] error: Signal<Option<AppError>>) -> impl IntoView {
+pub fn FormError(
+    #[prop(into)] error: Signal<Option<AppError>>,
+    #[prop(optional)] id: Option<&'static str>,
+) -> impl IntoView {
     let navigate = use_navigate();
     let location = use_location();
+    let region = NodeRef::<leptos::html::Div>::new();
+    // The message takes the focus itself only when no field of the form will.
+    let about_a_field = move || error.with(|e| e.as_ref().is_some_and(|e| e.field.is_some()));
+    Effect::new(move |_| {
+        if error.with(Option::is_some) {
+            focus_after_error(region);
+        }
+    });
     Effect::new(move |_| {
         if error.get().is_some_and(|e| e.kind == ErrorKind::ReauthRequired) {
             let search = location.search.get_untracked();
@@ -31,13 +81,13 @@ pub fn FormError(#[prop(into)] error: Signal<Option<AppError>>) -> impl IntoView
         }
     });
     view! {
-        <div class="form-error" aria-live="assertive" role="status">
+        <div class="form-error" aria-live="assertive" role="status" node_ref=region>
             {move || {
                 error
                     .get()
                     .map(|e| {
                         view! {
-                            <p class="alert alert-error" data-testid="form-error">
+                            <p class="alert alert-error" data-testid="form-error" id=id tabindex="-1" autofocus=!about_a_field()>
                                 {e.message}
                             </p>
                         }
@@ -45,6 +95,38 @@ pub fn FormError(#[prop(into)] error: Signal<Option<AppError>>) -> impl IntoView
             }}
         </div>
     }
+}
+
+/// Moves the focus to the first field of the error's form marked invalid, or else to
+/// the error's message (JavaScript only; the page does it with `autofocus` otherwise).
+fn focus_after_error(region: NodeRef<leptos::html::Div>) {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast;
+        // After this render: the fields' `aria-invalid` and the message are in place.
+        request_animation_frame(move || {
+            let Some(region) = region.get_untracked() else {
+                return;
+            };
+            let element: &web_sys::Element = &region;
+            let field = element
+                .closest("form")
+                .ok()
+                .flatten()
+                .and_then(|form| form.query_selector("[aria-invalid=\"true\"]").ok().flatten());
+            let target = field.or_else(|| {
+                element
+                    .query_selector("[data-testid=\"form-error\"]")
+                    .ok()
+                    .flatten()
+            });
+            if let Some(target) = target.and_then(|t| t.dyn_into::<web_sys::HtmlElement>().ok()) {
+                let _ = target.focus();
+            }
+        });
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = region;
 }
 
 /// A labelled text input.
@@ -56,9 +138,16 @@ pub fn TextField(
     #[prop(optional, into)] value: Option<String>,
     #[prop(optional, into)] hint: Option<String>,
     #[prop(default = 64)] maxlength: usize,
+    #[prop(optional)] error: Option<FieldError>,
 ) -> impl IntoView {
     let id = format!("field-{name}");
     let hint_id = format!("{id}-hint");
+    let invalid = error.map_or_else(|| Signal::stored(false), |e| e.names(name));
+    let describedby = described_by(
+        hint.as_ref().map(|_| hint_id.clone()),
+        invalid,
+        error.map(|e| e.id),
+    );
     view! {
         <div class="field">
             <label for=id.clone()>{label}</label>
@@ -72,7 +161,9 @@ pub fn TextField(
                 required
                 maxlength=maxlength
                 value=value.unwrap_or_default()
-                aria-describedby=hint.as_ref().map(|_| hint_id.clone())
+                aria-invalid=move || invalid.get().then_some("true")
+                autofocus=move || invalid.get()
+                aria-describedby=describedby
             />
             {hint.map(|h| view! { <p class="hint" id=hint_id>{h}</p> })}
         </div>
@@ -86,8 +177,15 @@ pub fn EmailField(
     #[prop(optional, into)] value: Option<String>,
     #[prop(optional, into)] hint: Option<String>,
     #[prop(default = true)] required: bool,
+    #[prop(optional)] error: Option<FieldError>,
 ) -> impl IntoView {
     let hint_id = "field-email-hint";
+    let invalid = error.map_or_else(|| Signal::stored(false), |e| e.names("email"));
+    let describedby = described_by(
+        hint.as_ref().map(|_| hint_id.to_owned()),
+        invalid,
+        error.map(|e| e.id),
+    );
     view! {
         <div class="field">
             <label for="field-email">{label}</label>
@@ -101,7 +199,9 @@ pub fn EmailField(
                 required=required
                 maxlength="254"
                 value=value.unwrap_or_default()
-                aria-describedby=hint.as_ref().map(|_| hint_id)
+                aria-invalid=move || invalid.get().then_some("true")
+                autofocus=move || invalid.get()
+                aria-describedby=describedby
             />
             {hint.map(|h| view! { <p class="hint" id=hint_id>{h}</p> })}
         </div>
@@ -116,9 +216,16 @@ pub fn PasswordField(
     name: &'static str,
     autocomplete: &'static str,
     #[prop(optional)] hint: Option<String>,
+    #[prop(optional)] error: Option<FieldError>,
 ) -> impl IntoView {
     let id = format!("field-{name}");
     let hint_id = format!("{id}-hint");
+    let invalid = error.map_or_else(|| Signal::stored(false), |e| e.names(name));
+    let describedby = described_by(
+        hint.as_ref().map(|_| hint_id.clone()),
+        invalid,
+        error.map(|e| e.id),
+    );
     let visible = RwSignal::new(false);
     let interactive = RwSignal::new(false);
     // Effects run only in the browser, after hydration.
@@ -134,7 +241,9 @@ pub fn PasswordField(
                     autocomplete=autocomplete
                     required
                     maxlength="1024"
-                    aria-describedby=hint.as_ref().map(|_| hint_id.clone())
+                    aria-invalid=move || invalid.get().then_some("true")
+                    autofocus=move || invalid.get()
+                    aria-describedby=describedby
                 />
                 <Show when=move || interactive.get()>
                     <button

@@ -57,6 +57,10 @@ pub struct AppError {
     /// Seconds until a throttled request may be retried.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<u64>,
+    /// The form field the error is about (its `name`), when it is about one: the page
+    /// marks that field invalid and moves the focus to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
 }
 
 /// Message of a sign-in that failed for any credential reason.
@@ -88,7 +92,15 @@ impl AppError {
             kind,
             message: message.into(),
             retry_after: None,
+            field: None,
         }
+    }
+
+    /// The same error, about the form field named `name`.
+    #[must_use]
+    pub fn on_field(mut self, name: &str) -> Self {
+        self.field = Some(name.to_owned());
+        self
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {

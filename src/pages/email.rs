@@ -10,7 +10,8 @@ use crate::{
         email::{reset_link, verify_link, ForgotPassword, ResetPassword, VerifyEmail},
     },
     components::form::{
-        action_error, navigate_after_success, navigate_on_success, FormError, PasswordField, TextField,
+        action_error, navigate_after_success, navigate_on_success, FieldError, FormError, PasswordField,
+        TextField,
     },
     domain::PASSWORD_MIN_CHARS,
     model::{MSG_FORGOT, MSG_LINK_INVALID},
@@ -79,13 +80,14 @@ pub fn ResetPasswordPage() -> impl IntoView {
                             Some(state) => view! {
                                 <p class="muted">"Saving signs you in here and signs out every other session."</p>
                                 <ActionForm action=reset>
-                                    <FormError error />
+                                    <FormError error id="reset-error" />
                                     <input type="hidden" name="token" value=token />
                                     <PasswordField
                                         label="New password"
                                         name="password"
                                         autocomplete="new-password"
                                         hint=format!("At least {min} characters. A few unrelated words make a strong password.")
+                                        error=FieldError { error, id: "reset-error" }
                                     />
                                     {state.needs_code.then(|| view! {
                                         <CodeField label="Code from your authenticator app (or a recovery code)" />

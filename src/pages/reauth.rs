@@ -6,7 +6,7 @@ use crate::{
     api::{auth::Reauthenticate, settings::load_account},
     components::{
         authorized::Authorized,
-        form::{action_error, navigate_after_success, FormError, PasswordField},
+        form::{action_error, navigate_after_success, FieldError, FormError, PasswordField},
         passkeys::PasskeyButton,
     },
     domain::LocalPath,
@@ -75,11 +75,11 @@ fn Ways(
         let next = next.clone();
         view! {
             <ActionForm action=confirm>
-                <FormError error />
+                <FormError error id="reauth-error" />
                 <input type="hidden" name="next" value=next />
                 // Lets password managers fill the right account.
                 <input type="text" class="visually-hidden" autocomplete="username" value=account.username.clone() readonly tabindex="-1" aria-hidden="true" />
-                <PasswordField label="Password" name="password" autocomplete="current-password" />
+                <PasswordField label="Password" name="password" autocomplete="current-password" error=FieldError { error, id: "reauth-error" } />
                 {code()}
                 <button type="submit" class="button primary wide">"Confirm"</button>
             </ActionForm>

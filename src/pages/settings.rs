@@ -8,7 +8,8 @@ use crate::{
     components::{
         authorized::Authorized,
         form::{
-            action_error, navigate_after_success, navigate_on_success, EmailField, FormError, PasswordField,
+            action_error, navigate_after_success, navigate_on_success, EmailField, FieldError, FormError,
+            PasswordField,
         },
         local_time::LocalTime,
         oauth::LinkedAccounts,
@@ -142,19 +143,28 @@ fn AccountForms(
     let delete_error = action_error(delete);
     let has_password = account.has_password;
     let username = account.username.clone();
+    let change_field = FieldError {
+        error: change_error,
+        id: "password-error",
+    };
+    let delete_field = FieldError {
+        error: delete_error,
+        id: "delete-error",
+    };
     let password_form = view! {
         <ActionForm action=change>
-            <FormError error=change_error />
+            <FormError error=change_error id="password-error" />
             // Lets password managers file the new password under the right account.
             <input type="text" class="visually-hidden" autocomplete="username" value=username readonly tabindex="-1" aria-hidden="true" />
             {has_password.then(|| view! {
-                <PasswordField label="Current password" name="current_password" autocomplete="current-password" />
+                <PasswordField label="Current password" name="current_password" autocomplete="current-password" error=change_field />
             })}
             <PasswordField
                 label="New password"
                 name="new_password"
                 autocomplete="new-password"
                 hint="Saving signs out every other session.".to_owned()
+                error=change_field
             />
             <button type="submit" class="button primary">
                 {if has_password { "Change password" } else { "Set password" }}
@@ -164,8 +174,8 @@ fn AccountForms(
     let delete_form = if has_password {
         view! {
             <ActionForm action=delete>
-                <FormError error=delete_error />
-                <PasswordField label="Your password" name="password" autocomplete="current-password" />
+                <FormError error=delete_error id="delete-error" />
+                <PasswordField label="Your password" name="password" autocomplete="current-password" error=delete_field />
                 <button type="submit" class="button danger">"Delete my account"</button>
             </ActionForm>
         }

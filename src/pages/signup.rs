@@ -1,7 +1,9 @@
 use crate::{
     api::auth::{auth_settings, typed_username, Signup},
     components::{
-        form::{action_error, navigate_after_success, EmailField, FormError, PasswordField, TextField},
+        form::{
+            action_error, navigate_after_success, EmailField, FieldError, FormError, PasswordField, TextField,
+        },
         oauth::OAuthButtons,
     },
     domain::{PASSWORD_MIN_CHARS, USERNAME_MAX_CHARS, USERNAME_MIN_CHARS},
@@ -16,6 +18,10 @@ pub fn SignupPage() -> impl IntoView {
     let signup = ServerAction::<Signup>::new();
     navigate_after_success(signup);
     let error = action_error(signup);
+    let field_error = FieldError {
+        error,
+        id: "signup-error",
+    };
     // After a failed post without JavaScript, the typed username comes back (once).
     let typed = Resource::new(|| (), |_| typed_username());
     let settings = Resource::new(|| (), |_| auth_settings());
@@ -34,20 +40,20 @@ pub fn SignupPage() -> impl IntoView {
         <section class="card auth-card">
             <h1>"Create an account"</h1>
             <ActionForm action=signup>
-                <FormError error />
+                <FormError error id="signup-error" />
                 <input type="hidden" name="next" value=next />
-                <Suspense fallback=|| view! { <TextField label="Username" name="username" autocomplete="username" hint=username_hint() /> }>
+                <Suspense fallback=move || view! { <TextField label="Username" name="username" autocomplete="username" hint=username_hint() error=field_error /> }>
                     {move || Suspend::new(async move {
                         let value = typed.await.ok().flatten().unwrap_or_default();
-                        view! { <TextField label="Username" name="username" autocomplete="username" value hint=username_hint() /> }
+                        view! { <TextField label="Username" name="username" autocomplete="username" value hint=username_hint() error=field_error /> }
                     })}
                 </Suspense>
-                <Suspense fallback=|| {
-                    view! { <PasswordField label="Password" name="password" autocomplete="new-password" hint=password_hint(PASSWORD_MIN_CHARS) /> }
+                <Suspense fallback=move || {
+                    view! { <PasswordField label="Password" name="password" autocomplete="new-password" hint=password_hint(PASSWORD_MIN_CHARS) error=field_error /> }
                 }>
                     {move || Suspend::new(async move {
                         let min = settings.await.map(|s| s.password_min_length).unwrap_or(PASSWORD_MIN_CHARS);
-                        view! { <PasswordField label="Password" name="password" autocomplete="new-password" hint=password_hint(min) /> }
+                        view! { <PasswordField label="Password" name="password" autocomplete="new-password" hint=password_hint(min) error=field_error /> }
                     })}
                 </Suspense>
                 <Suspense fallback=|| ()>
@@ -59,6 +65,7 @@ pub fn SignupPage() -> impl IntoView {
                                 <EmailField
                                     label="E-mail address (optional)"
                                     required=false
+                                    error=field_error
                                     hint="For a link to reset your password if you forget it. We'll ask you to verify it.".to_owned()
                                 />
                             }
@@ -66,6 +73,7 @@ pub fn SignupPage() -> impl IntoView {
                             SignupEmail::Required => view! {
                                 <EmailField
                                     label="E-mail address"
+                                    error=field_error
                                     hint="We'll send a link to verify it, and a link to reset your password if you forget it.".to_owned()
                                 />
                             }

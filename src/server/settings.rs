@@ -120,11 +120,11 @@ pub async fn change_password(
 ) -> Result<(), AppError> {
     let user = own_row(ctx).await?;
     let name = Username::parse(&user.username).map_err(|e| AppError::bad_request(e.to_string()))?;
-    let password = accounts::new_password(ctx, new, &name).await?;
+    let password = accounts::new_password(ctx, new, &name, "new_password").await?;
     // The current password proves it is the account's holder; an account without one
     // needs a recent sign-in (or a confirmation on /reauth) to get one.
     let detail = if user.password_hash.is_some() {
-        accounts::confirm_password(ctx, &user, current).await?;
+        accounts::confirm_password(ctx, &user, current, "current_password").await?;
         "changed on the settings page"
     } else {
         ctx.require_recent()?;
@@ -141,7 +141,7 @@ pub async fn change_password(
 pub async fn delete_account(ctx: &RequestCtx, password: &SecretString) -> Result<(), AppError> {
     let user = own_row(ctx).await?;
     if user.password_hash.is_some() {
-        accounts::confirm_password(ctx, &user, password).await?;
+        accounts::confirm_password(ctx, &user, password, "password").await?;
     } else {
         ctx.require_recent()?;
     }

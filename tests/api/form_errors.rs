@@ -134,7 +134,87 @@ async fn the_plain_sign_in_page_never_shows_a_typed_username(app: TestApp) {
     }
 }
 
+/// The tag of the element whose attribute `marker` (e.g. `name="username"`) is in it.
+fn tag_with<'a>(page: &'a str, marker: &str) -> &'a str {
+    let at = page.find(marker).unwrap_or_else(|| panic!("{marker} in {page}"));
+    let start = page[..at].rfind('<').expect("tag start");
+    let end = at + page[at..].find('>').expect("tag end");
+    &page[start..=end]
+}
+
+/// A refused form marks the field the error is about — `aria-invalid`, described by the
+/// message, `autofocus` — and, when the error is about no field (a failed sign-in says
+/// nothing about which one was wrong), the message takes the focus. Without JavaScript
+/// this is the page the redirect leads to; the JSON error names the field for the app.
+async fn a_refused_field_is_marked_invalid_and_takes_the_focus(app: TestApp) {
+    app.signed_up("alice").await;
+    let browser = new_client();
+    let refused = app
+        .post_form_with(
+            &browser,
+            "/api/signup",
+            &[("username", "alice"), ("password", crate::helpers::GOOD_PASSWORD)],
+        )
+        .await;
+    assert_eq!(refused.status(), StatusCode::FOUND);
+    let back = location(&refused);
+    assert!(error_in(&back).contains("\"field\":\"username\""), "{back}");
+    let page = expect_status(browser.get(&back).send().await.expect("GET"), StatusCode::OK).await;
+    let username = tag_with(&page, "name=\"username\"");
+    for attribute in ["aria-invalid=\"true\"", "autofocus", "signup-error"] {
+        assert!(username.contains(attribute), "{attribute}: {username}");
+    }
+    assert!(
+        username.contains("aria-describedby=\"field-username-hint signup-error\""),
+        "{username}"
+    );
+    let message = tag_with(&page, "data-testid=\"form-error\"");
+    assert!(
+        message.contains("id=\"signup-error\"") && !message.contains("autofocus"),
+        "{message}"
+    );
+    let password = tag_with(&page, "name=\"password\"");
+    assert!(
+        !password.contains("aria-invalid") && !password.contains("autofocus"),
+        "{password}"
+    );
+
+    // A weak password: the password field.
+    let weak = app
+        .call_with(
+            &new_client(),
+            "signup",
+            &[("username", "bob-new"), ("password", "password")],
+        )
+        .await;
+    let body = expect_status(weak, StatusCode::BAD_REQUEST).await;
+    assert!(body.contains("\"field\":\"password\""), "{body}");
+
+    // A failed sign-in: no field is named; the message takes the focus.
+    let failed = app
+        .post_form_with(
+            &browser,
+            "/api/login",
+            &[
+                ("username", "alice"),
+                ("password", "not-her-password"),
+                ("next", ""),
+            ],
+        )
+        .await;
+    let back = location(&failed);
+    assert!(!error_in(&back).contains("field"), "{back}");
+    let page = expect_status(browser.get(&back).send().await.expect("GET"), StatusCode::OK).await;
+    let message = tag_with(&page, "data-testid=\"form-error\"");
+    assert!(
+        message.contains("autofocus") && message.contains("tabindex=\"-1\""),
+        "{message}"
+    );
+    assert!(!page.contains("aria-invalid"), "{page}");
+}
+
 db_tests!(
+    a_refused_field_is_marked_invalid_and_takes_the_focus,
     a_failed_form_keeps_the_typed_username_out_of_the_address,
     a_crafted_error_in_an_address_is_never_shown,
     the_plain_sign_in_page_never_shows_a_typed_username,

@@ -271,7 +271,8 @@ async fn cancelling_at_the_provider_goes_back_to_where_the_flow_started(backend:
     );
     // Confirming it's you: the confirmation page says so.
     let page = expect_status(
-        app.get("/reauth?error=cancelled&provider=github&next=/settings/security").await,
+        app.get("/reauth?error=cancelled&provider=github&next=/settings/security")
+            .await,
         StatusCode::OK,
     )
     .await;

@@ -300,7 +300,7 @@ pub async fn reset_password(
         ));
     }
     let name = Username::parse(&user.username).map_err(|e| AppError::bad_request(e.to_string()))?;
-    let password = super::accounts::new_password(ctx, password, &name).await?;
+    let password = super::accounts::new_password(ctx, password, &name, "password").await?;
     if two_factor_on {
         if code.trim().is_empty() {
             return Err(AppError::bad_request(

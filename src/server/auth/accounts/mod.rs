@@ -25,17 +25,20 @@ use crate::{
     },
 };
 
-/// A new password for `name`: the policy (length, guessability), then — when it is on —
-/// the breached-password check. Every password a user chooses on the site goes through
-/// here.
+/// A new password for `name`, typed into the form field `field`: the policy (length,
+/// guessability), then — when it is on — the breached-password check. Every password a
+/// user chooses on the site goes through here; a refusal names the field.
 pub async fn new_password(
     ctx: &RequestCtx,
     typed: &SecretString,
     name: &Username,
+    field: &str,
 ) -> Result<Password, AppError> {
     let password = Password::parse(typed, name, ctx.state.config.password_min_length)
-        .map_err(|e| AppError::bad_request(e.to_string()))?;
-    breached_check(ctx, &password).await?;
+        .map_err(|e| AppError::bad_request(e.to_string()).on_field(field))?;
+    breached_check(ctx, &password)
+        .await
+        .map_err(|e| e.on_field(field))?;
     Ok(password)
 }
 
@@ -56,22 +59,25 @@ pub async fn sign_up(
     email: Option<&str>,
 ) -> Result<SessionUser, AppError> {
     let state = &ctx.state;
-    let taken = || AppError::conflict(MSG_USERNAME_TAKEN);
+    let taken = || AppError::conflict(MSG_USERNAME_TAKEN).on_field("username");
     let mut conn = state.db.conn().await?;
     throttle::check_client(conn.exec(), ctx, Action::SignUp)
         .await?
         .or_refuse()?;
-    let name = Username::parse(username).map_err(|e| AppError::bad_request(e.to_string()))?;
+    let name =
+        Username::parse(username).map_err(|e| AppError::bad_request(e.to_string()).on_field("username"))?;
     let password = Password::parse(password, &name, state.config.password_min_length)
-        .map_err(|e| AppError::bad_request(e.to_string()))?;
-    let email = super::email::signup_address(ctx, email)?;
+        .map_err(|e| AppError::bad_request(e.to_string()).on_field("password"))?;
+    let email = super::email::signup_address(ctx, email).map_err(|e| e.on_field("email"))?;
     // A cheap early answer for the common case; the UNIQUE constraint below still
     // decides races between concurrent sign-ups.
     if users::key_exists(conn.exec(), name.key()).await? {
         return Err(taken());
     }
     drop(conn);
-    breached_check(ctx, &password).await?;
+    breached_check(ctx, &password)
+        .await
+        .map_err(|e| e.on_field("password"))?;
 
     let hash = state.hasher.hash(&password).await?;
     let mut tx = state.db.begin().await?;
@@ -80,7 +86,9 @@ pub async fn sign_up(
     let user = match users::insert(tx.exec(), &new_user).await? {
         Inserted::Created(user) => user,
         Inserted::Taken => return Err(taken()),
-        Inserted::EmailTaken => return Err(AppError::conflict(crate::model::MSG_EMAIL_TAKEN)),
+        Inserted::EmailTaken => {
+            return Err(AppError::conflict(crate::model::MSG_EMAIL_TAKEN).on_field("email"))
+        }
     };
     if let Some(email) = &email {
         super::email::after_signup(&mut tx, ctx, user.id, &user.username, email.as_str()).await?;
@@ -220,16 +228,18 @@ async fn rehash(
     }
 }
 
-/// Checks the current password of a user who has one. It counts as a sign-in attempt
-/// (before hashing, like a sign-in), so a stolen session can't be used to guess the
-/// password.
+/// Checks the current password of a user who has one, typed into the form field
+/// `field`. It counts as a sign-in attempt (before hashing, like a sign-in), so a stolen
+/// session can't be used to guess the password.
 pub async fn confirm_password(
     ctx: &RequestCtx,
     user: &users::UserRow,
     typed: &SecretString,
+    field: &str,
 ) -> Result<(), AppError> {
     let state = &ctx.state;
-    let wrong = || AppError::new(ErrorKind::Forbidden, "Your current password is not correct.");
+    let wrong =
+        || AppError::new(ErrorKind::Forbidden, "Your current password is not correct.").on_field(field);
     let attempts = throttle::attempt_for(ctx, user).await?;
     let Some(typed) = normalise_for_verification(typed) else {
         return Err(wrong());
@@ -258,7 +268,7 @@ pub async fn reauthenticate(ctx: &RequestCtx, typed: &SecretString, code: &str) 
             "Your account has no password: confirm with a provider you sign in with.",
         ));
     }
-    confirm_password(ctx, &user, typed).await?;
+    confirm_password(ctx, &user, typed, "password").await?;
     let detail = if auth.two_factor {
         two_factor::check_code(ctx, &user, code).await?;
         "password and code"
