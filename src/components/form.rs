@@ -18,30 +18,33 @@ pub struct FieldError {
 }
 
 impl FieldError {
-    /// Whether the error is about the field named `name`.
-    fn names(&self, name: &str) -> Signal<bool> {
-        let error = self.error;
-        let name = name.to_owned();
-        Signal::derive(move || {
-            error.with(|e| e.as_ref().and_then(|e| e.field.as_deref()) == Some(name.as_str()))
-        })
-    }
-}
-
-/// `aria-describedby` of a field: its hint, and the form's error while it is about it.
-fn described_by(
-    hint: Option<String>,
-    invalid: Signal<bool>,
-    error_id: Option<&'static str>,
-) -> impl Fn() -> Option<String> {
-    move || {
-        let error = error_id.filter(|_| invalid.get());
-        match (hint.clone(), error) {
-            (Some(hint), Some(error)) => Some(format!("{hint} {error}")),
-            (Some(hint), None) => Some(hint),
-            (None, Some(error)) => Some(error.to_owned()),
-            (None, None) => None,
-        }
+    /// For the field `name` described by the hint `hint_id` (if any) and, through
+    /// `error`, its form's error: whether the error is about it, and its
+    /// `aria-describedby` (the hint, and the message while the error is about it).
+    fn state(
+        error: Option<FieldError>,
+        name: &str,
+        hint_id: Option<String>,
+    ) -> (Signal<bool>, impl Fn() -> Option<String>) {
+        let invalid = match error {
+            Some(FieldError { error, .. }) => {
+                let name = name.to_owned();
+                Signal::derive(move || {
+                    error.with(|e| e.as_ref().and_then(|e| e.field.as_deref()) == Some(name.as_str()))
+                })
+            }
+            None => Signal::stored(false),
+        };
+        let error_id = error.map(|e| e.id);
+        let described_by = move || {
+            let message = error_id.filter(|_| invalid.get());
+            match (hint_id.clone(), message) {
+                (Some(hint), Some(message)) => Some(format!("{hint} {message}")),
+                (hint, None) => hint,
+                (None, Some(message)) => Some(message.to_owned()),
+            }
+        };
+        (invalid, described_by)
     }
 }
 
@@ -142,12 +145,7 @@ pub fn TextField(
 ) -> impl IntoView {
     let id = format!("field-{name}");
     let hint_id = format!("{id}-hint");
-    let invalid = error.map_or_else(|| Signal::stored(false), |e| e.names(name));
-    let describedby = described_by(
-        hint.as_ref().map(|_| hint_id.clone()),
-        invalid,
-        error.map(|e| e.id),
-    );
+    let (invalid, describedby) = FieldError::state(error, name, hint.as_ref().map(|_| hint_id.clone()));
     view! {
         <div class="field">
             <label for=id.clone()>{label}</label>
@@ -180,12 +178,7 @@ pub fn EmailField(
     #[prop(optional)] error: Option<FieldError>,
 ) -> impl IntoView {
     let hint_id = "field-email-hint";
-    let invalid = error.map_or_else(|| Signal::stored(false), |e| e.names("email"));
-    let describedby = described_by(
-        hint.as_ref().map(|_| hint_id.to_owned()),
-        invalid,
-        error.map(|e| e.id),
-    );
+    let (invalid, describedby) = FieldError::state(error, "email", hint.as_ref().map(|_| hint_id.to_owned()));
     view! {
         <div class="field">
             <label for="field-email">{label}</label>
@@ -220,12 +213,7 @@ pub fn PasswordField(
 ) -> impl IntoView {
     let id = format!("field-{name}");
     let hint_id = format!("{id}-hint");
-    let invalid = error.map_or_else(|| Signal::stored(false), |e| e.names(name));
-    let describedby = described_by(
-        hint.as_ref().map(|_| hint_id.clone()),
-        invalid,
-        error.map(|e| e.id),
-    );
+    let (invalid, describedby) = FieldError::state(error, name, hint.as_ref().map(|_| hint_id.clone()));
     let visible = RwSignal::new(false);
     let interactive = RwSignal::new(false);
     // Effects run only in the browser, after hydration.

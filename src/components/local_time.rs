@@ -3,19 +3,13 @@
 //! rewrites its text in the visitor's own time zone and language. The `datetime`
 //! attribute always holds the exact instant.
 
-use crate::model::{format_date, format_datetime};
+use crate::model::{format_date, format_datetime, time_of_day};
 use leptos::prelude::*;
 
 /// Unix seconds as an RFC 3339 instant in UTC, e.g. `2026-11-23T14:05:09Z`.
 pub fn machine_time(unix_seconds: i64) -> String {
-    let secs = unix_seconds.rem_euclid(86_400);
-    format!(
-        "{}T{:02}:{:02}:{:02}Z",
-        format_date(unix_seconds),
-        secs / 3600,
-        (secs % 3600) / 60,
-        secs % 60
-    )
+    let (hour, minute, second) = time_of_day(unix_seconds);
+    format!("{}T{hour:02}:{minute:02}:{second:02}Z", format_date(unix_seconds))
 }
 
 /// A moment (`at`, unix seconds): date and minute, or with `date_only` the day alone.

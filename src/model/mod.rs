@@ -59,13 +59,14 @@ pub fn format_date(unix_seconds: i64) -> String {
 
 /// Formats unix seconds as date and minute (UTC), e.g. `2026-11-23 14:05 UTC`.
 pub fn format_datetime(unix_seconds: i64) -> String {
+    let (hour, minute, _) = time_of_day(unix_seconds);
+    format!("{} {hour:02}:{minute:02} UTC", format_date(unix_seconds))
+}
+
+/// The hour, minute and second (UTC) of unix seconds.
+pub fn time_of_day(unix_seconds: i64) -> (i64, i64, i64) {
     let secs = unix_seconds.rem_euclid(86_400);
-    format!(
-        "{} {:02}:{:02} UTC",
-        format_date(unix_seconds),
-        secs / 3600,
-        (secs % 3600) / 60
-    )
+    (secs / 3600, (secs % 3600) / 60, secs % 60)
 }
 
 /// Days since 1970-01-01 to a proleptic Gregorian (year, month, day).

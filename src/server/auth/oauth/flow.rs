@@ -49,6 +49,13 @@ struct Flow {
     purpose: FlowPurpose,
 }
 
+impl Flow {
+    /// Whether the provider sent back this flow's own state (compared in constant time).
+    fn state_is(&self, returned: &str) -> bool {
+        bool::from(returned.as_bytes().ct_eq(self.state.as_bytes()))
+    }
+}
+
 /// What a flow is for.
 #[derive(Serialize, Deserialize, PartialEq, Eq)]
 enum FlowPurpose {
@@ -289,7 +296,7 @@ pub async fn callback(
     let (Some(code), Some(returned_state)) = (query.code.as_deref(), query.state.as_deref()) else {
         return fail("the callback has no code or no state");
     };
-    if !bool::from(returned_state.as_bytes().ct_eq(flow.state.as_bytes())) {
+    if !flow.state_is(returned_state) {
         return fail("state mismatch");
     }
     if let FlowPurpose::Link { session } | FlowPurpose::Reauth { session } = &flow.purpose {
@@ -356,9 +363,7 @@ pub async fn callback(
 fn cancelled(provider: Provider, flow: Option<&Flow>, returned_state: Option<&str>) -> String {
     let name = encode_query_value(provider.as_str());
     let flow = flow.filter(|flow| {
-        flow.provider == provider
-            && returned_state
-                .is_some_and(|returned| bool::from(returned.as_bytes().ct_eq(flow.state.as_bytes())))
+        flow.provider == provider && returned_state.is_some_and(|returned| flow.state_is(returned))
     });
     let next = |flow: &Flow| {
         LocalPath::parse(&flow.next)
