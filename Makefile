@@ -19,15 +19,18 @@ export PATH := $(NPM_BIN):$(HOME)/.cargo/bin:$(PATH)
 # instead of rebuilding each other's dependencies.
 LEPTOS_ENV := LEPTOS_OUTPUT_NAME=gatehouse LEPTOS_SITE_ROOT=target/site LEPTOS_SITE_PKG_DIR=pkg \
 	LEPTOS_SITE_ADDR=127.0.0.1:3000 LEPTOS_RELOAD_PORT=3001 LEPTOS_LIB_DIR=. LEPTOS_BIN_DIR=. \
-	LEPTOS_JS_MINIFY=false LEPTOS_HASH_FILES=false RUSTFLAGS="--cfg erase_components"
+	LEPTOS_JS_MINIFY=false LEPTOS_HASH_FILES=true LEPTOS_HASH_FILE_NAME=hash.txt RUSTFLAGS="--cfg erase_components"
+
+# Where the release bundle of the browser tests is built, with its hash file.
+RELEASE_BUNDLE := LEPTOS_SITE_ROOT=target/site-release LEPTOS_HASH_FILE_NAME=$(CURDIR)/target/site-release/hash.txt
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test dev lint fmt tools browser npm rust-tests e2e screenshots clean-e2e bench
+.PHONY: run test dev lint fmt tools browser npm rust-tests e2e bundles screenshots clean-e2e bench
 
 ## Build the release site and serve it on http://localhost:3000 (SQLite by default).
 run: tools
-	cargo leptos serve --release
+	cargo leptos serve --release --precompress --split
 
 ## Every test: Rust unit and integration tests (SQLite, plus PostgreSQL when
 ## GATEHOUSE_TEST_POSTGRES_URL is set), then the Playwright suite (JS on and off).
@@ -36,19 +39,26 @@ test: tools browser rust-tests e2e
 rust-tests:
 	$(LEPTOS_ENV) cargo test --features ssr
 
-e2e: tools browser
-	cargo leptos build
+# The suite runs the debug build; its first-load test also serves the release bundle
+# (brotli and gzip copies made at build time) from target/site-release.
+e2e: bundles
 	cd end2end && npx playwright test
 
-## Rewrite the README's pictures in end2end/screenshots/ on purpose (the suite writes its
-## copies under end2end/test-results/, so `make test` leaves the tracked files alone).
-screenshots: tools browser
-	cargo leptos build
-	cd end2end && GATEHOUSE_SCREENSHOTS=update npx playwright test --project=js screenshots.spec.ts email.spec.ts
+bundles: tools browser
+	cargo leptos build --split
+	$(RELEASE_BUNDLE) cargo leptos build --release --frontend-only --precompress --split
+
+## Replace the committed pictures (end2end/screenshots/: the README's, and the baselines
+## the visual-regression tests compare with) on purpose, after a change to the pages.
+## `make test` only compares, and never writes them.
+screenshots: bundles
+	cd end2end && npx playwright test --project=js --update-snapshots=changed screenshots.spec.ts email.spec.ts
 
 ## Rebuild and reload on every change (debug build).
+## (Plain file names: the server reads hashed ones once, at start-up, and a style-only
+## change is reloaded without a restart.)
 dev: tools
-	cargo leptos watch
+	LEPTOS_HASH_FILES=false cargo leptos watch --split
 
 ## Load benchmarks of the release build (README "Performance"): the server pinned to one
 ## core, oha to the other; prints a table. `make bench PG=1` runs them on PostgreSQL.
@@ -56,7 +66,7 @@ PG ?= 0
 bench: tools
 	@command -v oha >/dev/null 2>&1 || \
 		{ echo "Installing oha (once)"; cargo install --locked oha; }
-	cargo leptos build --release
+	cargo leptos build --release --precompress --split
 	PG=$(PG) tests/bench/run.sh
 
 ## Formatting and clippy (-D warnings) for the server, the browser bundle and both at once.

@@ -20,18 +20,29 @@ use crate::{
     },
 };
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
+#[cfg(feature = "ssr")]
+use leptos_meta::MetaTags;
+use leptos_meta::{provide_meta_context, Link, Meta, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
-    path, SsrMode,
+    lazy_route, path, Lazy, LazyRoute, SsrMode,
 };
 use std::sync::Arc;
 
 /// The HTML document around the app, rendered on the server for every page.
+#[cfg(feature = "ssr")]
 pub fn shell(options: LeptosOptions) -> impl IntoView {
-    #[cfg(feature = "ssr")]
     crate::server::context::set_page_policy();
     let app_name = AppName::read();
+    let files = use_context::<crate::server::state::AppState>().map_or_else(
+        || Arc::new(crate::server::site::files::SiteFiles::plain(&options)),
+        |state| state.files.clone(),
+    );
+    // In a split build: which pieces each page split out of the main bundle needs
+    // (`preload_pieces`).
+    if let Some(split) = &files.split {
+        provide_context(split.clone());
+    }
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -40,8 +51,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 // Where the browser's copy of the app learns its name (see `AppName`).
                 <meta name="application-name" content=app_name.0.to_string() />
-                <AutoReload options=options.clone() />
-                <HydrationScripts options />
+                <link rel="stylesheet" id="leptos" href=files.css.clone() />
+                <AutoReload options />
+                <Bundle files />
                 // Passkeys (WebAuthn calls); a module, so it runs after the document is
                 // parsed. Every script of a page carries the response's nonce.
                 <script type="module" src="/passkeys.js" nonce=leptos::nonce::use_nonce()></script>
@@ -51,6 +63,19 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <App />
             </body>
         </html>
+    }
+}
+
+/// Loads the app: the wasm-bindgen module and the WebAssembly file (both fetched early,
+/// in parallel), then hydrates the page. The names are the build's (content-hashed when it
+/// has them), read once at start-up; the script carries the response's nonce.
+#[cfg(feature = "ssr")]
+#[component]
+fn Bundle(files: Arc<crate::server::site::files::SiteFiles>) -> impl IntoView {
+    view! {
+        <link rel="modulepreload" href=files.js.clone() />
+        <link rel="preload" href=files.wasm.clone() r#as="fetch" r#type="application/wasm" crossorigin="" />
+        <script type="module" nonce=leptos::nonce::use_nonce()>{files.loader.clone()}</script>
     }
 }
 
@@ -85,14 +110,14 @@ pub fn use_app_name() -> Arc<str> {
 /// It is fetched once per page load and again after every sign-up, sign-in and sign-out.
 #[derive(Clone, Copy)]
 pub struct AuthContext {
-    pub user: Resource<Result<Option<SessionUser>, AppError>>,
+    pub user: crate::model::Loaded<Result<Option<SessionUser>, AppError>>,
     version: RwSignal<u64>,
 }
 
 impl AuthContext {
     fn provide() -> AuthContext {
         let version = RwSignal::new(0u64);
-        let user = Resource::new(move || version.get(), |_| current_user());
+        let user = crate::model::load(move || version.get(), |_| current_user());
         let context = AuthContext { user, version };
         provide_context(context);
         context
@@ -128,7 +153,6 @@ pub fn App() -> impl IntoView {
 
     view! {
         <Title formatter=title text="" />
-        <Stylesheet id="leptos" href="/pkg/gatehouse.css" />
         <Link rel="icon" type_="image/svg+xml" href="/favicon.svg" />
         <Meta name="color-scheme" content="light dark" />
         <Router>
@@ -144,10 +168,10 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("login") view=LoginPage ssr=SsrMode::Async />
                         <Route path=path!("profile") view=ProfilePage ssr=SsrMode::Async />
                         <Route path=path!("members") view=MembersPage ssr=SsrMode::Async />
-                        <Route path=path!("admin") view=AdminPage ssr=SsrMode::Async />
-                        <Route path=path!("settings/account") view=AccountSettingsPage ssr=SsrMode::Async />
-                        <Route path=path!("settings/sessions") view=SessionSettingsPage ssr=SsrMode::Async />
-                        <Route path=path!("settings/security") view=SecuritySettingsPage ssr=SsrMode::Async />
+                        <Route path=path!("admin") view={Lazy::<AdminRoute>::new()} ssr=SsrMode::Async />
+                        <Route path=path!("settings/account") view={Lazy::<AccountSettingsRoute>::new()} ssr=SsrMode::Async />
+                        <Route path=path!("settings/sessions") view={Lazy::<SessionSettingsRoute>::new()} ssr=SsrMode::Async />
+                        <Route path=path!("settings/security") view={Lazy::<SecuritySettingsRoute>::new()} ssr=SsrMode::Async />
                         <Route path=path!("reauth") view=ReauthPage ssr=SsrMode::Async />
                         <Route path=path!("login/two-factor") view=TwoFactorPage ssr=SsrMode::Async />
                         <Route path=path!("forgot-password") view=ForgotPasswordPage ssr=SsrMode::Async />
@@ -158,6 +182,102 @@ pub fn App() -> impl IntoView {
                 <Footer />
             </div>
         </Router>
+    }
+}
+
+// The signed-in settings pages and the admin page are split out of the browser's main
+// bundle (`cargo leptos build --split`): their code is fetched when one of them is shown,
+// so the first load of every other page leaves it out. A direct load of one of them
+// fetches its pieces before hydrating (`lib.rs`), preloaded by links in the page.
+
+/// On the server, in a split build: preload links for the pieces of the split page whose
+/// route type is `route` in snake case. (leptos names a lazy route's view
+/// `__<route>_view_<number>` in the build's manifest.)
+fn preload_pieces(route: &str) {
+    #[cfg(feature = "ssr")]
+    {
+        use leptos::prelude::WithValue;
+        let Some(split) = use_context::<leptos::WasmSplitManifest>() else {
+            return;
+        };
+        let prefix = format!("__{route}_view_");
+        let pieces: Vec<String> = split.0.with_value(|(root, manifest, _)| {
+            manifest
+                .iter()
+                .filter(|(name, _)| {
+                    name.strip_prefix(&prefix)
+                        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+                })
+                .flat_map(|(_, pieces)| pieces.iter().map(move |piece| format!("{root}/{piece}.wasm")))
+                .collect()
+        });
+        for href in pieces {
+            // Registered with the page's <head> (as leptos' own preloads are).
+            let _ = view! { <Link rel="preload" href=href as_="fetch" type_="application/wasm" crossorigin="" /> }
+                .to_html();
+        }
+    }
+    #[cfg(not(feature = "ssr"))]
+    let _ = route;
+}
+
+/// /admin, split out of the main bundle.
+struct AdminRoute;
+
+#[lazy_route]
+impl LazyRoute for AdminRoute {
+    fn data() -> Self {
+        preload_pieces("admin_route");
+        AdminRoute
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <AdminPage /> }.into_any()
+    }
+}
+
+/// /settings/account, split out of the main bundle.
+struct AccountSettingsRoute;
+
+#[lazy_route]
+impl LazyRoute for AccountSettingsRoute {
+    fn data() -> Self {
+        preload_pieces("account_settings_route");
+        AccountSettingsRoute
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <AccountSettingsPage /> }.into_any()
+    }
+}
+
+/// /settings/sessions, split out of the main bundle.
+struct SessionSettingsRoute;
+
+#[lazy_route]
+impl LazyRoute for SessionSettingsRoute {
+    fn data() -> Self {
+        preload_pieces("session_settings_route");
+        SessionSettingsRoute
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <SessionSettingsPage /> }.into_any()
+    }
+}
+
+/// /settings/security, split out of the main bundle.
+struct SecuritySettingsRoute;
+
+#[lazy_route]
+impl LazyRoute for SecuritySettingsRoute {
+    fn data() -> Self {
+        preload_pieces("security_settings_route");
+        SecuritySettingsRoute
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <SecuritySettingsPage /> }.into_any()
     }
 }
 

@@ -21,10 +21,20 @@ pub mod server;
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
+    // Panic messages in the browser console, in debug builds: the hook's formatting
+    // machinery is left out of the release bundle (its size budget).
+    #[cfg(debug_assertions)]
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(app::App);
-    // A marker tests wait on instead of sleeping: the page is interactive from here on.
-    if let Some(body) = leptos::prelude::document().body() {
+    // Asynchronous: a page split out of the main bundle is fetched before its HTML is
+    // hydrated (see `app`).
+    wasm_bindgen_futures::spawn_local(async {
+        let Some(body) = leptos::prelude::document().body() else {
+            return;
+        };
+        leptos::mount::hydrate_from_async(body.clone(), app::App)
+            .await
+            .forget();
+        // A marker tests wait on instead of sleeping: the page is interactive from here on.
         let _ = body.set_attribute("data-hydrated", "true");
-    }
+    });
 }

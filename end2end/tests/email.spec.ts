@@ -1,4 +1,4 @@
-import { test, expect, picture, ready, jsEnabled, uniqueName } from './support/fixtures';
+import { test, expect, ready, jsEnabled, uniqueName } from './support/fixtures';
 import { PASSWORD, formError, nav, signIn, signOut, signedUp } from './support/pages';
 import { gatehouse } from './support/cli';
 import { linkFrom, messageTo } from './support/outbox';
@@ -59,7 +59,7 @@ test('forgot password: a link by e-mail, a new password, signed in', async ({ pa
     // The picture is committed: it must not change with the random name typed above.
     await page.getByLabel('Username or e-mail address').fill('ada@example.com');
     await page.setViewportSize({ width: 1000, height: 640 });
-    await page.screenshot({ path: picture(testInfo, 'forgot-password.png') });
+    await expect(page).toHaveScreenshot('forgot-password.png');
   }
 
   const link = await linkFrom(email, 'Reset your password', '/reset-password');
@@ -67,7 +67,7 @@ test('forgot password: a link by e-mail, a new password, signed in', async ({ pa
   await ready(page, js);
   await expect(page.getByRole('heading', { name: 'Choose a new password' })).toBeVisible();
   if (js) {
-    await page.screenshot({ path: picture(testInfo, 'reset-password.png') });
+    await expect(page).toHaveScreenshot('reset-password.png');
   }
   await page.getByLabel('New password').fill('short');
   await page.getByRole('button', { name: 'Set new password' }).click();

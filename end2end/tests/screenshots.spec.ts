@@ -1,9 +1,12 @@
-import { test, expect, picture, ready } from './support/fixtures';
+import { test, expect, ready } from './support/fixtures';
 import { gatehouse } from './support/cli';
 import { PASSWORD, signIn, signOut, signUp } from './support/pages';
 import { currentStep, totp } from './support/totp';
 
-// The README shows these pictures; `make screenshots` writes them (see `picture`).
+// Visual regression: each page is compared with its committed picture (the README shows
+// them), within the tolerance set in playwright.config.ts; a change beyond it fails, and
+// Playwright leaves the new picture and the difference under test-results/. `make
+// screenshots` replaces the committed pictures on purpose.
 
 for (const scheme of ['light', 'dark'] as const) {
   test(`screenshots of the sign-up, sign-in, profile and confirmation pages (${scheme})`, async ({ browser, page }, testInfo) => {
@@ -13,14 +16,23 @@ for (const scheme of ['light', 'dark'] as const) {
     await page.emulateMedia({ colorScheme: scheme });
     await page.goto('/login');
     await ready(page, true);
-    await page.screenshot({ path: picture(testInfo, `login-${scheme}.png`) });
+    await expect(page).toHaveScreenshot(`login-${scheme}.png`);
+    // The focus ring, as a keyboard user sees it: Tab from the skip link into the form.
+    await page.keyboard.press('Tab');
+    await expect(page.getByRole('link', { name: 'Skip to content' })).toBeFocused();
+    await expect(page).toHaveScreenshot(`focus-skip-link-${scheme}.png`);
+    await page.getByLabel('Username').focus();
+    await page.keyboard.press('Tab');
+    const password = page.getByLabel('Password', { exact: true });
+    await expect(password).toBeFocused();
+    await expect(page).toHaveScreenshot(`focus-field-${scheme}.png`);
     await signUp(page, true, `ada-${scheme}`);
     await expect(page).toHaveURL('/profile');
-    await page.screenshot({ path: picture(testInfo, `profile-${scheme}.png`), mask: [page.getByTestId('profile-since')], maskColor: '#8a8fa3' });
+    await expect(page).toHaveScreenshot(`profile-${scheme}.png`, { mask: [page.getByTestId('profile-since')], maskColor: '#8a8fa3' });
     await page.goto('/reauth?next=/settings/account');
     await ready(page, true);
     await expect(page.getByRole('heading', { name: "Confirm it's you" })).toBeVisible();
-    await page.screenshot({ path: picture(testInfo, `reauth-${scheme}.png`) });
+    await expect(page).toHaveScreenshot(`reauth-${scheme}.png`);
     // Two-factor set-up. The key is random: it and its QR code are masked, so the
     // picture (committed) is the same on every run.
     await page.goto('/settings/security');
@@ -30,7 +42,7 @@ for (const scheme of ['light', 'dark'] as const) {
     await expect(key).toBeVisible();
     const qr = page.getByRole('img', { name: 'QR code of the key' });
     await page.setViewportSize({ width: 1000, height: 900 });
-    await page.screenshot({ path: picture(testInfo, `two-factor-setup-${scheme}.png`), mask: [key, qr], maskColor: '#8a8fa3' });
+    await expect(page).toHaveScreenshot(`two-factor-setup-${scheme}.png`, { mask: [key, qr], maskColor: '#8a8fa3' });
     await page.setViewportSize({ width: 1000, height: 640 });
     // The second step of signing in.
     await page.getByLabel('Code from your app').fill(totp((await key.textContent()) ?? '', currentStep()));
@@ -40,7 +52,7 @@ for (const scheme of ['light', 'dark'] as const) {
     await signIn(page, true, `ada-${scheme}`);
     await expect(page).toHaveURL('/login/two-factor');
     await ready(page, true);
-    await page.screenshot({ path: picture(testInfo, `two-factor-${scheme}.png`) });
+    await expect(page).toHaveScreenshot(`two-factor-${scheme}.png`);
     await page.context().clearCookies();
     // Passkeys: the settings list (dates masked), with a passkey from Chromium's
     // virtual authenticator.
@@ -59,13 +71,13 @@ for (const scheme of ['light', 'dark'] as const) {
     await expect(page.getByTestId('passkey')).toHaveCount(1);
     await page.setViewportSize({ width: 1000, height: 900 });
     await page.getByRole('heading', { name: 'Passkeys' }).scrollIntoViewIfNeeded();
-    await page.screenshot({ path: picture(testInfo, `passkeys-${scheme}.png`), mask: [page.getByTestId('passkey-meta')], maskColor: '#8a8fa3' });
+    await expect(page).toHaveScreenshot(`passkeys-${scheme}.png`, { mask: [page.getByTestId('passkey-meta')], maskColor: '#8a8fa3' });
     await page.setViewportSize({ width: 1000, height: 640 });
     await page.context().clearCookies();
     await page.goto('/signup');
     await ready(page, true);
     await page.getByLabel('Username').fill('ada');
-    await page.screenshot({ path: picture(testInfo, `signup-${scheme}.png`) });
+    await expect(page).toHaveScreenshot(`signup-${scheme}.png`);
     // An admin viewing the app as ada: the banner naming both, with Stop. (A context of
     // its own: this page's virtual authenticator would sign in with its passkey.)
     gatehouse(['user', 'create', '--username', `owl-${scheme}`, '--role', 'admin'], `${PASSWORD}\n`);
@@ -78,7 +90,7 @@ for (const scheme of ['light', 'dark'] as const) {
     await adminPage.getByRole('button', { name: `View as ada-${scheme}` }).click();
     await expect(adminPage.getByTestId('view-as-banner')).toBeVisible();
     await expect(adminPage).toHaveURL('/profile');
-    await adminPage.screenshot({ path: picture(testInfo, `view-as-${scheme}.png`), mask: [adminPage.getByTestId('profile-since')], maskColor: '#8a8fa3' });
+    await expect(adminPage).toHaveScreenshot(`view-as-${scheme}.png`, { mask: [adminPage.getByTestId('profile-since')], maskColor: '#8a8fa3' });
     await admin.close();
   });
 }

@@ -11,7 +11,7 @@ use leptos::prelude::*;
 
 #[component]
 pub fn OAuthButtons(
-    settings: Resource<Result<AuthSettings, AppError>>,
+    settings: crate::model::Loaded<Result<AuthSettings, AppError>>,
     /// Where to go after signing in (a local path, checked again by the server).
     next: String,
     /// "Sign in" or "Sign up".

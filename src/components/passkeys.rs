@@ -21,7 +21,7 @@ const NEEDS_JAVASCRIPT: &str = "Passkeys need JavaScript.";
 /// passkey, no username typed.
 #[component]
 pub fn PasskeySignIn(
-    settings: Resource<Result<AuthSettings, AppError>>,
+    settings: crate::model::Loaded<Result<AuthSettings, AppError>>,
     /// Where to go after signing in (a local path, checked again by the server).
     next: String,
 ) -> impl IntoView {

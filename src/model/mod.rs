@@ -6,6 +6,7 @@ mod error;
 mod provider;
 mod role;
 mod settings;
+mod wire;
 
 pub use admin::{
     AuditEntry, AuditPage, Disabled, RoleChange, RoleRefusal, UserSummary, UsersPage, EVENTS_PAGE_SIZE,
@@ -22,6 +23,7 @@ pub use settings::{
     AccountOverview, EmailState, PasskeyInfo, ResetLinkState, SecurityOverview, SessionInfo, SignupEmail,
     TwoFactorSetup, TwoFactorState,
 };
+pub use wire::{load, JsonBytes, Loaded};
 
 use serde::{Deserialize, Serialize};
 

@@ -15,10 +15,7 @@ use crate::{
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::{
-    components::{Form, A},
-    hooks::use_query_map,
-};
+use leptos_router::{components::A, hooks::use_query_map};
 
 #[component]
 pub fn AdminPage() -> impl IntoView {
@@ -94,11 +91,11 @@ fn AdminPanel(viewer: SessionUser) -> impl IntoView {
             delete.version().get(),
         )
     };
-    let users = Resource::new(
+    let users = crate::model::load(
         move || (q(), state(), page(), changes()),
         |(q, state, page, _)| admin_users(q, page, Some(state)),
     );
-    let events = Resource::new(
+    let events = crate::model::load(
         move || (kind(), who(), events_page(), changes()),
         |(kind, who, page, _)| admin_events(kind, who, page),
     );
@@ -126,7 +123,7 @@ fn AdminPanel(viewer: SessionUser) -> impl IntoView {
                 }}
             </p>
             <h2>"Users"</h2>
-            <Form method="get" action="/admin">
+            <form method="get" action="/admin">
                 <div class="toolbar">
                     <div class="field">
                         <label for="user-search">"Username starts with"</label>
@@ -138,7 +135,7 @@ fn AdminPanel(viewer: SessionUser) -> impl IntoView {
                     </label>
                     <button type="submit" class="button">"Search"</button>
                 </div>
-            </Form>
+            </form>
             <FormError error />
             <div aria-live="polite">
                 {move || done().map(|message| view! { <p class="alert alert-success" data-testid="role-changed">{message}</p> })}
@@ -322,7 +319,7 @@ fn AdminPanel(viewer: SessionUser) -> impl IntoView {
         </section>
         <section class="card">
             <h2>"Recent activity"</h2>
-            <Form method="get" action="/admin">
+            <form method="get" action="/admin">
                 <div class="toolbar">
                     <input type="hidden" name="q" value=q />
                     <div class="field">
@@ -341,7 +338,7 @@ fn AdminPanel(viewer: SessionUser) -> impl IntoView {
                     </div>
                     <button type="submit" class="button">"Filter"</button>
                 </div>
-            </Form>
+            </form>
             <Transition fallback=|| view! { <p class="muted">"Loading events…"</p> }>
                 {move || Suspend::new(async move {
                     match events.await {

@@ -58,14 +58,14 @@ pub fn ResetPasswordPage() -> impl IntoView {
     let error = action_error(reset);
     let query = use_query_map();
     let token = query.read_untracked().get("token").unwrap_or_default();
-    let link = Resource::new(
+    let link = crate::model::load(
         {
             let token = token.clone();
             move || token.clone()
         },
         reset_link,
     );
-    let settings = Resource::new(|| (), |_| auth_settings());
+    let settings = crate::model::load(|| (), |_| auth_settings());
     view! {
         <Title text="Choose a new password" />
         <section class="card auth-card">
@@ -121,7 +121,7 @@ pub fn VerifyEmailPage() -> impl IntoView {
         .read_untracked()
         .get("done")
         .is_some_and(|d| d == "verified");
-    let link = Resource::new(
+    let link = crate::model::load(
         {
             let token = token.clone();
             move || token.clone()

@@ -23,8 +23,8 @@ pub fn LoginPage() -> impl IntoView {
         format!("/signup?next={}", crate::domain::encode_query_value(&next))
     };
     // After a failed post without JavaScript, the typed username comes back (once).
-    let typed = Resource::new(|| (), |_| typed_username());
-    let settings = Resource::new(|| (), |_| auth_settings());
+    let typed = crate::model::load(|| (), |_| typed_username());
+    let settings = crate::model::load(|| (), |_| auth_settings());
     let next_for_oauth = next.clone();
     let next_for_passkey = next.clone();
     // Back from a provider where the visitor cancelled.

@@ -32,7 +32,7 @@ fn Reauth() -> impl IntoView {
     let error = action_error(confirm);
     let query = use_query_map();
     let next = LocalPath::or_profile(query.read_untracked().get("next").as_deref());
-    let account = Resource::new(|| (), |_| load_account());
+    let account = crate::model::load(|| (), |_| load_account());
     view! {
         <section class="card auth-card">
             <h1>"Confirm it's you"</h1>

@@ -66,10 +66,10 @@ fn Security() -> impl IntoView {
             remove.version().get(),
         )
     };
-    let overview = Resource::new(changes, |_| load_security());
+    let overview = crate::model::load(changes, |_| load_security());
     // Recovery codes can be read once: only the page an action leads to asks for them
     // (each new set of codes has an address of its own).
-    let codes = Resource::new(
+    let codes = crate::model::load(
         move || (query.read().get("done"), query.read().get("at")),
         |(done, _)| async move {
             match done.as_deref() {

@@ -112,7 +112,7 @@ fn AccountSettings() -> impl IntoView {
     navigate_after_success(change);
     navigate_after_success(delete);
     let query = use_query_map();
-    let account = Resource::new(
+    let account = crate::model::load(
         move || (change.version().get(), query.read().get("done")),
         |_| load_account(),
     );
@@ -279,7 +279,7 @@ fn SessionSettings() -> impl IntoView {
     navigate_after_success(others);
     let error = action_error(revoke);
     let query = use_query_map();
-    let sessions = Resource::new(
+    let sessions = crate::model::load(
         move || {
             (
                 revoke.version().get(),

@@ -23,8 +23,8 @@ pub fn SignupPage() -> impl IntoView {
         id: "signup-error",
     };
     // After a failed post without JavaScript, the typed username comes back (once).
-    let typed = Resource::new(|| (), |_| typed_username());
-    let settings = Resource::new(|| (), |_| auth_settings());
+    let typed = crate::model::load(|| (), |_| typed_username());
+    let settings = crate::model::load(|| (), |_| auth_settings());
     // Where the visitor was going when they were asked to sign in: after the new account
     // is made, they land there, whichever way they sign up.
     let next = use_query_map().read_untracked().get("next").unwrap_or_default();

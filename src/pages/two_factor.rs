@@ -16,7 +16,7 @@ pub fn TwoFactorPage() -> impl IntoView {
     let verify = ServerAction::<VerifySecondFactor>::new();
     navigate_after_success(verify);
     let error = action_error(verify);
-    let pending = Resource::new(|| (), |_| pending_sign_in());
+    let pending = crate::model::load(|| (), |_| pending_sign_in());
     view! {
         <Title text="Two-factor sign-in" />
         <section class="card auth-card">

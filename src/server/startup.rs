@@ -14,6 +14,7 @@ use super::{
     keys, metrics,
     site::{
         access,
+        files::{self, SiteFiles},
         page_cache::{self, PageCache},
     },
     state::{AppState, Shared},
@@ -33,7 +34,7 @@ use leptos::{config::LeptosOptions, prelude::provide_context};
 use leptos_axum::{generate_route_list, handle_server_fns_with_context, LeptosRoutes};
 use std::{
     net::SocketAddr,
-    path::PathBuf,
+    path::{Path, PathBuf},
     sync::{Arc, OnceLock},
     time::Duration,
 };
@@ -48,7 +49,7 @@ use tower_http::{
     },
     limit::RequestBodyLimitLayer,
     request_id::{PropagateRequestIdLayer, SetRequestIdLayer},
-    services::ServeDir,
+    services::{ServeDir, ServeFile},
     timeout::TimeoutLayer,
     trace::TraceLayer,
     CompressionLevel,
@@ -81,12 +82,23 @@ pub fn leptos_options() -> anyhow::Result<LeptosOptions> {
         Ok("PROD") | Ok("prod") | Ok("production") => leptos::config::Env::PROD,
         _ => leptos::config::Env::DEV,
     };
+    // Content-hashed file names (cargo-leptos `hash-files`): on when LEPTOS_HASH_FILES
+    // says so (cargo-leptos sets it), or, left unset, when the build's hash file is there.
+    let hash_file = std::env::var("LEPTOS_HASH_FILE_NAME").unwrap_or_else(|_| "hash.txt".to_owned());
+    let hash_files = match std::env::var("LEPTOS_HASH_FILES") {
+        Ok(value) => value
+            .parse::<bool>()
+            .context("invalid LEPTOS_HASH_FILES: expected true or false")?,
+        Err(_) => files::hash_file_exists(&hash_file),
+    };
     Ok(LeptosOptions::builder()
         .output_name("gatehouse")
         .site_root(site_root)
         .site_pkg_dir("pkg")
         .site_addr(site_addr)
         .env(env)
+        .hash_files(hash_files)
+        .hash_file(hash_file.into())
         .reload_port(
             std::env::var("LEPTOS_RELOAD_PORT")
                 .ok()
@@ -136,6 +148,24 @@ async fn build(config: Config, leptos_options: LeptosOptions, running: Running) 
     }));
     let mailer = super::mail::Mailer::new(&config)?;
     let breached = auth::password::breached::BreachedCheck::new(&config)?;
+    // Commands render no page: they neither need the site's files nor stop without them.
+    let files = match running {
+        Running::Server => {
+            let files = SiteFiles::resolve(&leptos_options)?;
+            let missing = files.missing(Path::new(&*leptos_options.site_root));
+            if !missing.is_empty() {
+                tracing::warn!(
+                    site = %leptos_options.site_root,
+                    missing = ?missing,
+                    "the pages link files the site directory does not have: without them they load \
+                     no app and no style (build with `cargo leptos build`; LEPTOS_SITE_ROOT, \
+                     LEPTOS_HASH_FILES)"
+                );
+            }
+            files
+        }
+        Running::Command => SiteFiles::plain(&leptos_options),
+    };
     let state = AppState::new(Shared {
         oauth,
         passkeys,
@@ -147,6 +177,7 @@ async fn build(config: Config, leptos_options: LeptosOptions, running: Running) 
         config,
         db,
         hasher,
+        files: Arc::new(files),
         leptos_options,
     });
     // A running server sends the mail queue; a command only adds to it.
@@ -225,9 +256,19 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
         .layer(from_fn_with_state(page_cache, page_cache::serve))
         .service(app);
 
-    let pkg_dir = PathBuf::from(&*state.leptos_options.site_root).join(&*state.leptos_options.site_pkg_dir);
+    let site_root = PathBuf::from(&*state.leptos_options.site_root);
+    let pkg_dir = site_root.join(&*state.leptos_options.site_pkg_dir);
+    // The site's files as built: a release build made with `--precompress` has a brotli
+    // and a gzip copy beside each, which are sent as they are (no compression work per
+    // request); a build without them is compressed on the way out like other answers.
+    let file = |name: &str| {
+        ServeFile::new(site_root.join(name))
+            .precompressed_br()
+            .precompressed_gzip()
+    };
     let hsts = state.config.https;
     let app_name = state.config.app_name.clone();
+    let files = state.files.clone();
     let trace = TraceLayer::new_for_http().make_span_with(|req: &Request<Body>| {
         let id = request_id::of(req.extensions()).unwrap_or_default();
         tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path())
@@ -249,6 +290,8 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
             "/pkg",
             ServeDir::new(pkg_dir).precompressed_br().precompressed_gzip(),
         )
+        .route_service("/favicon.svg", file("favicon.svg"))
+        .route_service("/passkeys.js", file("passkeys.js"))
         .fallback_service(app)
         .with_state(state);
     let site = ServiceBuilder::new()
@@ -259,7 +302,7 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
         // Counting and timing requests happens only with metrics on: without them the
         // layer is not there at all.
         .option_layer(metrics_on.then_some(metrics::RecordLayer))
-        .layer(headers::SecureLayer::new(hsts, &app_name))
+        .layer(headers::SecureLayer::new(hsts, &app_name, files))
         .layer(CatchPanicLayer::custom(headers::panicked))
         .layer(from_fn_with_state(csrf_policy, csrf::check))
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT_BYTES))

@@ -5,7 +5,7 @@ use super::{
     config::Config,
     db::Db,
     keys::Keys,
-    site::page_cache::PageCache,
+    site::{files::SiteFiles, page_cache::PageCache},
 };
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
@@ -34,6 +34,8 @@ pub struct Shared {
     pub keys: Keys,
     /// Rendered pages kept for reuse.
     pub page_cache: Arc<PageCache>,
+    /// The addresses of the site's built files (hashed names when the build has them).
+    pub files: Arc<SiteFiles>,
     pub leptos_options: LeptosOptions,
 }
 

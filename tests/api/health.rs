@@ -95,7 +95,9 @@ async fn readyz_answers_503_when_postgresql_stops_answering() {
         _ => None,
     })
     .expect("config");
-    let options = gatehouse::server::startup::leptos_options().expect("options");
+    let mut options = gatehouse::server::startup::leptos_options().expect("options");
+    // Plain file names: no build's hash file is beside the test binary.
+    options.hash_files = false;
     let state = gatehouse::server::startup::build_state(config, options)
         .await
         .expect("state");

@@ -164,6 +164,9 @@ fn base_vars(database_url: &str) -> HashMap<String, String> {
 /// Not a Gatehouse variable: a test's own site directory (static files).
 pub const TEST_SITE_ROOT: &str = "TEST_SITE_ROOT";
 
+/// Not a Gatehouse variable: the hash file of a test's site (content-hashed file names).
+pub const TEST_HASH_FILE: &str = "TEST_HASH_FILE";
+
 /// Not a Gatehouse variable: the host name the test server is reached at, with its
 /// port (`localhost` for passkeys, which refuse an IP address).
 pub const TEST_PUBLIC_HOST: &str = "TEST_PUBLIC_HOST";
@@ -221,6 +224,12 @@ pub async fn start_on(
     // Tests of static files give a site directory of their own.
     if let Some(root) = all.get(TEST_SITE_ROOT) {
         options.site_root = root.as_str().into();
+    }
+    // Plain file names, whatever the last build left beside the binaries, unless a test
+    // of hashed names gives its hash file.
+    options.hash_files = all.contains_key(TEST_HASH_FILE);
+    if let Some(file) = all.get(TEST_HASH_FILE) {
+        options.hash_file = file.as_str().into();
     }
     let state = startup::build_state(config, options).await.expect("app state");
     let router = startup::router_with(state.clone(), extra);

@@ -251,9 +251,159 @@ async fn pages_keep_rendering_while_another_server_starts_in_the_same_process() 
     assert_eq!(stalled, 0, "{statuses:?}");
 }
 
+/// A build with content-hashed names (cargo-leptos `hash-files`) and precompressed copies
+/// (`--precompress`): pages link the hashed names from the build's hash file; those files
+/// may be kept for a year without asking again, and their brotli and gzip copies are sent
+/// byte for byte (no compression on the way out). Files whose names stay are revalidated;
+/// an error page made outside the app links the hashed stylesheet too.
+async fn a_hashed_build_is_linked_kept_for_good_and_sent_precompressed(backend: Backend) {
+    let site = tempfile::tempdir().expect("site");
+    let pkg = site.path().join("pkg");
+    std::fs::create_dir_all(&pkg).expect("pkg");
+    let put = |name: &str, bytes: &[u8]| std::fs::write(site.path().join(name), bytes).expect("write");
+    // Names as cargo-leptos gives them: the URL-safe base64 of the content's MD5.
+    let named = |bytes: &[u8]| {
+        use base64::Engine;
+        use md5::Digest;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(md5::Md5::digest(bytes))
+    };
+    let (js, wasm, css) = (
+        named(b"export default function init() {}"),
+        named(b"\0asm the app"),
+        named(b"body { color: black }"),
+    );
+    put(
+        &format!("pkg/gatehouse.{js}.js"),
+        b"export default function init() {}",
+    );
+    put(&format!("pkg/gatehouse.{wasm}.wasm"), b"\0asm the app");
+    put(&format!("pkg/gatehouse.{wasm}.wasm.br"), b"brotli copy");
+    put(&format!("pkg/gatehouse.{wasm}.wasm.gz"), b"gzip copy");
+    // The stylesheet was rewritten after it was named (as a split build does to some
+    // files): the page links it with its content's hash.
+    put(
+        &format!("pkg/gatehouse.{css}.css"),
+        b"body { color: black } /* rewritten */",
+    );
+    let css_link = format!(
+        "/pkg/gatehouse.{css}.css?v={}",
+        named(b"body { color: black } /* rewritten */")
+    );
+    // A piece of a split build that the build rewrote after naming it: its name is not
+    // the hash of what it holds, so a browser must not keep it for good.
+    let stale = named(b"the piece as it was named");
+    put(&format!("pkg/piece.{stale}.wasm"), b"the piece, rewritten");
+    put("favicon.svg", b"<svg/>");
+    put("favicon.svg.br", b"brotli svg");
+    let hashes = site.path().join("hash.txt");
+    std::fs::write(&hashes, format!("js: {js}\nwasm: {wasm}\ncss: {css}\n")).expect("hash file");
+    let root = site.path().display().to_string();
+    let hashes = hashes.display().to_string();
+    let Some(app) = crate::helpers::spawn_app_with(
+        backend,
+        &[
+            (crate::helpers::TEST_SITE_ROOT, &root),
+            (crate::helpers::TEST_HASH_FILE, &hashes),
+        ],
+    )
+    .await
+    else {
+        return;
+    };
+    let home = expect_status(app.get("/").await, StatusCode::OK)
+        .await
+        .replace("<!>", "");
+    for linked in [
+        format!("<link rel=\"stylesheet\" id=\"leptos\" href=\"{css_link}\">"),
+        format!("<link rel=\"modulepreload\" href=\"/pkg/gatehouse.{js}.js\">"),
+        format!("<link rel=\"preload\" href=\"/pkg/gatehouse.{wasm}.wasm\" as=\"fetch\" type=\"application/wasm\" crossorigin=\"\">"),
+        format!("import init, {{ hydrate }} from \"/pkg/gatehouse.{js}.js\";"),
+        format!("init({{ module_or_path: \"/pkg/gatehouse.{wasm}.wasm\" }})"),
+    ] {
+        assert!(home.contains(&linked), "{linked} in {home}");
+    }
+    assert!(
+        !home.contains("/pkg/gatehouse.js") && !home.contains("/pkg/gatehouse.css"),
+        "{home}"
+    );
+
+    let fetch = |path: String, encoding: Option<&'static str>| {
+        let mut request = app.client.get(app.url(&path));
+        if let Some(encoding) = encoding {
+            request = request.header("accept-encoding", encoding);
+        }
+        async move { request.send().await.expect("GET") }
+    };
+    let header = |response: &reqwest::Response, name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    for (encoding, sent, body) in [
+        (Some("br, gzip"), Some("br"), &b"brotli copy"[..]),
+        (Some("gzip"), Some("gzip"), &b"gzip copy"[..]),
+        (None, None, &b"\0asm the app"[..]),
+    ] {
+        let wasm = fetch(format!("/pkg/gatehouse.{wasm}.wasm"), encoding).await;
+        assert_eq!(wasm.status(), StatusCode::OK, "{encoding:?}");
+        assert_eq!(
+            header(&wasm, "cache-control").as_deref(),
+            Some("public, max-age=31536000, immutable")
+        );
+        assert_eq!(header(&wasm, "content-encoding").as_deref(), sent, "{encoding:?}");
+        assert_eq!(header(&wasm, "content-type").as_deref(), Some("application/wasm"));
+        assert_eq!(&wasm.bytes().await.expect("body")[..], body, "{encoding:?}");
+    }
+    for path in [format!("/pkg/gatehouse.{js}.js"), css_link.clone()] {
+        let file = fetch(path.clone(), None).await;
+        assert_eq!(file.status(), StatusCode::OK, "{path}");
+        assert_eq!(
+            header(&file, "cache-control").as_deref(),
+            Some("public, max-age=31536000, immutable"),
+            "{path}"
+        );
+    }
+    // A name that is not its content's hash: revalidated.
+    let piece = fetch(format!("/pkg/piece.{stale}.wasm"), None).await;
+    assert_eq!(piece.status(), StatusCode::OK);
+    assert_eq!(
+        header(&piece, "cache-control").as_deref(),
+        Some("public, no-cache")
+    );
+    // A name without a hash: kept, revalidated; its brotli copy sent as it is.
+    let icon = fetch("/favicon.svg".to_owned(), Some("br")).await;
+    assert_eq!(
+        header(&icon, "cache-control").as_deref(),
+        Some("public, no-cache")
+    );
+    assert_eq!(header(&icon, "content-encoding").as_deref(), Some("br"));
+    assert_eq!(&icon.bytes().await.expect("body")[..], b"brotli svg");
+    // The unhashed name of a hashed build is not there, and its 404 is not kept.
+    let gone = fetch("/pkg/gatehouse.wasm".to_owned(), None).await;
+    assert_eq!(gone.status(), StatusCode::NOT_FOUND);
+    assert_eq!(header(&gone, "cache-control").as_deref(), Some("no-store"));
+    // An error page made by a layer (the body limit) links the build's stylesheet.
+    let too_large = app
+        .client
+        .post(app.url("/api/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("origin", app.url(""))
+        .body(vec![b'a'; 100 * 1024])
+        .send()
+        .await
+        .expect("POST");
+    let page = expect_status(too_large, StatusCode::PAYLOAD_TOO_LARGE).await;
+    assert!(page.contains(&format!("href=\"{css_link}\"")), "{page}");
+}
+
 mod caching {
     use super::*;
-    backend_tests!(answers_are_never_stored_and_static_files_are_revalidated);
+    backend_tests!(
+        answers_are_never_stored_and_static_files_are_revalidated,
+        a_hashed_build_is_linked_kept_for_good_and_sent_precompressed
+    );
 }
 
 /// `GATEHOUSE_APP_NAME` renames the app without touching code: titles (the home page's

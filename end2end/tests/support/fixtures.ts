@@ -1,5 +1,4 @@
-import { test as base, expect, Page, TestInfo } from '@playwright/test';
-import * as path from 'node:path';
+import { test as base, expect, Page } from '@playwright/test';
 
 /** Console messages that mean something is broken: errors, warnings, CSP violations. */
 export type ConsoleProblem = { type: string; text: string };
@@ -43,15 +42,4 @@ export async function ready(page: Page, js: boolean): Promise<void> {
 export function uniqueName(prefix: string): string {
   const suffix = `${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
   return `${prefix}-${suffix}`.slice(0, 32);
-}
-
-/**
- * Where a README picture is written: into the committed `end2end/screenshots/` only when
- * `make screenshots` runs (GATEHOUSE_SCREENSHOTS=update), otherwise into the test's own
- * output folder, so that `make test` never rewrites tracked files.
- */
-export function picture(testInfo: TestInfo, name: string): string {
-  return process.env.GATEHOUSE_SCREENSHOTS === 'update'
-    ? path.join(__dirname, '..', '..', 'screenshots', name)
-    : testInfo.outputPath(name);
 }

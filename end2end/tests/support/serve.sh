@@ -2,14 +2,26 @@
 # Starts the Gatehouse server for the browser tests on a fresh SQLite database.
 set -euo pipefail
 root="${GATEHOUSE_ROOT:?}"
-state="$root/end2end/.cache"
+# The main server's state is end2end/.cache; a second one (the release bundle, for the
+# first-load test) names a folder of its own.
+state="${GATEHOUSE_E2E_STATE:-$root/end2end/.cache}"
 mkdir -p "$state"
 rm -f "$state"/e2e.db*
 export DATABASE_URL="sqlite://$state/e2e.db?mode=rwc"
 # No SMTP server: mail is written here, where the tests read its links.
 rm -rf "$state/outbox"
 export GATEHOUSE_MAIL_OUTBOX="$state/outbox"
-export LEPTOS_SITE_ROOT="$root/target/site"
+# The site the debug build made (hashed names: its hash file is beside the binary), or
+# another one with its own hash file (GATEHOUSE_E2E_SITE, GATEHOUSE_E2E_HASH_FILE).
+site="${GATEHOUSE_E2E_SITE:-$root/target/site}"
+if [ ! -d "$site/pkg" ]; then
+    echo "serve.sh: no site at $site: run \`make e2e\` (it builds the bundles)" >&2
+    exit 1
+fi
+export LEPTOS_SITE_ROOT="$site"
+if [ -n "${GATEHOUSE_E2E_HASH_FILE:-}" ]; then
+    export LEPTOS_HASH_FILES=true LEPTOS_HASH_FILE_NAME="$GATEHOUSE_E2E_HASH_FILE"
+fi
 export LEPTOS_SITE_ADDR="127.0.0.1:${GATEHOUSE_E2E_PORT:-3100}"
 export GATEHOUSE_PUBLIC_URL="http://localhost:${GATEHOUSE_E2E_PORT:-3100}"
 # The suite signs in and up far more often than a person would.

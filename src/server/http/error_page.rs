@@ -1,9 +1,11 @@
 //! Error pages answered outside the Leptos app: panics, oversized bodies, timeouts,
 //! refused cross-site requests, throttling before a handler runs. Plain HTML with the
 //! site's stylesheet, no script. They are made where the error happens, under the
-//! default name; each carries an [`ErrorPage`], from which the outermost layer
-//! (`headers::Secure`) writes the page again under the configured app name.
+//! default name and an unhashed build's stylesheet; each carries an [`ErrorPage`], from
+//! which the outermost layer (`headers::Secure`) writes the page again under the
+//! configured app name and with the build's stylesheet.
 
+use crate::server::site::files::PLAIN_STYLESHEET;
 use axum::response::{IntoResponse, Response};
 use http::{header, HeaderValue, StatusCode};
 
@@ -52,7 +54,7 @@ pub fn render_with_message(
         message: message.to_owned(),
         request_id: request_id.map(str::to_owned),
     };
-    let mut response = (status, page.html(status, crate::model::DEFAULT_APP_NAME)).into_response();
+    let mut response = (status, page.html(status, &PageLook::default())).into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/html; charset=utf-8"),
@@ -69,9 +71,27 @@ pub struct ErrorPage {
     request_id: Option<String>,
 }
 
+/// What an error page is written with: the app's name and the site's stylesheet.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PageLook {
+    pub app_name: Box<str>,
+    pub stylesheet: Box<str>,
+}
+
+impl Default for PageLook {
+    /// The default name and an unhashed build's stylesheet: what pages are made with
+    /// where the error happens.
+    fn default() -> Self {
+        PageLook {
+            app_name: crate::model::DEFAULT_APP_NAME.into(),
+            stylesheet: PLAIN_STYLESHEET.into(),
+        }
+    }
+}
+
 impl ErrorPage {
-    /// The page for `status` under the name `app_name`.
-    pub fn html(&self, status: StatusCode, app_name: &str) -> String {
+    /// The page for `status`, written with `look`.
+    pub fn html(&self, status: StatusCode, look: &PageLook) -> String {
         let id_line = self
             .request_id
             .as_deref()
@@ -80,12 +100,13 @@ impl ErrorPage {
         format!(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{title} · {app}</title><link rel=\"stylesheet\" href=\"/pkg/gatehouse.css\"></head>\
+         <title>{title} · {app}</title><link rel=\"stylesheet\" href=\"{css}\"></head>\
          <body><div class=\"shell\"><header class=\"site-header\"><nav class=\"nav\"><a class=\"brand\" href=\"/\">{app}</a></nav></header>\
          <main class=\"main\"><section class=\"card error-card\"><p class=\"status-code\">{code}</p><h1>{title}</h1>\
          <p role=\"alert\">{message}</p>{id_line}<p><a class=\"button\" href=\"/\">Back to the home page</a></p></section></main></div></body></html>",
             title = escape(&self.title),
-            app = escape(app_name),
+            app = escape(&look.app_name),
+            css = escape(&look.stylesheet),
             code = status.as_u16(),
             message = escape(&self.message),
         )

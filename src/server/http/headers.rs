@@ -5,7 +5,8 @@
 //! it sits around the whole site once, so a request pays for one small allocation here
 //! instead of a stack of layers cloned for each request.
 
-use super::error_page::{self, ErrorPage};
+use super::error_page::{self, ErrorPage, PageLook};
+use crate::server::site::files::SiteFiles;
 use axum::{
     body::{Body, Bytes, HttpBody},
     extract::Request,
@@ -35,15 +36,22 @@ const HSTS: &str = "max-age=63072000; includeSubDomains";
 #[derive(Clone, Debug)]
 pub struct SecureLayer {
     hsts: bool,
-    /// `None` for the default name, which error pages are made with already.
-    app_name: Option<Arc<str>>,
+    /// `None` for the default name and stylesheet, which error pages are made with already.
+    look: Option<Arc<PageLook>>,
+    files: Arc<SiteFiles>,
 }
 
 impl SecureLayer {
-    pub fn new(hsts: bool, app_name: &str) -> Self {
+    /// `app_name` and the site's `files` are what error pages are written with again.
+    pub fn new(hsts: bool, app_name: &str, files: Arc<SiteFiles>) -> Self {
+        let look = PageLook {
+            app_name: app_name.into(),
+            stylesheet: files.css.as_str().into(),
+        };
         Self {
             hsts,
-            app_name: (app_name != crate::model::DEFAULT_APP_NAME).then(|| app_name.into()),
+            look: (look != PageLook::default()).then(|| Arc::new(look)),
+            files,
         }
     }
 }
@@ -55,7 +63,8 @@ impl<S> tower::Layer<S> for SecureLayer {
         Secure {
             inner,
             hsts: self.hsts,
-            app_name: self.app_name.clone(),
+            look: self.look.clone(),
+            files: self.files.clone(),
         }
     }
 }
@@ -65,7 +74,8 @@ impl<S> tower::Layer<S> for SecureLayer {
 pub struct Secure<S> {
     inner: S,
     hsts: bool,
-    app_name: Option<Arc<str>>,
+    look: Option<Arc<PageLook>>,
+    files: Arc<SiteFiles>,
 }
 
 impl<S, B> tower::Service<Request> for Secure<S>
@@ -84,10 +94,18 @@ where
     }
 
     fn call(&mut self, req: Request) -> Self::Future {
-        let is_static = is_static_file(req.uri().path());
+        let path = req.uri().path();
+        let linked = req.uri().path_and_query().map_or(path, |pq| pq.as_str());
+        let file = if self.files.is_immutable(linked) {
+            Some(Keep::Forever)
+        } else if is_static_file(path) {
+            Some(Keep::Revalidated)
+        } else {
+            None
+        };
         let id = req.extensions().get::<RequestId>().cloned();
         let hsts = self.hsts;
-        let app_name = self.app_name.clone();
+        let look = self.look.clone();
         let answer = self.inner.call(req);
         Box::pin(async move {
             let response = answer.await?.map(Body::new);
@@ -97,22 +115,32 @@ where
             } else {
                 response
             };
-            if let Some(name) = app_name {
-                rename_error_page(&mut response, &name);
+            if let Some(look) = look {
+                restyle_error_page(&mut response, &look);
             }
-            let kept = is_static
-                && (response.status().is_success() || response.status() == StatusCode::NOT_MODIFIED);
+            let kept = (response.status().is_success() || response.status() == StatusCode::NOT_MODIFIED)
+                .then_some(file)
+                .flatten();
             finish(response.headers_mut(), kept, hsts);
             Ok(response)
         })
     }
 }
 
-/// Writes an error page again under the app's configured name (status, headers and
-/// cookies stay as they were).
-fn rename_error_page(response: &mut Response, app_name: &str) {
+/// How long a browser may keep a static file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Keep {
+    /// Its name changes with its content: for good.
+    Forever,
+    /// Its name stays: kept, but asked about on each use.
+    Revalidated,
+}
+
+/// Writes an error page again under the app's configured name and stylesheet (status,
+/// headers and cookies stay as they were).
+fn restyle_error_page(response: &mut Response, look: &PageLook) {
     if let Some(page) = response.extensions_mut().remove::<ErrorPage>() {
-        let html = page.html(response.status(), app_name);
+        let html = page.html(response.status(), look);
         response.headers_mut().remove(header::CONTENT_LENGTH);
         *response.body_mut() = Body::from(html);
     }
@@ -139,11 +167,15 @@ fn is_bare_error(response: &Response) -> bool {
 /// What a browser or a proxy may keep: every answer built for a request — pages (a
 /// signed-in user's pages show their data), server-function answers, redirects, errors —
 /// is `no-store`, page-cache hits included: nothing of it stays in a shared browser's
-/// cache or a proxy. The static files of the site (`kept_file`) may be kept, but are
-/// revalidated on each use (`no-cache`: a 304 when unchanged), because their names carry
-/// no content hash and a new deployment must be seen at once.
-fn finish(headers: &mut HeaderMap, kept_file: bool, hsts: bool) {
-    let cache = if kept_file { "public, no-cache" } else { "no-store" };
+/// cache or a proxy. The static files of the site (`kept`) may be kept: for a year and
+/// never asked about again when their names carry a content hash, otherwise revalidated on
+/// each use (`no-cache`: a 304 when unchanged), so that a new deployment is seen at once.
+fn finish(headers: &mut HeaderMap, kept: Option<Keep>, hsts: bool) {
+    let cache = match kept {
+        Some(Keep::Forever) => "public, max-age=31536000, immutable",
+        Some(Keep::Revalidated) => "public, no-cache",
+        None => "no-store",
+    };
     let fixed: [(HeaderName, &'static str); 6] = [
         (header::CACHE_CONTROL, cache),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
