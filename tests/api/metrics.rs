@@ -191,11 +191,13 @@ async fn the_mail_queue_length_is_read_from_the_database(backend: Backend) {
     let Some(app) = app_with_metrics(backend).await else {
         return;
     };
-    // A message waiting (until 2100, so the sender leaves it alone) is counted at the
-    // next scrape of this server, whatever other servers in the process hold.
+    // A message waiting is counted at the next scrape of this server, whatever other
+    // servers in the process hold. It is leased until 2100, so the sender leaves it alone:
+    // a waiting time alone is not enough, since a starting server makes every waiting
+    // message due (`due_now`), and on a loaded machine that pass can come after the insert.
     app.execute(
-        "INSERT INTO mail_queue (recipient, kind, sealed, next_attempt_at, created_at) \
-         VALUES ('x@example.com', 'notice', 'x', 4102444800, 0)",
+        "INSERT INTO mail_queue (recipient, kind, sealed, next_attempt_at, locked_until, created_at) \
+         VALUES ('x@example.com', 'notice', 'x', 4102444800, 4102444800, 0)",
     )
     .await;
     let scraped = scrape(&app).await;
