@@ -21,8 +21,10 @@ LEPTOS_ENV := LEPTOS_OUTPUT_NAME=gatehouse LEPTOS_SITE_ROOT=target/site LEPTOS_S
 	LEPTOS_SITE_ADDR=127.0.0.1:3000 LEPTOS_RELOAD_PORT=3001 LEPTOS_LIB_DIR=. LEPTOS_BIN_DIR=. \
 	LEPTOS_JS_MINIFY=false LEPTOS_HASH_FILES=true LEPTOS_HASH_FILE_NAME=hash.txt RUSTFLAGS="--cfg erase_components"
 
-# Where the release bundle of the browser tests is built, with its hash file.
-RELEASE_BUNDLE := LEPTOS_SITE_ROOT=target/site-release LEPTOS_HASH_FILE_NAME=$(CURDIR)/target/site-release/hash.txt
+# Where the browser tests' release build puts its site, with its hash file: the build
+# `make run` serves (same command, same binary), in a folder of its own so that the debug
+# build's site beside it stays.
+RELEASE_SITE := LEPTOS_SITE_ROOT=target/site-release LEPTOS_HASH_FILE_NAME=$(CURDIR)/target/site-release/hash.txt
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -39,14 +41,16 @@ test: tools browser rust-tests e2e
 rust-tests:
 	$(LEPTOS_ENV) cargo test --features ssr
 
-# The suite runs the debug build; its first-load test also serves the release bundle
-# (brotli and gzip copies made at build time) from target/site-release.
+# Most of the suite runs the debug build. The release build that `make run` serves (the
+# server and the browser bundle, brotli and gzip copies made at build time) runs as a
+# second server: every page must hydrate on it (release.spec.ts), and the first-load
+# figures are measured on it.
 e2e: bundles
 	cd end2end && npx playwright test
 
 bundles: tools browser
 	cargo leptos build --split
-	$(RELEASE_BUNDLE) cargo leptos build --release --frontend-only --precompress --split
+	$(RELEASE_SITE) cargo leptos build --release --precompress --split
 
 ## Replace the committed pictures (end2end/screenshots/: the README's, and the baselines
 ## the visual-regression tests compare with) on purpose, after a change to the pages.

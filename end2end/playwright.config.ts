@@ -9,8 +9,9 @@ const port = Number(process.env.GATEHOUSE_E2E_PORT ?? 3100);
 const baseURL = `http://localhost:${port}`;
 const root = path.resolve(__dirname, '..');
 const fakeOAuthPort = Number(process.env.FAKE_OAUTH_PORT ?? 3101);
-// The same server code with the release bundle (`make e2e` builds it into
-// target/site-release, brotli and gzip copies included): the first-load test measures it.
+// The release build, as `make run` builds it (`make e2e` puts its site into
+// target/site-release, brotli and gzip copies included): release.spec.ts checks that
+// every page hydrates on it, and the first-load test measures it.
 const releasePort = Number(process.env.GATEHOUSE_E2E_RELEASE_PORT ?? 3102);
 
 /** A Gatehouse test server (support/serve.sh) on `port`, with `env` on top. */
@@ -82,6 +83,7 @@ export default defineConfig({
       GATEHOUSE_E2E_STATE: path.join(__dirname, '.cache', 'release'),
       GATEHOUSE_E2E_SITE: path.join(root, 'target', 'site-release'),
       GATEHOUSE_E2E_HASH_FILE: path.join(root, 'target', 'site-release', 'hash.txt'),
+      GATEHOUSE_E2E_BIN: path.join(root, 'target', 'release', 'gatehouse'),
     }),
   ],
 });

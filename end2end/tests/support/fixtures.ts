@@ -1,9 +1,45 @@
-import { test as base, expect, Page } from '@playwright/test';
+import { test as base, expect, Browser, BrowserContext, Page } from '@playwright/test';
 
 /** Console messages that mean something is broken: errors, warnings, CSP violations. */
 export type ConsoleProblem = { type: string; text: string };
 
-export const test = base.extend<{ consoleProblems: ConsoleProblem[] }>({
+/**
+ * Uncaught exceptions of every page a test opens (a panic of the WebAssembly app is one:
+ * `RuntimeError: unreachable`). Collected for every page of the test's context, pages
+ * opened later included.
+ */
+type PageErrors = string[];
+
+export const test = base.extend<{ consoleProblems: ConsoleProblem[]; pageErrors: PageErrors }>({
+  // Automatic: every test of the suite, in both builds, fails when one of its pages threw.
+  // A page error is never expected: the app must not panic, whatever the test does.
+  pageErrors: [
+    async ({ context, browser }, use, testInfo) => {
+      const errors: PageErrors = [];
+      const watch = (page: Page) => page.on('pageerror', (error) => errors.push(`${page.url()}: ${String(error)}`));
+      const watchContext = (c: BrowserContext) => {
+        c.pages().forEach(watch);
+        c.on('page', watch);
+      };
+      watchContext(context);
+      // Contexts a test makes itself (another server, a fresh visitor) are watched too.
+      const newContext = browser.newContext.bind(browser);
+      browser.newContext = async (...args: Parameters<Browser['newContext']>) => {
+        const made = await newContext(...args);
+        watchContext(made);
+        return made;
+      };
+      try {
+        await use(errors);
+      } finally {
+        browser.newContext = newContext;
+      }
+      if (testInfo.status === testInfo.expectedStatus) {
+        expect(errors, 'uncaught errors in the page (a panic of the app?)').toEqual([]);
+      }
+    },
+    { auto: true },
+  ],
   consoleProblems: async ({ page }, use, testInfo) => {
     const problems: ConsoleProblem[] = [];
     page.on('console', (message) => {

@@ -2,8 +2,8 @@
 # Starts the Gatehouse server for the browser tests on a fresh SQLite database.
 set -euo pipefail
 root="${GATEHOUSE_ROOT:?}"
-# The main server's state is end2end/.cache; a second one (the release bundle, for the
-# first-load test) names a folder of its own.
+# The main server's state is end2end/.cache; a second one (the release build, for
+# release.spec.ts and the first-load test) names a folder of its own.
 state="${GATEHOUSE_E2E_STATE:-$root/end2end/.cache}"
 mkdir -p "$state"
 rm -f "$state"/e2e.db*
