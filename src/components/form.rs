@@ -66,7 +66,8 @@ pub fn FormError(
     // The message takes the focus itself only when no field of the form will.
     let about_a_field = move || error.with(|e| e.as_ref().is_some_and(|e| e.field.is_some()));
     Effect::new(move |_| {
-        if error.with(Option::is_some) {
+        // An error that leads to /reauth moves the page away: nothing here to focus.
+        if error.with(|e| e.as_ref().is_some_and(|e| e.kind != ErrorKind::ReauthRequired)) {
             focus_after_error(region);
         }
     });
@@ -107,8 +108,10 @@ fn focus_after_error(region: NodeRef<leptos::html::Div>) {
     {
         use wasm_bindgen::JsCast;
         // After this render: the fields' `aria-invalid` and the message are in place.
+        // By then the form may be gone (the page moved on): its reference is disposed,
+        // and reading it must not panic.
         request_animation_frame(move || {
-            let Some(region) = region.get_untracked() else {
+            let Some(region) = region.try_get_untracked().flatten() else {
                 return;
             };
             let element: &web_sys::Element = &region;
