@@ -71,9 +71,6 @@ pub async fn resend_verification() -> Result<String, AppError> {
 #[server(endpoint = "change_email")]
 pub async fn change_email(email: String) -> Result<String, AppError> {
     let ctx = RequestCtx::current()?;
-    let changed = email::change(&ctx, &email).await?;
-    Ok(ctx.continue_to(match changed {
-        email::Changed::Pending => "/settings/account?done=email-pending",
-        email::Changed::Replaced => "/settings/account?done=email-sent",
-    }))
+    email::change(&ctx, &email).await?;
+    Ok(ctx.continue_to("/settings/account?done=email-pending"))
 }

@@ -9,6 +9,7 @@ mod email;
 mod local_path;
 mod password;
 mod secret;
+mod text;
 mod username;
 
 #[cfg(feature = "ssr")]
@@ -18,4 +19,5 @@ pub use password::{
     normalise_for_verification, Password, PasswordError, PASSWORD_MAX_CHARS, PASSWORD_MIN_CHARS,
 };
 pub use secret::SecretString;
+pub use text::strip_invisible;
 pub use username::{Username, UsernameError, USERNAME_MAX_CHARS, USERNAME_MIN_CHARS};

@@ -88,8 +88,9 @@ pub struct RoleChange {
     pub target_id: i64,
     pub target_role: Role,
     pub new_role: Role,
-    /// Owners right now (the target included if it is one).
-    pub owners: i64,
+    /// Enabled owners other than the target, right now: the target is the last owner
+    /// when it is an owner and there are none (a disabled owner does not count).
+    pub other_owners: i64,
 }
 
 /// Why a role change is refused; the message is shown to the admin.
@@ -120,7 +121,7 @@ impl RoleChange {
             Role::Admin if self.target_role >= Role::Admin => Err(RoleRefusal::TargetTooHigh),
             Role::Admin if self.new_role >= Role::Admin => Err(RoleRefusal::RoleTooHigh),
             Role::Admin => Ok(()),
-            Role::Owner if demotes_an_owner && self.owners <= 1 => Err(RoleRefusal::LastOwner),
+            Role::Owner if demotes_an_owner && self.other_owners == 0 => Err(RoleRefusal::LastOwner),
             Role::Owner if own && !demotes_an_owner => Err(RoleRefusal::OwnRole),
             Role::Owner => Ok(()),
         }
@@ -132,7 +133,7 @@ impl RoleChange {
         actor_role: Role,
         target_id: i64,
         target_role: Role,
-        owners: i64,
+        other_owners: i64,
     ) -> Vec<Role> {
         let changes: Vec<Role> = Role::ALL
             .into_iter()
@@ -144,7 +145,7 @@ impl RoleChange {
                         target_id,
                         target_role,
                         new_role,
-                        owners,
+                        other_owners,
                     }
                     .check()
                     .is_ok()
@@ -169,7 +170,7 @@ mod tests {
         actor: (i64, Role),
         target: (i64, Role),
         new_role: Role,
-        owners: i64,
+        other_owners: i64,
     ) -> Result<(), RoleRefusal> {
         RoleChange {
             actor_id: actor.0,
@@ -177,7 +178,7 @@ mod tests {
             target_id: target.0,
             target_role: target.1,
             new_role,
-            owners,
+            other_owners,
         }
         .check()
     }
@@ -216,17 +217,22 @@ mod tests {
                 );
             }
         }
-        assert_eq!(check((1, Owner), (2, Owner), Admin, 2), Ok(()));
+        assert_eq!(check((1, Owner), (2, Owner), Admin, 1), Ok(()));
         assert_eq!(
-            check((1, Owner), (1, Owner), Admin, 1),
+            check((1, Owner), (1, Owner), Admin, 0),
             Err(RoleRefusal::LastOwner)
         );
         assert_eq!(
-            check((1, Owner), (1, Owner), User, 2),
+            check((1, Owner), (1, Owner), User, 1),
             Ok(()),
             "stepping down with another owner"
         );
-        assert_eq!(check((1, Owner), (1, Owner), Owner, 2), Err(RoleRefusal::OwnRole));
+        assert_eq!(check((1, Owner), (1, Owner), Owner, 1), Err(RoleRefusal::OwnRole));
+        // The operator (no owner account) cannot demote the only enabled owner either.
+        assert_eq!(
+            check((-1, Owner), (2, Owner), User, 0),
+            Err(RoleRefusal::LastOwner)
+        );
     }
 
     #[test]
@@ -241,7 +247,7 @@ mod tests {
         assert_eq!(RoleChange::assignable(1, Admin, 2, Admin, 1), vec![]);
         assert_eq!(RoleChange::assignable(1, Admin, 1, Admin, 1), vec![]);
         assert_eq!(RoleChange::assignable(1, Owner, 2, User, 1), Role::ALL.to_vec());
-        assert_eq!(RoleChange::assignable(1, Owner, 1, Owner, 1), vec![]);
-        assert_eq!(RoleChange::assignable(1, Owner, 1, Owner, 2), Role::ALL.to_vec());
+        assert_eq!(RoleChange::assignable(1, Owner, 1, Owner, 0), vec![]);
+        assert_eq!(RoleChange::assignable(1, Owner, 1, Owner, 1), Role::ALL.to_vec());
     }
 }

@@ -76,6 +76,9 @@ pub const MSG_REAUTH: &str = "For your safety, confirm it's you first, as if you
 pub const MSG_BREACHED: &str = "This password has appeared in a data breach. Choose another.";
 /// Every sign-in of a disabled account.
 pub const MSG_DISABLED: &str = "This account is disabled.";
+/// A sign-in that ended before it completed: its pending step expired or failed too
+/// often, or a change to the account (a new password, "sign out everywhere") came first.
+pub const MSG_SIGN_IN_ENDED: &str = "This sign-in has expired or ended. Please sign in again.";
 /// Anything refused while an administrator views the app as another user.
 pub const MSG_VIEWING_AS: &str = "Not while viewing as another user. Stop viewing first.";
 /// The one answer of `/forgot-password`, whatever was typed.

@@ -15,7 +15,8 @@ pub use admin::{
 pub use audit::AuditKind;
 pub use error::{
     AppError, ErrorKind, MSG_BAD_CREDENTIALS, MSG_BREACHED, MSG_CROSS_SITE, MSG_DISABLED, MSG_EMAIL_TAKEN,
-    MSG_FORBIDDEN, MSG_FORGOT, MSG_LINK_INVALID, MSG_REAUTH, MSG_USERNAME_TAKEN, MSG_VIEWING_AS,
+    MSG_FORBIDDEN, MSG_FORGOT, MSG_LINK_INVALID, MSG_REAUTH, MSG_SIGN_IN_ENDED, MSG_USERNAME_TAKEN,
+    MSG_VIEWING_AS,
 };
 pub use provider::Provider;
 pub use role::{role_at_least, Role, UnknownRole};

@@ -4,7 +4,7 @@
 use crate::{
     model::{
         AppError, AuditEntry, AuditKind, AuditPage, Disabled, ErrorKind, Role, RoleChange, RoleRefusal,
-        UserSummary, UsersPage, EVENTS_PAGE_SIZE, USERS_PAGE_SIZE,
+        UserSummary, UsersPage, EVENTS_PAGE_SIZE, MSG_DISABLED, USERS_PAGE_SIZE,
     },
     server::{
         audit::{self, Event},
@@ -41,17 +41,25 @@ pub async fn list_users(
     let page = page.clamp(1, 1_000_000);
     let mut conn = ctx.state.db.conn().await?;
     let total = users::count_matching(conn.exec(), &key, only_disabled).await?;
-    let owners = users::count_with_role(conn.exec(), Role::Owner).await?;
+    let now = now_seconds();
+    let owners = users::count_enabled_owners(conn.exec(), now).await?;
     let offset = (page - 1) * USERS_PAGE_SIZE;
     let rows = users::search(conn.exec(), &key, only_disabled, USERS_PAGE_SIZE, offset).await?;
-    let now = now_seconds();
     let now_ms = now_millis();
     let users = rows
         .into_iter()
         .map(|row| {
             let role = stored_role(&row.role);
+            let disabled = row.disabled_at.is_some() && row.disabled_until.is_none_or(|until| until > now);
+            let other_owners = owners - i64::from(role == Role::Owner && !disabled);
             UserSummary {
-                assignable: RoleChange::assignable(viewer.user.id, viewer.user.role, row.id, role, owners),
+                assignable: RoleChange::assignable(
+                    viewer.user.id,
+                    viewer.user.role,
+                    row.id,
+                    role,
+                    other_owners,
+                ),
                 id: row.id,
                 username: row.username,
                 role,
@@ -69,7 +77,7 @@ pub async fn list_users(
                     viewer.user.role,
                     row.id,
                     role,
-                    owners,
+                    other_owners,
                 )
                 .is_ok(),
                 can_view_as: row.id != viewer.user.id && role < viewer.user.role,
@@ -115,12 +123,29 @@ enum AdminAction {
     Disable,
     SignOut,
     Delete,
+    Unlock,
 }
 
 impl AdminAction {
+    /// True when the rule of the last owner applies (it may not be taken away).
+    fn guards_the_last_owner(self) -> bool {
+        matches!(self, AdminAction::Disable | AdminAction::Delete)
+    }
+
+    /// True when a signed-in admin needs a recent authentication for it (SPEC §14).
+    /// Lifting a lock-out gives nobody a way in, so it does not.
+    fn needs_recent_authentication(self) -> bool {
+        !matches!(self, AdminAction::Unlock)
+    }
+
     /// The refusals: acting on oneself, on the last owner, above one's role.
     fn refusals(self) -> [&'static str; 3] {
         match self {
+            AdminAction::Unlock => [
+                "You can't unlock your own account.",
+                "",
+                "Admins can unlock only users below admin.",
+            ],
             AdminAction::Disable => [
                 "You can't disable your own account.",
                 "The last owner can't be disabled.",
@@ -141,22 +166,23 @@ impl AdminAction {
 }
 
 /// The rules of every admin action on an account: never on oneself (the settings pages
-/// are for that); an admin only on users below admin; an owner on anyone — but the last
-/// owner can be neither disabled nor deleted.
+/// are for that); an admin only on users below admin (never on an owner, unlocking
+/// included); an owner on anyone — but the last enabled owner can be neither disabled
+/// nor deleted. `other_owners`: enabled owners besides the target.
 fn may_act(
     action: AdminAction,
     actor_id: i64,
     actor_role: Role,
     target_id: i64,
     target_role: Role,
-    owners: i64,
+    other_owners: i64,
 ) -> Result<(), AppError> {
     let [own, last_owner, above] = action.refusals();
     if actor_id == target_id {
         return Err(AppError::new(ErrorKind::Forbidden, own));
     }
     match actor_role {
-        Role::Owner if action != AdminAction::SignOut && target_role == Role::Owner && owners <= 1 => {
+        Role::Owner if action.guards_the_last_owner() && target_role == Role::Owner && other_owners == 0 => {
             Err(AppError::conflict(last_owner))
         }
         Role::Owner => Ok(()),
@@ -172,34 +198,52 @@ pub(crate) struct Roles {
     /// The actor's role now (it may have changed since the request began); the operator
     /// (`None` as the actor) acts with an owner's powers.
     pub actor: Role,
-    /// Owners right now (the target included if it is one).
-    pub owners: i64,
+    /// Enabled owners other than the target, right now.
+    pub other_owners: i64,
 }
 
-/// Reads [`Roles`] for `actor_id` acting on `target_id`; 404 when there is no such user.
+/// Reads [`Roles`] for `actor_id` acting on `target_id`; 404 when there is no such user,
+/// 403 when the acting account was disabled meanwhile (two owners disabling each other at
+/// once: the second finds itself disabled).
 pub(crate) async fn lock_roles(
     tx: &mut Tx,
     actor_id: Option<i64>,
     target_id: i64,
 ) -> Result<Roles, AppError> {
-    let rows = users::lock_role_rows(tx.exec(), actor_id.unwrap_or(-1), target_id).await?;
-    let role_of = |id: i64| {
-        rows.iter()
-            .find(|(row_id, _)| *row_id == id)
-            .map(|(_, role)| *role)
-    };
-    let target = role_of(target_id).ok_or_else(|| AppError::not_found("There is no such user."))?;
-    let actor = match actor_id {
-        Some(id) => role_of(id).unwrap_or(Role::None),
+    let rows = users::lock_role_rows(tx.exec(), actor_id.unwrap_or(-1), target_id, now_seconds()).await?;
+    let row_of = |id: i64| rows.iter().find(|row| row.id == id);
+    let target = row_of(target_id)
+        .map(|row| row.role)
+        .ok_or_else(|| AppError::not_found("There is no such user."))?;
+    let actor = match actor_id.map(row_of) {
+        Some(Some(row)) if row.disabled => return Err(AppError::new(ErrorKind::Forbidden, MSG_DISABLED)),
+        Some(row) => row.map_or(Role::None, |row| row.role),
         None => Role::Owner,
     };
-    let owners =
-        i64::try_from(rows.iter().filter(|(_, role)| *role == Role::Owner).count()).unwrap_or(i64::MAX);
+    let other_owners = rows
+        .iter()
+        .filter(|row| row.role == Role::Owner && !row.disabled && row.id != target_id)
+        .count();
     Ok(Roles {
         target,
         actor,
-        owners,
+        other_owners: i64::try_from(other_owners).unwrap_or(i64::MAX),
     })
+}
+
+/// The id of the admin acting (`None`: the operator on the command line). A signed-in
+/// admin needs a recent authentication for the actions that change what a user can do
+/// (`recent`): a stolen admin session alone does not get that far.
+fn acting_admin(ctx: &RequestCtx, recent: bool) -> Result<Option<i64>, AppError> {
+    match ctx.actor(Role::Admin)? {
+        Actor::User(auth) => {
+            if recent {
+                ctx.require_recent()?;
+            }
+            Ok(Some(auth.user.id))
+        }
+        Actor::Operator => Ok(None),
+    }
 }
 
 /// The target of an admin action, read (and on PostgreSQL locked, with the owners) in
@@ -210,14 +254,11 @@ async fn checked_target(
     action: AdminAction,
     target_id: i64,
 ) -> Result<(Option<i64>, users::UserRow), AppError> {
-    let actor_id = match ctx.actor(Role::Admin)? {
-        Actor::User(auth) => Some(auth.user.id),
-        Actor::Operator => None,
-    };
+    let actor_id = acting_admin(ctx, action.needs_recent_authentication())?;
     let Roles {
         target: target_role,
         actor: actor_role,
-        owners,
+        other_owners,
     } = lock_roles(tx, actor_id, target_id).await?;
     may_act(
         action,
@@ -225,7 +266,7 @@ async fn checked_target(
         actor_role,
         target_id,
         target_role,
-        owners,
+        other_owners,
     )?;
     let target = users::find_by_id(tx.exec(), target_id)
         .await?
@@ -238,6 +279,7 @@ async fn checked_target(
 pub async fn sign_out_everywhere(ctx: &RequestCtx, target_id: i64) -> Result<(String, u64), AppError> {
     let mut tx = ctx.state.db.begin().await?;
     let (actor_id, target) = checked_target(&mut tx, ctx, AdminAction::SignOut, target_id).await?;
+    users::bump_credentials(tx.exec(), target.id).await?;
     let ended = db::sessions::delete_for_user_except(tx.exec(), target.id, None).await?;
     let detail = format!("all sessions ({ended}), {}", by(actor_id));
     let event = by_actor(AuditKind::SessionRevoked, &target, actor_id, &detail);
@@ -324,10 +366,11 @@ pub async fn set_disabled(
     )
     .await?;
     let (kind, ended) = match disabled {
-        Some(_) => (
-            AuditKind::AccountDisabled,
-            db::sessions::delete_for_user_except(tx.exec(), target_id, None).await?,
-        ),
+        Some(_) => {
+            users::bump_credentials(tx.exec(), target_id).await?;
+            let ended = db::sessions::delete_for_user_except(tx.exec(), target_id, None).await?;
+            (AuditKind::AccountDisabled, ended)
+        }
         None => (AuditKind::AccountEnabled, 0),
     };
     let mut detail = match disabled {
@@ -376,15 +419,12 @@ fn refusal(reason: RoleRefusal) -> AppError {
 /// changes at once (the last two owners demoting each other) can never leave the site
 /// without an owner.
 pub async fn change_role(ctx: &RequestCtx, target_id: i64, new_role: Role) -> Result<RoleChanged, AppError> {
-    let actor_id = match ctx.actor(Role::Admin)? {
-        Actor::User(auth) => Some(auth.user.id),
-        Actor::Operator => None,
-    };
+    let actor_id = acting_admin(ctx, true)?;
     let mut tx = ctx.state.db.begin().await?;
     let Roles {
         target: target_role,
         actor: actor_role,
-        owners,
+        other_owners,
     } = lock_roles(&mut tx, actor_id, target_id).await?;
     let change = RoleChange {
         actor_id: actor_id.unwrap_or(-1),
@@ -392,7 +432,7 @@ pub async fn change_role(ctx: &RequestCtx, target_id: i64, new_role: Role) -> Re
         target_id,
         target_role,
         new_role,
-        owners,
+        other_owners,
     };
     change.check().map_err(refusal)?;
     let target = users::find_by_id(tx.exec(), target_id)
@@ -427,14 +467,8 @@ pub async fn change_role(ctx: &RequestCtx, target_id: i64, new_role: Role) -> Re
 /// counter of the username, its trusted devices' included, is forgotten, and the
 /// unlock is recorded. Answers a sentence saying what happened.
 pub async fn unlock(ctx: &RequestCtx, target_id: i64) -> Result<String, AppError> {
-    let actor_id = match ctx.actor(Role::Admin)? {
-        Actor::User(auth) => Some(auth.user.id),
-        Actor::Operator => None,
-    };
     let mut tx = ctx.state.db.begin().await?;
-    let target = users::find_by_id(tx.exec(), target_id)
-        .await?
-        .ok_or_else(|| AppError::not_found("There is no such user."))?;
+    let (actor_id, target) = checked_target(&mut tx, ctx, AdminAction::Unlock, target_id).await?;
     let lifted = throttle::unlock(tx.exec(), &target.username_key).await?;
     let event = by_actor(AuditKind::Unlocked, &target, actor_id, by(actor_id));
     audit::record(tx.exec(), &ctx.client, event).await?;

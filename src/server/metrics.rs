@@ -41,6 +41,10 @@ pub const HASH_WAIT_SECONDS: &str = "gatehouse_password_hash_wait_seconds";
 pub const HASH_QUEUE: &str = "gatehouse_password_hash_queue";
 /// Audit events written, by kind.
 pub const AUDIT_EVENTS: &str = "gatehouse_audit_events_total";
+/// Breached-password checks that could not say (the password was allowed), by reason.
+pub const BREACHED_CHECK_FAILURES: &str = "gatehouse_breached_check_failures_total";
+/// Queued messages this instance could not open with its keys (kept for another).
+pub const MAIL_UNDECRYPTABLE: &str = "gatehouse_mail_undecryptable";
 
 /// The bearer token `/metrics` answers to. Its value is never printed.
 #[derive(Clone)]
@@ -128,6 +132,10 @@ fn describe() {
     );
     metrics::describe_gauge!(HASH_QUEUE, "Password hashes waiting for a hashing thread.");
     metrics::describe_counter!(AUDIT_EVENTS, "Audit events written, by kind.");
+    metrics::describe_counter!(
+        BREACHED_CHECK_FAILURES,
+        "Breached-password checks that could not say, so the password was allowed, by reason."
+    );
 }
 
 /// A sign-in attempt's result. `method`: `password`, `passkey`, `two_factor`, `signup`,
@@ -270,17 +278,31 @@ pub async fn scrape(State(state): State<AppState>, headers: HeaderMap) -> Respon
         cache.misses(),
     );
     let queued = match state.db.conn().await {
-        Ok(mut conn) => db::email::queue_length(conn.exec()).await,
+        Ok(mut conn) => match db::email::queue_length(conn.exec()).await {
+            Ok(length) => db::email::undecryptable(conn.exec())
+                .await
+                .map(|stuck| (length, stuck)),
+            Err(err) => Err(err),
+        },
         Err(err) => Err(err),
     };
     match queued {
-        Ok(length) => own(
-            &mut text,
-            "gatehouse_mail_queue_length",
-            "gauge",
-            "Messages waiting to be sent.",
-            u64::try_from(length).unwrap_or(0),
-        ),
+        Ok((length, undecryptable)) => {
+            own(
+                &mut text,
+                "gatehouse_mail_queue_length",
+                "gauge",
+                "Messages waiting to be sent.",
+                u64::try_from(length).unwrap_or(0),
+            );
+            own(
+                &mut text,
+                MAIL_UNDECRYPTABLE,
+                "gauge",
+                "Queued messages an instance could not open with its keys, waiting for one that can.",
+                u64::try_from(undecryptable).unwrap_or(0),
+            );
+        }
         Err(err) => tracing::warn!(error = %err, "mail queue length unavailable"),
     }
     (

@@ -5,7 +5,11 @@ use crate::{
     model::{AccountOverview, AppError, AuditKind, Role, SessionInfo},
     server::{
         audit::{self, Event},
-        auth::accounts::{self, AfterPasswordChange},
+        auth::{
+            accounts::{self, AfterPasswordChange},
+            sessions::{self, How},
+            throttle,
+        },
         context::RequestCtx,
         db::{self, now_seconds, users},
     },
@@ -32,7 +36,8 @@ pub async fn sessions(ctx: &RequestCtx) -> Result<Vec<SessionInfo>, AppError> {
 
 /// Ends one of the user's sessions by its handle. Another user's handle (or one that
 /// does not exist) is a 404: the answer never says whose a handle is. Ending the current
-/// session signs this browser out. Returns whether it was the current one.
+/// session signs this browser out; ending another needs a recent authentication (a
+/// stolen session must not sign its owner out). Returns whether it was the current one.
 pub async fn revoke(ctx: &RequestCtx, handle: &str) -> Result<bool, AppError> {
     let auth = ctx.user()?;
     let handle = handle.trim();
@@ -40,6 +45,9 @@ pub async fn revoke(ctx: &RequestCtx, handle: &str) -> Result<bool, AppError> {
     let not_found = || AppError::not_found("That session does not exist, or has already ended.");
     if !well_formed {
         return Err(not_found());
+    }
+    if handle != auth.session_handle {
+        ctx.require_recent()?;
     }
     let mut tx = ctx.state.db.begin().await?;
     if !db::sessions::delete_by_handle(tx.exec(), auth.user.id, handle).await? {
@@ -56,18 +64,20 @@ pub async fn revoke(ctx: &RequestCtx, handle: &str) -> Result<bool, AppError> {
     Ok(current)
 }
 
-/// Ends every session of the user but this one; returns how many.
+/// Signs out everywhere else (recent authentication): every other session of the user
+/// ends, and so does anything issued before now — pending sign-ins, and a sign-in whose
+/// password check is still running (the credentials version goes up). This browser's
+/// session is replaced by a new one (a copy of its token elsewhere stops working too),
+/// which keeps its confirmation time. Returns how many other sessions ended.
 pub async fn revoke_others(ctx: &RequestCtx) -> Result<u64, AppError> {
-    let auth = ctx.user()?;
+    let auth = ctx.require_recent()?;
     let mut tx = ctx.state.db.begin().await?;
+    let version = users::bump_credentials(tx.exec(), auth.user.id).await?;
     let ended = db::sessions::delete_for_user_except(tx.exec(), auth.user.id, Some(&auth.session_id)).await?;
-    if ended > 0 {
-        let detail = format!("all other sessions ({ended})");
-        let event =
-            Event::about(AuditKind::SessionRevoked, auth.user.id, &auth.user.username).detail(&detail);
-        audit::record(tx.exec(), &ctx.client, event).await?;
-    }
-    tx.commit().await?;
+    let detail = format!("all other sessions ({ended})");
+    let event = Event::about(AuditKind::SessionRevoked, auth.user.id, &auth.user.username).detail(&detail);
+    audit::record(tx.exec(), &ctx.client, event).await?;
+    sessions::start(tx, ctx, &auth.user, How::SignOutEverywhere, version).await?;
     Ok(ended)
 }
 
@@ -111,6 +121,18 @@ async fn own_row(ctx: &RequestCtx) -> Result<users::UserRow, AppError> {
         .ok_or_else(AppError::unauthorized)
 }
 
+/// What a password change and a deletion need besides the current password (SPEC §14,
+/// "What counts as a recent authentication"): typing the password proves only the
+/// password. An account with a second factor (or without a password) needs a recent
+/// authentication that passed every factor — `/reauth` — within the window.
+fn require_every_factor(ctx: &RequestCtx, user: &users::UserRow) -> Result<(), AppError> {
+    let auth = ctx.user()?;
+    if auth.two_factor || user.password_hash.is_none() {
+        ctx.require_recent()?;
+    }
+    Ok(())
+}
+
 /// Changes (or, for an account that has none, sets) the password. Every session of the
 /// user ends; this browser gets a new one.
 pub async fn change_password(
@@ -119,15 +141,16 @@ pub async fn change_password(
     new: &SecretString,
 ) -> Result<(), AppError> {
     let user = own_row(ctx).await?;
+    require_every_factor(ctx, &user)?;
     let name = Username::parse(&user.username).map_err(|e| AppError::bad_request(e.to_string()))?;
     let password = accounts::new_password(ctx, new, &name, "new_password").await?;
-    // The current password proves it is the account's holder; an account without one
-    // needs a recent sign-in (or a confirmation on /reauth) to get one.
     let detail = if user.password_hash.is_some() {
-        accounts::confirm_password(ctx, &user, current, "current_password").await?;
+        let attempts = accounts::confirm_password(ctx, &user, current, "current_password").await?;
+        let mut conn = ctx.state.db.conn().await?;
+        throttle::succeeded(conn.exec(), &attempts).await?;
         "changed on the settings page"
     } else {
-        ctx.require_recent()?;
+        throttle::password_work(ctx, user.id).await?;
         "set on the settings page"
     };
     let user = user.to_session_user();
@@ -136,24 +159,21 @@ pub async fn change_password(
 }
 
 /// Deletes the account: sessions, links and the user in one transaction; the audit
-/// trail keeps a row with the username. Needs the password, or — for an account without
-/// one — a recent sign-in (or a confirmation on /reauth).
+/// trail keeps a row with the username. Needs the password, and — for an account with a
+/// second factor or without a password — a recent authentication.
 pub async fn delete_account(ctx: &RequestCtx, password: &SecretString) -> Result<(), AppError> {
     let user = own_row(ctx).await?;
+    require_every_factor(ctx, &user)?;
     if user.password_hash.is_some() {
-        accounts::confirm_password(ctx, &user, password, "password").await?;
-    } else {
-        ctx.require_recent()?;
+        let attempts = accounts::confirm_password(ctx, &user, password, "password").await?;
+        let mut conn = ctx.state.db.conn().await?;
+        throttle::succeeded(conn.exec(), &attempts).await?;
     }
     let mut tx = ctx.state.db.begin().await?;
     // The last owner can't leave: read (and on PostgreSQL lock) the owners in the same
     // transaction, so two owners deleting themselves at once can't both go.
-    let rows = users::lock_role_rows(tx.exec(), user.id, user.id).await?;
-    let owners = rows.iter().filter(|(_, role)| *role == Role::Owner).count();
-    let is_owner = rows
-        .iter()
-        .any(|(id, role)| *id == user.id && *role == Role::Owner);
-    if is_owner && owners <= 1 {
+    let roles = crate::server::admin::lock_roles(&mut tx, Some(user.id), user.id).await?;
+    if roles.target == Role::Owner && roles.other_owners == 0 {
         return Err(AppError::conflict(
             "You are the last owner. Make someone else an owner before deleting your account.",
         ));

@@ -474,11 +474,7 @@ async fn a_new_address_replaces_the_old_only_once_verified(backend: Backend) {
     .await;
     let _ = sign_up_with_email(&app, "bob", "bob@example.com").await;
 
-    // Another account's address (in any case) is refused; so is junk.
-    let taken = app
-        .call_with(&client, "change_email", &[("email", "BOB@example.com")])
-        .await;
-    assert_eq!(error_of(taken, StatusCode::CONFLICT).await, MSG_EMAIL_TAKEN);
+    // Junk is refused.
     let junk = app
         .call_with(&client, "change_email", &[("email", "not-an-address")])
         .await;
@@ -551,6 +547,91 @@ async fn a_new_address_replaces_the_old_only_once_verified(backend: Backend) {
         .call_with(&client, "change_email", &[("email", "third@example.com")])
         .await;
     assert_eq!(stale.status(), StatusCode::FORBIDDEN);
+}
+
+/// The change form tells nobody whether an address has an account: another account's
+/// address gets the same answer, and the same page afterwards, as a free one; that
+/// account's owner is told instead of being sent a link, and no link reaches them.
+async fn an_address_of_another_account_gets_the_answer_of_a_free_one(backend: Backend) {
+    let Some((app, sink)) = app_with_sink(backend, &[]).await else {
+        return;
+    };
+    let _bob = sign_up_with_email(&app, "bob", "bob@example.com").await;
+    let token = sink
+        .wait_for_message("bob@example.com", VERIFY)
+        .await
+        .token("/verify-email")
+        .expect("token");
+    expect_status(
+        app.call_with(&new_client(), "verify_email", &[("token", &token)])
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    let ada = sign_up_with_email(&app, "ada", "ada@example.com").await;
+    let carol = sign_up_with_email(&app, "carol", "carol@example.com").await;
+    sink.wait_for(3).await;
+
+    // The same question, for a taken address and a free one, by two accounts alike.
+    let mut answers = Vec::new();
+    for (client, address) in [(&ada, "BOB@example.com"), (&carol, "free@example.com")] {
+        let json = app.call_with(client, "change_email", &[("email", address)]).await;
+        let json = (json.status(), json.text().await.expect("body"));
+        let form = app
+            .post_form_with(client, "/api/change_email", &[("email", address)])
+            .await;
+        let form = (form.status(), location(&form));
+        let account: Value = serde_json::from_str(
+            &expect_status(app.call_with(client, "account", &[]).await, StatusCode::OK).await,
+        )
+        .expect("json");
+        let pending = account["email"]["pending"]
+            .as_str()
+            .unwrap_or_default()
+            .to_lowercase();
+        answers.push((json, form, pending == address.to_lowercase()));
+    }
+    assert_eq!(answers[0], answers[1], "taken vs free");
+    assert_eq!(answers[0].0 .0, StatusCode::OK);
+
+    // The owner of the taken address is told; the link goes only to the free one.
+    let notice = sink
+        .wait_for_message("bob@example.com", "Someone tried to use your e-mail address")
+        .await;
+    assert!(notice.link("/verify-email").is_none());
+    sink.wait_for_message("free@example.com", "Confirm your new e-mail address")
+        .await;
+    assert!(sink
+        .messages()
+        .iter()
+        .filter(|m| m.to.iter().any(|to| to.contains("bob@example.com")))
+        .all(|m| m.link("/verify-email").is_none() || m.subject() == VERIFY));
+    // A resend of the waiting change tells the owner again, and sends no link either.
+    expect_status(
+        app.call_with(&ada, "resend_verification", &[]).await,
+        StatusCode::OK,
+    )
+    .await;
+    let notices = || {
+        sink.messages()
+            .iter()
+            .filter(|m| m.subject() == "Someone tried to use your e-mail address")
+            .count()
+    };
+    for _ in 0..100 {
+        if notices() >= 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Ada asked twice (the JSON call and the form), then once more.
+    assert_eq!(notices(), 3);
+    // Bob keeps his address.
+    assert_eq!(
+        app.scalar("SELECT COUNT(*) FROM users WHERE email_key = 'bob@example.com' AND username = 'bob'")
+            .await,
+        1
+    );
 }
 
 async fn a_message_queued_before_a_restart_is_sent_after_it(backend: Backend) {
@@ -659,6 +740,74 @@ async fn mail_is_rate_limited_per_address_and_per_client(backend: Backend) {
     assert!(refused.headers().contains_key("retry-after"));
 }
 
+/// A stranger asking for mail to someone's address uses up the stranger's share of that
+/// address's allowance, not its owner's: the owner, from another client address, still
+/// gets a reset link, and an account's own requests from its settings always go out.
+async fn a_strangers_requests_do_not_use_up_the_owners_mail(backend: Backend) {
+    let vars = [
+        ("GATEHOUSE_RATE_MAIL_ADDRESS", "2/1h"),
+        ("GATEHOUSE_TRUST_PROXY", "true"),
+    ];
+    let Some((app, sink)) = app_with_sink(backend, &vars).await else {
+        return;
+    };
+    let _ = app.signed_up_with_new_client("ada").await;
+    verified_address(&app, "ada", "ada@example.com").await;
+    let forgot_from = |ip: &'static str| {
+        let app = &app;
+        async move {
+            let response = new_client()
+                .post(app.url("/api/forgot_password"))
+                .header("accept", "application/json")
+                .header("origin", &app.origin)
+                .header("x-forwarded-for", ip)
+                .form(&[("login", "ada")])
+                .send()
+                .await
+                .expect("POST");
+            expect_status(response, StatusCode::OK).await;
+        }
+    };
+    // A stranger asks four times: two links go out, then the stranger's share is spent.
+    for _ in 0..4 {
+        forgot_from("203.0.113.9").await;
+    }
+    sink.wait_for(2).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(sink.messages().len(), 2);
+    // The owner, from home, still gets one.
+    forgot_from("198.51.100.7").await;
+    sink.wait_for(3).await;
+
+    // Bob's address waits for verification; Mallory keeps asking to put it on her
+    // account. Her share of it runs out; Bob's own resend still goes out.
+    let bob = sign_up_with_email(&app, "bob", "bob@example.com").await;
+    sink.wait_for(4).await;
+    let mallory = app.signed_up_with_new_client("mallory").await;
+    for _ in 0..2 {
+        let response = app
+            .call_with(&mallory, "change_email", &[("email", "bob@example.com")])
+            .await;
+        expect_status(response, StatusCode::OK).await;
+    }
+    let refused = app
+        .call_with(&mallory, "change_email", &[("email", "bob@example.com")])
+        .await;
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    expect_status(
+        app.call_with(&bob, "resend_verification", &[]).await,
+        StatusCode::OK,
+    )
+    .await;
+    sink.wait_for(5).await;
+    let to_bob = sink
+        .messages()
+        .iter()
+        .filter(|m| m.to.iter().any(|to| to.contains("bob@example.com")))
+        .count();
+    assert_eq!(to_bob, 2, "the sign-up link and the resend");
+}
+
 async fn sign_up_follows_the_email_setting(backend: Backend) {
     let Some((app, _sink)) = app_with_sink(backend, &[("GATEHOUSE_SIGNUP_EMAIL", "required")]).await else {
         return;
@@ -739,8 +888,10 @@ async fn notices_go_to_the_verified_address(backend: Backend) {
     expect_status(response, StatusCode::OK).await;
     sink.wait_for_message("ada@example.com", "Your password was changed")
         .await;
-    // Two-factor sign-in turned off.
+    // Two-factor sign-in turned on, then off.
     let (_, codes, _) = two_factor::enable(&app, &client).await;
+    sink.wait_for_message("ada@example.com", "Two-factor sign-in was turned on")
+        .await;
     expect_status(
         app.call_with(&client, "disable_two_factor", &[("code", &codes[0])])
             .await,
@@ -751,7 +902,7 @@ async fn notices_go_to_the_verified_address(backend: Backend) {
         .wait_for_message("ada@example.com", "Two-factor sign-in was turned off")
         .await;
     assert!(notice.text().contains("/forgot-password"));
-    assert_eq!(sink.messages().len(), 2);
+    assert_eq!(sink.messages().len(), 3);
 }
 
 async fn without_smtp_messages_go_to_the_outbox(backend: Backend) {
@@ -797,8 +948,10 @@ backend_tests!(
     twenty_resets_with_one_link_set_one_password,
     a_reset_asks_for_the_second_factor,
     a_new_address_replaces_the_old_only_once_verified,
+    an_address_of_another_account_gets_the_answer_of_a_free_one,
     a_message_queued_before_a_restart_is_sent_after_it,
     mail_is_rate_limited_per_address_and_per_client,
+    a_strangers_requests_do_not_use_up_the_owners_mail,
     starttls_never_falls_back_to_plain_text,
     sign_up_follows_the_email_setting,
     notices_go_to_the_verified_address,

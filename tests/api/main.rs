@@ -68,6 +68,7 @@ mod admin;
 mod authenticator;
 mod breached;
 mod cli;
+mod credentials;
 mod database_urls;
 mod disable;
 mod email;

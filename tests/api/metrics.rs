@@ -204,7 +204,39 @@ async fn the_mail_queue_length_is_read_from_the_database(backend: Backend) {
     assert_eq!(value(&scraped, "gatehouse_mail_queue_length"), 1.0);
 }
 
+/// Each instance is scraped at its own address, as the README says to: `/metrics` is
+/// not sent to the public URL like a page (it was, with a 308, so no scrape worked).
+async fn each_instance_is_scraped_at_its_own_address(backend: Backend) {
+    let vars = [
+        ("GATEHOUSE_METRICS_TOKEN", TOKEN),
+        (crate::helpers::TEST_PUBLIC_HOST, "localhost"),
+    ];
+    let Some(app) = crate::helpers::spawn_app_with(backend, &vars).await else {
+        return;
+    };
+    // Pages are still sent to the public URL.
+    let response = new_client()
+        .get(format!("http://{}/login", app.addr))
+        .send()
+        .await
+        .expect("GET /login");
+    assert_eq!(response.status(), StatusCode::PERMANENT_REDIRECT);
+    let by_address = format!("http://{}/metrics", app.addr);
+    let response = new_client()
+        .get(&by_address)
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .expect("GET /metrics");
+    let body = expect_status(response, StatusCode::OK).await;
+    assert!(body.contains("gatehouse_http_requests_total"), "{body}");
+    // Without the token it is still the 404 page, under any name.
+    let response = new_client().get(&by_address).send().await.expect("GET /metrics");
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+}
+
 backend_tests!(
+    each_instance_is_scraped_at_its_own_address,
     without_a_token_configured_there_is_no_route,
     a_missing_or_wrong_token_gets_a_404,
     counters_follow_requests_sign_ins_and_sessions,

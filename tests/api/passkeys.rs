@@ -674,7 +674,11 @@ async fn ten_concurrent_removals_leave_a_way_in(backend: Backend) {
         .all(|s| [StatusCode::OK, StatusCode::CONFLICT, StatusCode::NOT_FOUND].contains(s)));
 }
 
-async fn sign_in_challenges_count_towards_the_sign_in_rate(backend: Backend) {
+/// Every view of `/login` asks for a challenge (passkey autofill), so asking does not
+/// spend the client's sign-in allowance: the assertion does. Challenges have a larger
+/// allowance of their own (ten per sign-in the client is allowed), and a refused request
+/// stores nothing.
+async fn the_assertion_counts_towards_the_sign_in_rate_not_the_challenge(backend: Backend) {
     let Some(app) = spawn_app_with(
         backend,
         &[(TEST_PUBLIC_HOST, "localhost"), ("GATEHOUSE_RATE_SIGNIN", "2/1m")],
@@ -684,8 +688,42 @@ async fn sign_in_challenges_count_towards_the_sign_in_rate(backend: Backend) {
         return;
     };
     let browser = new_client();
-    login_options(&app, &browser, "").await;
-    login_options(&app, &browser, "").await;
+    for _ in 0..12 {
+        login_options(&app, &browser, "").await;
+    }
+    // Twelve views of the sign-in page later, the password still signs in …
+    app.signed_up("carol").await;
+    let response = app.login_with(&new_client(), "carol", GOOD_PASSWORD).await;
+    expect_status(response, StatusCode::OK).await;
+    // … and a passkey assertion is the second attempt of the two allowed.
+    let mut stranger = Authenticator::for_site(&app.origin);
+    let options = json_of(
+        post_json(&app, &app.client, "/auth/passkey/register/options", &json!({})).await,
+        StatusCode::OK,
+    )
+    .await;
+    stranger.create(&options);
+    let answer = passkey_sign_in(&app, &browser, &mut stranger, 0).await;
+    assert_eq!(answer.status(), StatusCode::UNAUTHORIZED);
+    let refused = passkey_sign_in(&app, &browser, &mut stranger, 0).await;
+    assert!(refused.headers().contains_key(header::RETRY_AFTER));
+    let body = json_of(refused, StatusCode::TOO_MANY_REQUESTS).await;
+    assert!(body["error"].as_str().is_some_and(|e| !e.is_empty()), "{body}");
+}
+
+async fn challenges_have_an_allowance_of_their_own(backend: Backend) {
+    let Some(app) = spawn_app_with(
+        backend,
+        &[(TEST_PUBLIC_HOST, "localhost"), ("GATEHOUSE_RATE_SIGNIN", "1/1m")],
+    )
+    .await
+    else {
+        return;
+    };
+    let browser = new_client();
+    for _ in 0..10 {
+        login_options(&app, &browser, "").await;
+    }
     let refused = post_json(&app, &browser, "/auth/passkey/login/options", &json!({})).await;
     assert!(refused.headers().contains_key(header::RETRY_AFTER));
     let body = json_of(refused, StatusCode::TOO_MANY_REQUESTS).await;
@@ -693,7 +731,7 @@ async fn sign_in_challenges_count_towards_the_sign_in_rate(backend: Backend) {
     assert_eq!(
         app.scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM passkey_challenges")
             .await,
-        2,
+        10,
         "a refused request stores nothing"
     );
 }
@@ -799,7 +837,8 @@ backend_tests!(
     the_last_way_to_sign_in_cannot_be_removed,
     ten_concurrent_removals_leave_a_way_in,
     a_provider_can_go_when_a_passkey_stays,
-    sign_in_challenges_count_towards_the_sign_in_rate,
+    the_assertion_counts_towards_the_sign_in_rate_not_the_challenge,
+    challenges_have_an_allowance_of_their_own,
     an_ip_address_site_has_no_passkeys,
     other_host_names_are_sent_to_the_public_url,
 );

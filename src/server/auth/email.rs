@@ -25,7 +25,6 @@ use crate::{
             users::{self, UserRow},
             Db, Exec, Tx,
         },
-        http::client::ClientInfo,
         mail::{self, Template},
     },
 };
@@ -65,33 +64,79 @@ async fn client_allowance(ex: Exec<'_>, ctx: &RequestCtx) -> Result<(), AppError
         .or_refuse()
 }
 
-/// Allowance of a recipient address (`GATEHOUSE_RATE_MAIL_ADDRESS`).
+/// How many times `GATEHOUSE_RATE_MAIL_ADDRESS` an address may get in all from people
+/// who are not its account's signed-in owner.
+const ADDRESS_CAP_FACTOR: u32 = 5;
+
+/// Who asks for mail to an address.
+#[derive(Clone, Copy, Debug)]
+enum Requester {
+    /// Anyone, signed out (`/forgot-password`): counted by their client address.
+    Anyone,
+    /// The signed-in account the mail is about, from its settings (or its sign-up).
+    Account(i64),
+}
+
+/// Allowance of a recipient address. Each requester has an allowance of their own for
+/// the address (`GATEHOUSE_RATE_MAIL_ADDRESS`), so nobody can spend a victim's: a
+/// stranger sending reset links to an address uses up the stranger's share, not its
+/// owner's. Requests by anyone share a larger cap for the address (five times the rate)
+/// that bounds the mail it gets from many addresses; the account's own requests from its
+/// settings are not held to that cap, so they always go out.
 async fn recipient_allowance(
-    ex: Exec<'_>,
-    client: &ClientInfo,
-    rate: crate::server::config::Rate,
+    tx: &mut Tx,
+    ctx: &RequestCtx,
     email: &str,
+    requester: Requester,
 ) -> anyhow::Result<Verdict> {
-    let key = format!("mail-to:{}", users::email_key(email));
-    throttle::take_from(ex, client, &key, rate, "mail rate limit for a recipient").await
+    let rate = ctx.state.config.rate_mail_address;
+    let address = users::email_key(email);
+    let own_key = match requester {
+        Requester::Account(user_id) => format!("mail-to:{address}|user:{user_id}"),
+        Requester::Anyone => match ctx.client.throttle_key() {
+            Some(client) => format!("mail-to:{address}|{client}"),
+            None => format!("mail-to:{address}|anyone"),
+        },
+    };
+    let detail = "mail rate limit for a recipient";
+    let verdict = throttle::take_from(tx.exec(), &ctx.client, &own_key, rate, detail).await?;
+    if verdict != Verdict::Allowed || matches!(requester, Requester::Account(_)) {
+        return Ok(verdict);
+    }
+    let cap = crate::server::config::Rate {
+        count: rate.count.saturating_mul(ADDRESS_CAP_FACTOR),
+        per: rate.per,
+    };
+    let key = format!("mail-to:{address}");
+    throttle::take_from(tx.exec(), &ctx.client, &key, cap, "mail cap of a recipient").await
 }
 
 /// Makes a link for `user` of `purpose` to `email`, queues its message and records it,
 /// in `tx`. Answers `false` (nothing sent) when the recipient's allowance is used up.
+///
+/// A new address that belongs to another account gets no link: its owner gets a notice
+/// that someone tried to use it, and everything else happens as for a free address (the
+/// link is made and recorded, and nobody will ever hold it), so what the asker sees
+/// says nothing about whether the address has an account.
 async fn send_link(
     tx: &mut Tx,
     ctx: &RequestCtx,
     user: (i64, &str),
     purpose: Purpose,
     email: &str,
+    requester: Requester,
 ) -> Result<bool, AppError> {
     let state = &ctx.state;
     let (user_id, username) = user;
-    if recipient_allowance(tx.exec(), &ctx.client, state.config.rate_mail_address, email).await?
-        != Verdict::Allowed
-    {
+    if recipient_allowance(tx, ctx, email, requester).await? != Verdict::Allowed {
         return Ok(false);
     }
+    let taken_by = match purpose {
+        Purpose::Change => users::find_by_email_key(tx.exec(), &users::email_key(email))
+            .await?
+            .filter(|other| other.id != user_id),
+        Purpose::Verify | Purpose::Reset => None,
+    };
     let token = SessionToken::generate();
     let now = now_seconds();
     let (path, lifetime) = match purpose {
@@ -127,11 +172,30 @@ async fn send_link(
             link: &link,
         },
     };
-    mail::queue(tx.exec(), state, email, &template).await?;
-    let (kind, detail) = match purpose {
-        Purpose::Verify => (AuditKind::EmailVerificationSent, "address on the account"),
-        Purpose::Change => (AuditKind::EmailVerificationSent, "new address"),
-        Purpose::Reset => (AuditKind::PasswordResetRequested, "link sent"),
+    let (kind, detail) = match (purpose, &taken_by) {
+        (Purpose::Change, Some(owner)) => {
+            // The owner of the address hears of it (only when it is verified theirs).
+            if let Some(to) = owner.verified_email() {
+                let notice = Template::AddressInUse {
+                    username: &owner.username,
+                    email: to,
+                    at: now,
+                };
+                mail::queue(tx.exec(), state, to, &notice).await?;
+            }
+            (
+                AuditKind::EmailVerificationSent,
+                "new address belongs to another account: its owner was told instead",
+            )
+        }
+        _ => {
+            mail::queue(tx.exec(), state, email, &template).await?;
+            match purpose {
+                Purpose::Verify => (AuditKind::EmailVerificationSent, "address on the account"),
+                Purpose::Change => (AuditKind::EmailVerificationSent, "new address"),
+                Purpose::Reset => (AuditKind::PasswordResetRequested, "link sent"),
+            }
+        }
     };
     audit::record(
         tx.exec(),
@@ -152,22 +216,56 @@ pub async fn notify(tx: &mut Tx, ctx: &RequestCtx, user_id: i64, notice: Notice<
     };
     let username = user.username.as_str();
     let at = now_seconds();
+    let device = crate::server::user_agent::describe(ctx.client.user_agent.as_deref());
+    let ip = ctx.client.ip.as_deref().unwrap_or("unknown");
+    // A name the user typed (a passkey's) reaches the message without the characters
+    // that could make it read as something else.
+    let shown_name;
     let template = match notice {
         Notice::PasswordChanged => Template::PasswordChanged { username, at },
         Notice::TwoFactorOff => Template::TwoFactorOff { username, at },
-        Notice::PasskeyAdded { name } => Template::PasskeyAdded { username, name, at },
+        Notice::TwoFactorOn => Template::TwoFactorOn { username, at },
+        Notice::RecoveryCodesRegenerated => Template::RecoveryCodesRegenerated { username, at },
+        Notice::PasskeyAdded { name } => {
+            shown_name = crate::domain::strip_invisible(name);
+            Template::PasskeyAdded {
+                username,
+                name: &shown_name,
+                at,
+            }
+        }
+        Notice::ProviderLinked { provider } => Template::ProviderLinked {
+            username,
+            provider: provider.label(),
+            at,
+        },
+        Notice::NewDevice => Template::NewDevice {
+            username,
+            device: &device,
+            ip,
+            at,
+        },
     };
     mail::queue(tx.exec(), &ctx.state, to, &template).await?;
     Ok(())
 }
 
-/// A security notice (the e-mail change notice goes to the old address, from
-/// [`verify`]).
+/// A security notice to the account's verified address (the e-mail change notice goes
+/// to the old address, from [`verify`]).
 #[derive(Clone, Copy, Debug)]
 pub enum Notice<'a> {
     PasswordChanged,
     TwoFactorOff,
-    PasskeyAdded { name: &'a str },
+    TwoFactorOn,
+    RecoveryCodesRegenerated,
+    PasskeyAdded {
+        name: &'a str,
+    },
+    ProviderLinked {
+        provider: crate::model::Provider,
+    },
+    /// A sign-in from this request's browser, which had not signed in to the account.
+    NewDevice,
 }
 
 /// The address a new account gives at sign-up, checked against the configuration.
@@ -191,7 +289,8 @@ pub async fn after_signup(
     username: &str,
     email: &str,
 ) -> Result<(), AppError> {
-    send_link(tx, ctx, (user_id, username), Purpose::Verify, email).await?;
+    let requester = Requester::Account(user_id);
+    send_link(tx, ctx, (user_id, username), Purpose::Verify, email, requester).await?;
     Ok(())
 }
 
@@ -245,7 +344,8 @@ async fn request_reset(ctx: &RequestCtx, login: &str) -> Result<(), AppError> {
         tx.commit().await?;
         return Ok(());
     };
-    send_link(&mut tx, ctx, (user.id, &user.username), Purpose::Reset, &email).await?;
+    let user_ref = (user.id, user.username.as_str());
+    send_link(&mut tx, ctx, user_ref, Purpose::Reset, &email, Requester::Anyone).await?;
     tx.commit().await?;
     ctx.state.mailer.wake();
     Ok(())
@@ -320,6 +420,7 @@ pub async fn reset_password(
         return Err(link_invalid());
     };
     users::set_password_hash(tx.exec(), user_id, &hash, now).await?;
+    let version = users::bump_credentials(tx.exec(), user_id).await?;
     db::sessions::delete_for_user_except(tx.exec(), user_id, None).await?;
     throttle::unlock(tx.exec(), &user.username_key).await?;
     db::email::spend_all(tx.exec(), user_id, Purpose::Reset, now).await?;
@@ -328,7 +429,7 @@ pub async fn reset_password(
     let event = Event::about(AuditKind::PasswordReset, user.id, &user.username);
     audit::record(tx.exec(), &ctx.client, event).await?;
     notify(&mut tx, ctx, user.id, Notice::PasswordChanged).await?;
-    sessions::start(tx, ctx, &user.to_session_user(), How::PasswordReset).await?;
+    sessions::start(tx, ctx, &user.to_session_user(), How::PasswordReset, version).await?;
     state.mailer.wake();
     tracing::info!(user_id = user.id, "password reset by e-mail");
     Ok(())
@@ -413,24 +514,34 @@ pub async fn state_of(ex: Exec<'_>, user: &UserRow) -> Result<EmailState, AppErr
     })
 }
 
-/// Sends the verification link again: for the unverified address on the account, or
-/// for a new address waiting to replace the verified one.
+/// Sends the verification link again: for a new address waiting to replace the current
+/// one, or else for the unverified address on the account.
 pub async fn resend(ctx: &RequestCtx) -> Result<(), AppError> {
     let user = own_row(ctx).await?;
     let mut tx = ctx.state.db.begin().await?;
-    let (purpose, email) = match (&user.email, user.email_verified_at) {
-        (Some(email), None) => (Purpose::Verify, email.clone()),
-        _ => match db::email::pending_change(tx.exec(), user.id, now_seconds()).await? {
-            Some(pending) => (Purpose::Change, pending),
-            None => {
-                return Err(AppError::bad_request(
-                    "There is no address waiting to be verified.",
-                ))
-            }
-        },
+    // The newest intent first: a new address waiting to replace the current one.
+    let pending = db::email::pending_change(tx.exec(), user.id, now_seconds()).await?;
+    let (purpose, email) = match (pending, &user.email, user.email_verified_at) {
+        (Some(pending), _, _) => (Purpose::Change, pending),
+        (None, Some(email), None) => (Purpose::Verify, email.clone()),
+        (None, _, _) => {
+            return Err(AppError::bad_request(
+                "There is no address waiting to be verified.",
+            ))
+        }
     };
     client_allowance(tx.exec(), ctx).await?;
-    if !send_link(&mut tx, ctx, (user.id, &user.username), purpose, &email).await? {
+    let requester = Requester::Account(user.id);
+    if !send_link(
+        &mut tx,
+        ctx,
+        (user.id, &user.username),
+        purpose,
+        &email,
+        requester,
+    )
+    .await?
+    {
         tx.commit().await?;
         return Err(AppError::too_many_attempts(3600));
     }
@@ -439,54 +550,33 @@ pub async fn resend(ctx: &RequestCtx) -> Result<(), AppError> {
     Ok(())
 }
 
-/// What changing the address came to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Changed {
-    /// The address on the account was replaced (it had none, or an unverified one); a
-    /// link verifies the new one.
-    Replaced,
-    /// The verified address stays until the new one is verified through its link.
-    Pending,
-}
-
-/// Changes the address (recent authentication). A verified address is replaced only
-/// once the new one is verified; an unverified one (or none) is replaced at once.
-pub async fn change(ctx: &RequestCtx, typed: &str) -> Result<Changed, AppError> {
-    let auth = ctx.require_recent()?;
+/// Changes the address (recent authentication): the new address replaces the current
+/// one only once it is verified through the link sent to it. The answer (and what the
+/// settings page shows afterwards) is the same whether or not the new address belongs to
+/// another account: that account's owner gets a notice instead of the link, so the form
+/// tells nobody which addresses have accounts. Limited per client address before
+/// anything is looked up.
+pub async fn change(ctx: &RequestCtx, typed: &str) -> Result<(), AppError> {
+    ctx.require_recent()?;
     let email = EmailAddress::parse(typed).map_err(|e| AppError::bad_request(e.to_string()))?;
     let user = own_row(ctx).await?;
     let mut tx = ctx.state.db.begin().await?;
-    let now = now_seconds();
-    if let Some(other) = users::find_by_email_key(tx.exec(), email.key()).await? {
-        if other.id != user.id {
-            return Err(AppError::conflict(MSG_EMAIL_TAKEN));
-        }
-        if user.email_verified_at.is_some() {
-            return Err(AppError::bad_request("That is your address already."));
-        }
-    }
     client_allowance(tx.exec(), ctx).await?;
-    let outcome = if user.email_verified_at.is_some() {
-        Changed::Pending
-    } else {
-        if !users::set_email(tx.exec(), user.id, Some(email.as_str()), None, now).await? {
-            return Err(AppError::conflict(MSG_EMAIL_TAKEN));
-        }
-        let event = Event::about(AuditKind::EmailChanged, auth.user.id, &auth.user.username)
-            .detail("unverified address replaced");
-        audit::record(tx.exec(), &ctx.client, event).await?;
-        Changed::Replaced
-    };
-    let purpose = match outcome {
-        Changed::Pending => Purpose::Change,
-        Changed::Replaced => Purpose::Verify,
-    };
-    if !send_link(&mut tx, ctx, (user.id, &user.username), purpose, email.as_str()).await? {
+    if user
+        .verified_email()
+        .is_some_and(|own| users::email_key(own) == email.key())
+    {
+        return Err(AppError::bad_request("That is your address already."));
+    }
+    let requester = Requester::Account(user.id);
+    let user_ref = (user.id, user.username.as_str());
+    if !send_link(&mut tx, ctx, user_ref, Purpose::Change, email.as_str(), requester).await? {
+        tx.commit().await?;
         return Err(AppError::too_many_attempts(3600));
     }
     tx.commit().await?;
     ctx.state.mailer.wake();
-    Ok(outcome)
+    Ok(())
 }
 
 /// `gatehouse user set-email`: sets the address, verified or not, with no link and no

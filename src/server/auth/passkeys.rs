@@ -159,9 +159,12 @@ async fn take_ceremony(ctx: &RequestCtx, kind: &str) -> Result<Option<passkeys::
     Ok(row.filter(|r| r.kind == kind && r.expires_at > now_seconds()))
 }
 
-/// A passkey name as typed: trimmed, not too long, no control characters.
+/// A passkey name as typed: without invisible characters (control, format and bidi
+/// characters are stripped: the name appears in lists and notices, where they could
+/// disguise it), trimmed, not too long.
 pub fn clean_name(raw: Option<&str>) -> Result<String, AppError> {
-    let name = raw.map(str::trim).unwrap_or_default();
+    let stripped = crate::domain::strip_invisible(raw.unwrap_or_default());
+    let name = stripped.trim();
     if name.is_empty() {
         return Ok(DEFAULT_NAME.to_owned());
     }
@@ -169,11 +172,6 @@ pub fn clean_name(raw: Option<&str>) -> Result<String, AppError> {
         return Err(AppError::bad_request(format!(
             "A passkey name has at most {NAME_MAX_CHARS} characters."
         )));
-    }
-    if name.chars().any(char::is_control) {
-        return Err(AppError::bad_request(
-            "A passkey name cannot contain control characters.",
-        ));
     }
     Ok(name.to_owned())
 }
@@ -310,18 +308,37 @@ struct LoginOptionsBody {
     next: Option<String>,
 }
 
-/// Starts a sign-in with a discoverable passkey (no username). Counts towards the
-/// client's sign-in allowance: each sign-in needs a fresh challenge, so this bounds them.
+/// How many challenges a client may ask for per sign-in attempt it is allowed: every
+/// view of `/login` asks for one (passkey autofill), whether or not a passkey is used.
+const OPTIONS_PER_SIGN_IN: u32 = 10;
+
+/// Starts a sign-in with a discoverable passkey (no username). Every view of `/login`
+/// asks for one, for autofill, so it does not spend the client's sign-in allowance (the
+/// assertion does, in [`login`]); an allowance of its own, ten times as large, bounds
+/// the challenges one client can have stored.
 pub async fn login_options(
     ctx: &RequestCtx,
     next: Option<&str>,
 ) -> Result<RequestChallengeResponse, AppError> {
     let webauthn = ctx.state.passkeys.get()?;
-    let mut conn = ctx.state.db.conn().await?;
-    throttle::check_client(conn.exec(), ctx, Action::SignIn)
+    if let Some(client_key) = ctx.client.throttle_key() {
+        let signin = ctx.state.config.rate_signin;
+        let rate = crate::server::config::Rate {
+            count: signin.count.saturating_mul(OPTIONS_PER_SIGN_IN),
+            per: signin.per,
+        };
+        let key = format!("passkey-options:{client_key}");
+        let mut conn = ctx.state.db.conn().await?;
+        throttle::take_from(
+            conn.exec(),
+            &ctx.client,
+            &key,
+            rate,
+            "passkey challenges for this address",
+        )
         .await?
         .or_refuse()?;
-    drop(conn);
+    }
     let (mut options, state): (RequestChallengeResponse, DiscoverableAuthentication) = webauthn
         .start_discoverable_authentication()
         .map_err(|e| AppError::from(anyhow::anyhow!("start a passkey sign-in: {e}")))?;
@@ -340,6 +357,12 @@ fn refused(message: &str) -> AppError {
 /// and the stored credential, then issues the session. Answers where to go.
 pub async fn login(ctx: &RequestCtx, credential: &PublicKeyCredential) -> Result<String, AppError> {
     let webauthn = ctx.state.passkeys.get()?;
+    // The attempt is what counts towards the client's sign-in allowance.
+    let mut conn = ctx.state.db.conn().await?;
+    throttle::check_client(conn.exec(), ctx, Action::SignIn)
+        .await?
+        .or_refuse()?;
+    drop(conn);
     let ceremony = take_ceremony(ctx, KIND_LOGIN)
         .await?
         .ok_or_else(|| refused(MSG_EXPIRED))?;
@@ -403,7 +426,9 @@ pub async fn login(ctx: &RequestCtx, credential: &PublicKeyCredential) -> Result
         // Another sign-in with this passkey moved its counter meanwhile.
         return Err(refused(MSG_NOT_VERIFIED));
     }
-    sessions::start(tx, ctx, &user.to_session_user(), How::Passkey).await?;
+    // The version read before the assertion was verified.
+    let version = user.credentials_version;
+    sessions::start(tx, ctx, &user.to_session_user(), How::Passkey, version).await?;
     Ok(LocalPath::or_profile(Some(&ceremony.detail)))
 }
 

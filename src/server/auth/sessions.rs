@@ -8,7 +8,7 @@
 //! after its own checks. [`end`] is sign-out.
 
 use crate::{
-    model::{AppError, AuditKind, ErrorKind, Provider, SessionUser, MSG_DISABLED},
+    model::{AppError, AuditKind, ErrorKind, Provider, SessionUser, MSG_DISABLED, MSG_SIGN_IN_ENDED},
     server::{
         audit::{self, Event},
         auth::device,
@@ -82,14 +82,26 @@ pub struct NewSession {
     pub expires_at: i64,
 }
 
-/// Stores a new session row for `user_id`, valid until `expires_at`, in the caller's
-/// transaction ([`start`] and, for "view as", `view_as::start` are the only callers).
+/// What a new session row holds besides its token.
+pub(super) struct Grant<'a> {
+    pub user_id: i64,
+    pub expires_at: i64,
+    /// The user's credentials version the session is issued under.
+    pub credentials_version: i64,
+    /// When its holder last passed every factor (see [`Authenticated::confirmed_at`]),
+    /// when not at its creation: the replaced session's, for a session that replaces
+    /// another; `None` for a sign-in (it is the confirmation).
+    pub confirmed_at: Option<i64>,
+    /// For a "view as" session: the admin's own session and the admin.
+    pub impersonator: Option<(&'a str, i64)>,
+}
+
+/// Stores a new session row, in the caller's transaction ([`start`] and, for "view
+/// as", `view_as::start` are the only callers).
 pub(super) async fn create(
     ex: Exec<'_>,
-    user_id: i64,
     client: &ClientInfo,
-    expires_at: i64,
-    impersonator: Option<(&str, i64)>,
+    grant: &Grant<'_>,
 ) -> anyhow::Result<NewSession> {
     let now = now_seconds();
     let token = SessionToken::generate();
@@ -102,16 +114,21 @@ pub(super) async fn create(
         &sessions::NewSession {
             id: &token.id(),
             handle: &handle,
-            user_id,
+            user_id: grant.user_id,
             created_at: now,
-            expires_at,
+            expires_at: grant.expires_at,
             ip: client.ip.as_deref(),
             user_agent: user_agent.as_deref(),
-            impersonator,
+            impersonator: grant.impersonator,
+            credentials_version: grant.credentials_version,
+            confirmed_at: grant.confirmed_at,
         },
     )
     .await?;
-    Ok(NewSession { token, expires_at })
+    Ok(NewSession {
+        token,
+        expires_at: grant.expires_at,
+    })
 }
 
 pub(super) fn seconds(d: std::time::Duration) -> i64 {
@@ -127,11 +144,15 @@ pub struct Authenticated {
     pub session_handle: String,
     /// When this session was created by a sign-in (unix seconds).
     pub signed_in_at: i64,
-    /// When its holder last proved it was them: the sign-in, or a later confirmation on
-    /// `/reauth` (unix seconds).
+    /// When its holder last passed every factor the account has: the sign-in, a later
+    /// confirmation on `/reauth`, or — for a session that replaced another (a password
+    /// change, "sign out everywhere") — the replaced session's (unix seconds).
     pub confirmed_at: i64,
     /// The user has two-factor sign-in on.
     pub two_factor: bool,
+    /// The user has a passkey: with two-factor sign-in, what `GATEHOUSE_REQUIRE_2FA`
+    /// accepts (a passkey is both factors at once).
+    pub has_passkey: bool,
     pub user: SessionUser,
     /// Set on an administrator's "view as" session: who is really there.
     pub impersonator: Option<Impersonator>,
@@ -144,6 +165,13 @@ pub struct Impersonator {
     pub username: String,
     /// The administrator's own session, which the view stands beside.
     pub session_id: String,
+}
+
+impl Authenticated {
+    /// True when the user signs in with two factors: TOTP on, or a passkey.
+    pub fn has_strong_sign_in(&self) -> bool {
+        self.two_factor || self.has_passkey
+    }
 }
 
 /// The validated session of a request, as the session layer leaves it in the request's
@@ -202,8 +230,9 @@ pub(super) fn authenticated(id: String, row: SessionWithUser) -> Authenticated {
         session_id: id,
         session_handle: row.handle,
         signed_in_at: row.created_at,
-        confirmed_at: row.reauthenticated_at.unwrap_or(0).max(row.created_at),
+        confirmed_at: row.reauthenticated_at.unwrap_or(row.created_at),
         two_factor: row.two_factor != 0,
+        has_passkey: row.has_passkey != 0,
         user: SessionUser {
             id: row.user_id,
             username: row.username,
@@ -237,6 +266,9 @@ pub enum How {
     /// A new session after a password reset by e-mail, recorded (`password_reset`) in
     /// the same transaction.
     PasswordReset,
+    /// A new session for the browser that signed every other session out, recorded
+    /// (`session_revoked`) in the same transaction.
+    SignOutEverywhere,
 }
 
 impl How {
@@ -249,25 +281,80 @@ impl How {
             How::Passkey => "passkey",
             How::PasswordChange => "password_change",
             How::PasswordReset => "password_reset",
+            How::SignOutEverywhere => "sign_out_everywhere",
         }
+    }
+
+    /// True for a sign-in to an account that existed before it (not a sign-up, nor a
+    /// session that replaced the browser's own).
+    fn is_sign_in(self) -> bool {
+        match self {
+            How::Password | How::Passkey => true,
+            How::Provider { new_account, .. } => !new_account,
+            How::SignUp | How::PasswordChange | How::PasswordReset | How::SignOutEverywhere => false,
+        }
+    }
+
+    /// True for the new session of a browser whose session was replaced by its own
+    /// action (not a sign-in): it keeps the replaced session's confirmation time.
+    fn replaces_own_session(self) -> bool {
+        matches!(self, How::PasswordChange | How::SignOutEverywhere)
     }
 }
 
 /// Completes a sign-in: the only place a session is issued. In `tx` — which holds
-/// whatever the sign-in itself wrote (a new user, a link, a password) — it ends the
-/// session the request came with (a session is never reused), stores the new one and
-/// records the sign-in; then it commits, and only once committed sets the cookie.
+/// whatever the sign-in itself wrote (a new user, a link, a password) — it re-reads the
+/// user's row under a lock, ends the session the request came with (a session is never
+/// reused), stores the new one and records the sign-in; then it commits, and only once
+/// committed sets the cookie.
 ///
 /// Every check (password, provider, second factor) happens before this call: a sign-in
-/// that is not yet complete has simply not called it.
-pub async fn start(mut tx: Tx, ctx: &RequestCtx, user: &SessionUser, how: How) -> Result<(), AppError> {
-    ensure_enabled(tx.exec(), user.id).await?;
+/// that is not yet complete has simply not called it. `credentials_version` is the
+/// user's version when those checks began (read with the user they checked): if an event
+/// raised it meanwhile — a reset, a password change, "sign out everywhere", a disable —
+/// the sign-in ends here with nothing issued.
+pub async fn start(
+    mut tx: Tx,
+    ctx: &RequestCtx,
+    user: &SessionUser,
+    how: How,
+    credentials_version: i64,
+) -> Result<(), AppError> {
+    let now = now_seconds();
+    let check = db::users::lock_for_issue(tx.exec(), user.id)
+        .await?
+        .ok_or_else(sign_in_ended)?;
+    if check.is_disabled(now) {
+        crate::server::metrics::sign_in("any", "disabled");
+        return Err(AppError::new(ErrorKind::Forbidden, MSG_DISABLED));
+    }
+    if check.credentials_version != credentials_version {
+        tracing::info!(user_id = user.id, how = ?how, "sign-in outlived by a change to the account");
+        crate::server::metrics::sign_in(how.method(), "superseded");
+        return Err(sign_in_ended());
+    }
+    let confirmed_at = match (&ctx.session, how.replaces_own_session()) {
+        (Some(replaced), true) => Some(replaced.confirmed_at),
+        _ => None,
+    };
     if let Some(presented) = &ctx.session {
         db::sessions::delete(tx.exec(), &presented.session_id).await?;
     }
     let policy = &ctx.state.config.session;
-    let expires_at = now_seconds() + seconds(policy.ttl.min(policy.absolute));
-    let created = create(tx.exec(), user.id, &ctx.client, expires_at, None).await?;
+    let grant = Grant {
+        user_id: user.id,
+        expires_at: now + seconds(policy.ttl.min(policy.absolute)),
+        credentials_version,
+        confirmed_at,
+        impersonator: None,
+    };
+    let created = create(tx.exec(), &ctx.client, &grant).await?;
+    // A sign-in from a browser that has not signed in to the account before is told to
+    // the owner (a password someone else knows shows up here).
+    let new_device = how.is_sign_in() && device::trusted(ctx, user.id).is_none();
+    if new_device {
+        super::email::notify(&mut tx, ctx, user.id, super::email::Notice::NewDevice).await?;
+    }
     let signed_up = Event::about(AuditKind::Signup, user.id, &user.username);
     let signed_in = Event::about(AuditKind::LoginSuccess, user.id, &user.username);
     match how {
@@ -284,9 +371,12 @@ pub async fn start(mut tx: Tx, ctx: &RequestCtx, user: &SessionUser, how: How) -
             }
             audit::record(tx.exec(), &ctx.client, signed_in.detail(provider.label())).await?;
         }
-        How::PasswordChange | How::PasswordReset => {}
+        How::PasswordChange | How::PasswordReset | How::SignOutEverywhere => {}
     }
     tx.commit().await?;
+    if new_device {
+        ctx.state.mailer.wake();
+    }
     ::metrics::counter!(crate::server::metrics::SESSIONS_CREATED).increment(1);
     crate::server::metrics::sign_in(how.method(), "success");
     ctx.state
@@ -298,8 +388,14 @@ pub async fn start(mut tx: Tx, ctx: &RequestCtx, user: &SessionUser, how: How) -
     Ok(())
 }
 
-/// Refuses (403, `This account is disabled.`) a user whose account is disabled. Every
-/// sign-in passes here ([`start`] calls it), after its own checks: the answer says
+/// The answer of a sign-in that something ended before it completed (an expired or
+/// superseded pending sign-in, a change to the account during the password check).
+pub fn sign_in_ended() -> AppError {
+    AppError::new(ErrorKind::Unauthorized, MSG_SIGN_IN_ENDED)
+}
+
+/// Refuses (403, `This account is disabled.`) a user whose account is disabled, before a
+/// second factor is asked for ([`start`] checks it again, under a lock): the answer says
 /// nothing to someone who does not have the credentials.
 pub async fn ensure_enabled(ex: Exec<'_>, user_id: i64) -> Result<(), AppError> {
     let disabled = db::users::find_by_id(ex, user_id)

@@ -115,6 +115,30 @@ pub async fn take_from(
     }
 }
 
+/// Counts a hash the server computes for a signed-in user — checking their password on
+/// `/reauth`, for a password change or a deletion, or hashing a first password — against
+/// the client's sign-in allowance and an allowance of the account's own of the same size
+/// (`GATEHOUSE_RATE_SIGNIN`): neither one address nor one cheap account, from however
+/// many addresses, can keep the hashing threads busy. 429 when either is used up.
+pub async fn password_work(ctx: &RequestCtx, user_id: i64) -> Result<(), AppError> {
+    let mut tx = ctx.state.db.begin().await?;
+    let mut verdict = check_client(tx.exec(), ctx, Action::SignIn).await?;
+    if verdict == Verdict::Allowed {
+        let key = format!("password-work:user:{user_id}");
+        let rate = ctx.state.config.rate_signin;
+        verdict = take_from(
+            tx.exec(),
+            &ctx.client,
+            &key,
+            rate,
+            "password checks of one account",
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    verdict.or_refuse()
+}
+
 /// The counter a sign-in attempt is kept in: the username's own, shared by every
 /// browser; or, for a browser that signed in as that user before (it holds a sealed
 /// device record, see `auth::device`), a counter of its own. An attacker's failures
@@ -192,8 +216,7 @@ pub async fn take_attempt(
 /// it is checked, in a transaction of its own (the right counter for this browser, see
 /// [`Attempts`]); 429 while locked. Gives the counter, to be told of a success.
 pub async fn attempt_for(ctx: &RequestCtx, user: &UserRow) -> Result<Attempts, AppError> {
-    let device = device::trusted(ctx, user.id);
-    let attempts = Attempts::for_username(&user.username_key, device.as_deref());
+    let attempts = attempts_of(ctx, user);
     let account = Some((user.id, user.username.as_str()));
     let max_failures = ctx.state.config.login_max_failures;
     let mut tx = ctx.state.db.begin().await?;
@@ -201,6 +224,12 @@ pub async fn attempt_for(ctx: &RequestCtx, user: &UserRow) -> Result<Attempts, A
     tx.commit().await?;
     verdict.or_refuse()?;
     Ok(attempts)
+}
+
+/// The counter this browser's attempts at `user`'s secrets are kept in.
+pub fn attempts_of(ctx: &RequestCtx, user: &UserRow) -> Attempts {
+    let device = device::trusted(ctx, user.id);
+    Attempts::for_username(&user.username_key, device.as_deref())
 }
 
 /// Forgets the attempts after a right password: the counter (and its lock) is gone.

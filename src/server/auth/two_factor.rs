@@ -13,7 +13,7 @@
 use super::{
     cookie::PrivateCookie,
     sessions::{self, How},
-    throttle,
+    throttle::{self, Attempts},
     totp::{self, TotpSecret},
 };
 use crate::{
@@ -52,17 +52,27 @@ fn seal_secret(ctx: &RequestCtx, user_id: i64, secret: &TotpSecret) -> String {
         .seal(Purpose::TotpSecret, &secret_context(user_id), secret.expose())
 }
 
+/// Opens a stored secret. One this instance cannot open (resealed by an instance with a
+/// newer key, during a rotation) is left as it is and answered with a clear 503: another
+/// instance, or this one once it has the key, can still use it.
 fn open_secret(ctx: &RequestCtx, user_id: i64, sealed: &str) -> Result<TotpSecret, AppError> {
     ctx.state
         .keys
         .open(Purpose::TotpSecret, &secret_context(user_id), sealed)
         .and_then(TotpSecret::from_bytes)
         .ok_or_else(|| {
-            AppError::from(anyhow::anyhow!(
-                "the TOTP secret of user {user_id} does not open with the server keys"
-            ))
+            tracing::error!(
+                user_id,
+                "a two-factor secret does not open with this instance's keys (is \
+                 GATEHOUSE_SECRET_KEY the same on every instance?)"
+            );
+            AppError::new(ErrorKind::Unavailable, MSG_SECRET_UNAVAILABLE)
         })
 }
+
+/// The answer when this instance cannot open a user's two-factor secret.
+pub const MSG_SECRET_UNAVAILABLE: &str =
+    "Two-factor sign-in can't be checked right now. Please try again in a few minutes.";
 
 /// A recovery code's stored forms (under the current key and the previous one).
 fn code_hashes(ctx: &RequestCtx, user_id: i64, code: &str) -> Vec<String> {
@@ -89,6 +99,9 @@ pub async fn overview(ctx: &RequestCtx) -> Result<SecurityOverview, AppError> {
         None => TwoFactorState::Off,
         Some(f) => match f.confirmed_at {
             Some(since) => TwoFactorState::On { since },
+            // An administrator viewing as the user sees no key being set up: it is a
+            // secret of the user's, not something the page may show anyone else.
+            None if auth.impersonator.is_some() => TwoFactorState::Off,
             None => {
                 let secret = open_secret(ctx, auth.user.id, &f.secret_sealed)?;
                 // The issuer authenticator apps show next to the account: the app's name.
@@ -104,7 +117,7 @@ pub async fn overview(ctx: &RequestCtx) -> Result<SecurityOverview, AppError> {
     Ok(SecurityOverview {
         username: auth.user.username.clone(),
         two_factor: state,
-        required: ctx.second_factor_required_for(auth.user.role),
+        required: ctx.second_factor_required_for(auth.user.role) && !auth.has_strong_sign_in(),
         recovery_codes_left,
         passkeys_enabled: ctx.state.config.passkeys,
         passkeys: super::passkeys::list(ctx, auth.user.id).await?,
@@ -141,17 +154,25 @@ pub async fn confirm_setup(ctx: &RequestCtx, code: &str) -> Result<Vec<String>, 
     let Some(step) = secret.matching_step(code, now_seconds().unsigned_abs()) else {
         return Err(AppError::bad_request(MSG_INCORRECT_CODE));
     };
-    two_factor::confirm(
+    // Decided by the update itself: of two confirmations sent at once (a double
+    // submit), the second finds the factor on and changes nothing — above all not the
+    // recovery codes the first one is showing.
+    let confirmed = two_factor::confirm(
         tx.exec(),
         auth.user.id,
         i64::try_from(step).unwrap_or(i64::MAX),
         now_seconds(),
     )
     .await?;
+    if !confirmed {
+        return Err(AppError::conflict("Two-factor sign-in is on already."));
+    }
     let codes = store_new_codes(&mut tx, ctx, auth.user.id).await?;
     let event = Event::about(AuditKind::MfaEnabled, auth.user.id, &auth.user.username);
     audit::record(tx.exec(), &ctx.client, event).await?;
+    super::email::notify(&mut tx, ctx, auth.user.id, super::email::Notice::TwoFactorOn).await?;
     tx.commit().await?;
+    ctx.state.mailer.wake();
     tracing::info!(user_id = auth.user.id, "two-factor sign-in turned on");
     Ok(codes)
 }
@@ -183,7 +204,10 @@ pub async fn regenerate_codes(ctx: &RequestCtx) -> Result<Vec<String>, AppError>
         &auth.user.username,
     );
     audit::record(tx.exec(), &ctx.client, event).await?;
+    let notice = super::email::Notice::RecoveryCodesRegenerated;
+    super::email::notify(&mut tx, ctx, auth.user.id, notice).await?;
     tx.commit().await?;
+    ctx.state.mailer.wake();
     Ok(codes)
 }
 
@@ -191,8 +215,9 @@ pub async fn regenerate_codes(ctx: &RequestCtx) -> Result<Vec<String>, AppError>
 pub async fn disable(ctx: &RequestCtx, code: &str) -> Result<(), AppError> {
     let auth = ctx.require_recent()?;
     let user = user_row(ctx, auth.user.id).await?;
-    check_code(ctx, &user, code).await?;
+    let attempts = check_code(ctx, &user, code).await?;
     let mut tx = ctx.state.db.begin().await?;
+    throttle::succeeded(tx.exec(), &attempts).await?;
     two_factor::remove(tx.exec(), user.id).await?;
     let event = Event::about(AuditKind::MfaDisabled, user.id, &user.username);
     audit::record(tx.exec(), &ctx.client, event).await?;
@@ -215,7 +240,10 @@ pub async fn user_row(ctx: &RequestCtx, user_id: i64) -> Result<users::UserRow, 
 /// on, once: the attempt counts towards the username's lock-out before it is checked,
 /// the code's step (or the recovery code) is used up by a right answer, and a wrong one
 /// is recorded (`mfa_failed`, counted per user and window).
-pub async fn check_code(ctx: &RequestCtx, user: &users::UserRow, code: &str) -> Result<(), AppError> {
+///
+/// A right code does not clear the lock-out counter: the caller does
+/// (`throttle::succeeded` with the answer) once every factor of its ceremony was right.
+pub async fn check_code(ctx: &RequestCtx, user: &users::UserRow, code: &str) -> Result<Attempts, AppError> {
     let state = &ctx.state;
     let attempts = throttle::attempt_for(ctx, user).await?;
 
@@ -255,9 +283,8 @@ pub async fn check_code(ctx: &RequestCtx, user: &users::UserRow, code: &str) -> 
         _ => false,
     };
     if right {
-        throttle::succeeded(tx.exec(), &attempts).await?;
         tx.commit().await?;
-        return Ok(());
+        return Ok(attempts);
     }
     let key = format!("user:{}", user.id);
     let event = Event::about(AuditKind::MfaFailed, user.id, &user.username)
@@ -339,9 +366,10 @@ pub async fn after_first_factor(
     user: &SessionUser,
     first: FirstFactor,
     next: &str,
+    credentials_version: i64,
 ) -> Result<SignIn, AppError> {
     if !is_on(tx.exec(), user.id).await? {
-        sessions::start(tx, ctx, user, first.how()).await?;
+        sessions::start(tx, ctx, user, first.how(), credentials_version).await?;
         return Ok(SignIn::Complete(user.clone()));
     }
     // A disabled account is told now, not after its code.
@@ -352,12 +380,15 @@ pub async fn after_first_factor(
     let now = now_seconds();
     two_factor::create_pending(
         tx.exec(),
-        &pending_id(&handle),
-        user.id,
-        first.as_str(),
-        next,
-        now + PENDING_SECONDS,
-        now,
+        &two_factor::NewPending {
+            id: &pending_id(&handle),
+            user_id: user.id,
+            method: first.as_str(),
+            next,
+            credentials_version,
+            expires_at: now + PENDING_SECONDS,
+            now,
+        },
     )
     .await?;
     tx.commit().await?;
@@ -377,56 +408,52 @@ pub async fn has_pending(ctx: &RequestCtx) -> Result<bool, AppError> {
 }
 
 /// Completes this browser's pending sign-in with a code: the session is issued, and
-/// the answer is where to go. A wrong code counts; the fifth ends the pending sign-in.
+/// the answer is where to go. Each code counts against the pending sign-in before it is
+/// checked (one atomic update), so of any number of codes sent at once at most five are
+/// ever checked; the fifth wrong one ends it.
 pub async fn complete(ctx: &RequestCtx, code: &str) -> Result<String, AppError> {
-    let expired = || {
-        AppError::new(
-            ErrorKind::Unauthorized,
-            "This sign-in has expired or ended. Please sign in again.",
-        )
-    };
     let Some(handle) = ctx
         .cookies
         .get(pending_cookie_name(ctx))
         .map(|c| c.value().to_owned())
     else {
-        return Err(expired());
+        return Err(sessions::sign_in_ended());
     };
     let id = pending_id(&handle);
     let mut conn = ctx.state.db.conn().await?;
-    let pending = two_factor::pending(conn.exec(), &id).await?;
+    let taken = two_factor::take_try(conn.exec(), &id, PENDING_MAX_FAILURES, now_seconds()).await?;
     drop(conn);
-    let Some(pending) = pending.filter(|p| p.expires_at > now_seconds() && p.failures < PENDING_MAX_FAILURES)
-    else {
+    let Some(pending) = taken else {
         ctx.cookies.add(pending_cookie(ctx, String::new(), 0));
-        return Err(expired());
+        return Err(sessions::sign_in_ended());
     };
     let user = user_row(ctx, pending.user_id).await?;
-    if let Err(error) = check_code(ctx, &user, code).await {
-        if error.kind == ErrorKind::Unauthorized {
-            let mut tx = ctx.state.db.begin().await?;
-            let failures = two_factor::fail_pending(tx.exec(), &id).await?;
-            if failures >= PENDING_MAX_FAILURES {
-                two_factor::end_pending(tx.exec(), &id).await?;
-                tx.commit().await?;
+    let attempts = match check_code(ctx, &user, code).await {
+        Ok(attempts) => attempts,
+        Err(error) => {
+            if error.kind == ErrorKind::Unauthorized && pending.failures >= PENDING_MAX_FAILURES {
+                let mut conn = ctx.state.db.conn().await?;
+                two_factor::end_pending(conn.exec(), &id).await?;
                 ctx.cookies.add(pending_cookie(ctx, String::new(), 0));
                 return Err(AppError::new(
                     ErrorKind::Unauthorized,
                     "Too many wrong codes. Please sign in again.",
                 ));
             }
-            tx.commit().await?;
+            return Err(error);
         }
-        return Err(error);
-    }
+    };
     let mut tx = ctx.state.db.begin().await?;
     // Ended here once: two requests with two right codes can't both sign in.
     if !two_factor::end_pending(tx.exec(), &id).await? {
-        return Err(expired());
+        return Err(sessions::sign_in_ended());
     }
+    throttle::succeeded(tx.exec(), &attempts).await?;
     let session_user = user.to_session_user();
-    sessions::start(tx, ctx, &session_user, FirstFactor::parse(&pending.method).how()).await?;
+    let how = FirstFactor::parse(&pending.method).how();
+    let started = sessions::start(tx, ctx, &session_user, how, pending.credentials_version).await;
     ctx.cookies.add(pending_cookie(ctx, String::new(), 0));
+    started?;
     Ok(crate::domain::LocalPath::or_profile(Some(&pending.next)))
 }
 
@@ -435,6 +462,7 @@ pub async fn complete(ctx: &RequestCtx, code: &str) -> Result<String, AppError> 
 pub async fn reset(ctx: &RequestCtx, user: &users::UserRow) -> Result<bool, AppError> {
     let mut tx = ctx.state.db.begin().await?;
     let removed = two_factor::remove(tx.exec(), user.id).await?;
+    users::bump_credentials(tx.exec(), user.id).await?;
     let ended = db::sessions::delete_for_user_except(tx.exec(), user.id, None).await?;
     let detail = format!("by the command line; {}", crate::model::sessions_ended(ended));
     let event = Event::about(AuditKind::MfaReset, user.id, &user.username).detail(&detail);

@@ -158,6 +158,8 @@ async fn validate(
 /// Answers the user's name; the browser then holds the view cookie beside its own.
 pub async fn start(ctx: &RequestCtx, target_id: i64) -> Result<String, AppError> {
     let admin = ctx.require_role(Role::Admin)?;
+    // Seeing the app as someone else is an admin action: a recent authentication first.
+    ctx.require_recent()?;
     let mut tx = ctx.state.db.begin().await?;
     let roles = crate::server::admin::lock_roles(&mut tx, Some(admin.user.id), target_id).await?;
     if target_id == admin.user.id {
@@ -182,14 +184,16 @@ pub async fn start(ctx: &RequestCtx, target_id: i64) -> Result<String, AppError>
     // One view at a time per administrator's session: a new one replaces the last.
     db::sessions::delete_views_of(tx.exec(), &admin.session_id).await?;
     let lifetime = seconds(ctx.state.config.session.view_as);
-    let created = sessions::create(
-        tx.exec(),
-        target.id,
-        &ctx.client,
-        now + lifetime,
-        Some((&admin.session_id, admin.user.id)),
-    )
-    .await?;
+    let grant = sessions::Grant {
+        user_id: target.id,
+        expires_at: now + lifetime,
+        // A view ends with any change that ends the user's own sessions.
+        credentials_version: target.credentials_version,
+        // Never a recent authentication: the administrator proved nothing as this user.
+        confirmed_at: Some(0),
+        impersonator: Some((&admin.session_id, admin.user.id)),
+    };
+    let created = sessions::create(tx.exec(), &ctx.client, &grant).await?;
     let detail = format!("for up to {} minutes", lifetime.div_euclid(60).max(1));
     let event = Event::about(AuditKind::ImpersonationStarted, target.id, &target.username)
         .actor(admin.user.id)

@@ -18,12 +18,15 @@ pub struct NewEvent<'a> {
     pub coalesce_key: Option<&'a str>,
 }
 
-/// Records an event; one with a coalesce key already recorded adds to its count.
+/// Records an event; one with a coalesce key already recorded adds to its count and
+/// takes the latest client address and browser (a guesser moving between addresses shows
+/// up where it is now, not only where it started).
 pub async fn insert(ex: Exec<'_>, e: &NewEvent<'_>) -> anyhow::Result<()> {
     on_exec!(ex, c => sqlx::query(
         "INSERT INTO audit_events (at, kind, user_id, username, actor_id, ip, user_agent, detail, coalesce_key) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-         ON CONFLICT (coalesce_key) DO UPDATE SET occurrences = audit_events.occurrences + 1",
+         ON CONFLICT (coalesce_key) DO UPDATE SET occurrences = audit_events.occurrences + 1, \
+             ip = EXCLUDED.ip, user_agent = EXCLUDED.user_agent",
     )
     .bind(e.at)
     .bind(e.kind)

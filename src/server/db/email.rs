@@ -245,6 +245,18 @@ pub async fn due_now(ex: Exec<'_>, now: i64) -> anyhow::Result<u64> {
     .context("make queued messages due")
 }
 
+/// What `last_error` says of a message an instance could not open with its keys.
+pub const UNDECRYPTABLE: &str = "does not open with the keys of the instance that tried";
+
+/// Messages waiting for an instance that holds their key (the `/metrics` gauge).
+pub async fn undecryptable(ex: Exec<'_>) -> anyhow::Result<i64> {
+    on_exec!(ex, c => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM mail_queue WHERE last_error = $1")
+        .bind(UNDECRYPTABLE)
+        .fetch_one(c)
+        .await)
+    .context("count undecryptable messages")
+}
+
 /// Messages waiting to be sent (the `/metrics` gauge).
 pub async fn queue_length(ex: Exec<'_>) -> anyhow::Result<i64> {
     on_exec!(ex, c => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM mail_queue")

@@ -23,10 +23,11 @@ const FIND_WITH_USER: &str =
     "SELECT s.handle, s.created_at, s.reauthenticated_at, s.expires_at, s.last_seen_at, \
      u.id, u.username, u.role, u.display_name, u.avatar_url, u.created_at, \
      CASE WHEN f.confirmed_at IS NULL THEN 0 ELSE 1 END, \
+     CASE WHEN EXISTS (SELECT 1 FROM passkeys p WHERE p.user_id = u.id) THEN 1 ELSE 0 END, \
      CASE WHEN u.email IS NOT NULL AND u.email_verified_at IS NULL THEN 1 ELSE 0 END, \
      s.impersonator_session \
      FROM sessions s JOIN users u ON u.id = s.user_id LEFT JOIN totp_factors f ON f.user_id = u.id \
-     WHERE s.id = ?1";
+     WHERE s.id = ?1 AND s.credentials_version = u.credentials_version";
 
 /// A small pool of read-only connections to one SQLite file.
 #[derive(Debug)]
@@ -79,8 +80,9 @@ impl SqliteReader {
                         avatar_url: row.get(9)?,
                         user_created_at: row.get(10)?,
                         two_factor: row.get(11)?,
-                        email_unverified: row.get(12)?,
-                        impersonator_session: row.get(13)?,
+                        has_passkey: row.get(12)?,
+                        email_unverified: row.get(13)?,
+                        impersonator_session: row.get(14)?,
                     })
                 })
                 .optional()

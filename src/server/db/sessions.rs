@@ -15,13 +15,19 @@ pub struct NewSession<'a> {
     pub user_agent: Option<&'a str>,
     /// For a "view as" session: the admin's own session and the admin.
     pub impersonator: Option<(&'a str, i64)>,
+    /// The user's credentials version when the session was issued.
+    pub credentials_version: i64,
+    /// When its holder last passed every factor the account has, when that was not the
+    /// session's creation (stored in `reauthenticated_at`): the time of the session this
+    /// one replaces.
+    pub confirmed_at: Option<i64>,
 }
 
 pub async fn insert(ex: Exec<'_>, s: &NewSession<'_>) -> anyhow::Result<()> {
     on_exec!(ex, c => sqlx::query(
         "INSERT INTO sessions (id, handle, user_id, created_at, expires_at, last_seen_at, ip, user_agent, \
-                               impersonator_session, impersonator_id) \
-         VALUES ($1, $2, $3, $4, $5, $4, $6, $7, $8, $9)",
+                               impersonator_session, impersonator_id, credentials_version, reauthenticated_at) \
+         VALUES ($1, $2, $3, $4, $5, $4, $6, $7, $8, $9, $10, $11)",
     )
     .bind(s.id)
     .bind(s.handle)
@@ -32,6 +38,8 @@ pub async fn insert(ex: Exec<'_>, s: &NewSession<'_>) -> anyhow::Result<()> {
     .bind(s.user_agent)
     .bind(s.impersonator.map(|(session, _)| session))
     .bind(s.impersonator.map(|(_, admin)| admin))
+    .bind(s.credentials_version)
+    .bind(s.confirmed_at)
     .execute(c)
     .await
     .map(|_| ()))
@@ -55,23 +63,28 @@ pub struct SessionWithUser {
     pub user_created_at: i64,
     /// 1 when the user has two-factor sign-in on.
     pub two_factor: i64,
+    /// 1 when the user has a passkey (which satisfies `GATEHOUSE_REQUIRE_2FA` too).
+    pub has_passkey: i64,
     /// 1 when the user's e-mail address waits to be verified.
     pub email_unverified: i64,
     /// Set on a "view as" session: the id of the admin's own session beside it.
     pub impersonator_session: Option<String>,
 }
 
-/// The one query of request validation.
+/// The one query of request validation. A session issued under an older credentials
+/// version than its user's is not found.
 pub async fn find_with_user(ex: Exec<'_>, id: &str) -> anyhow::Result<Option<SessionWithUser>> {
     on_exec!(ex, c => sqlx::query_as(
         "SELECT s.handle, s.created_at, s.reauthenticated_at, s.expires_at, s.last_seen_at, \
                 u.id AS user_id, u.username, u.role, u.display_name, u.avatar_url, u.created_at AS user_created_at, \
                 CAST(CASE WHEN f.confirmed_at IS NULL THEN 0 ELSE 1 END AS BIGINT) AS two_factor, \
+                CAST(CASE WHEN EXISTS (SELECT 1 FROM passkeys p WHERE p.user_id = u.id) THEN 1 ELSE 0 END \
+                     AS BIGINT) AS has_passkey, \
                 CAST(CASE WHEN u.email IS NOT NULL AND u.email_verified_at IS NULL THEN 1 ELSE 0 END AS BIGINT) \
                      AS email_unverified, \
                 s.impersonator_session \
          FROM sessions s JOIN users u ON u.id = s.user_id LEFT JOIN totp_factors f ON f.user_id = u.id \
-         WHERE s.id = $1",
+         WHERE s.id = $1 AND s.credentials_version = u.credentials_version",
     )
     .bind(id)
     .fetch_optional(c)

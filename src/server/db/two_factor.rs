@@ -179,29 +179,37 @@ pub struct PendingRow {
     pub user_id: i64,
     pub method: String,
     pub next: String,
+    /// Tries counted so far (the current one included, after [`take_try`]).
     pub failures: i64,
     pub expires_at: i64,
+    /// The user's credentials version when the first factor was checked.
+    pub credentials_version: i64,
 }
 
-pub async fn create_pending(
-    ex: Exec<'_>,
-    id: &str,
-    user_id: i64,
-    method: &str,
-    next: &str,
-    expires_at: i64,
-    now: i64,
-) -> anyhow::Result<()> {
+/// A pending sign-in to store.
+pub struct NewPending<'a> {
+    pub id: &'a str,
+    pub user_id: i64,
+    pub method: &'a str,
+    pub next: &'a str,
+    pub credentials_version: i64,
+    pub expires_at: i64,
+    pub now: i64,
+}
+
+pub async fn create_pending(ex: Exec<'_>, p: &NewPending<'_>) -> anyhow::Result<()> {
     on_exec!(ex, c => sqlx::query(
-        "INSERT INTO pending_sign_ins (id, user_id, method, next, failures, expires_at, created_at) \
-         VALUES ($1, $2, $3, $4, 0, $5, $6)",
+        "INSERT INTO pending_sign_ins (id, user_id, method, next, failures, expires_at, created_at, \
+                                       credentials_version) \
+         VALUES ($1, $2, $3, $4, 0, $5, $6, $7)",
     )
-    .bind(id)
-    .bind(user_id)
-    .bind(method)
-    .bind(next)
-    .bind(expires_at)
-    .bind(now)
+    .bind(p.id)
+    .bind(p.user_id)
+    .bind(p.method)
+    .bind(p.next)
+    .bind(p.expires_at)
+    .bind(p.now)
+    .bind(p.credentials_version)
     .execute(c)
     .await
     .map(|_| ()))
@@ -210,7 +218,8 @@ pub async fn create_pending(
 
 pub async fn pending(ex: Exec<'_>, id: &str) -> anyhow::Result<Option<PendingRow>> {
     on_exec!(ex, c => sqlx::query_as(
-        "SELECT user_id, method, next, CAST(failures AS BIGINT) AS failures, expires_at \
+        "SELECT user_id, method, next, CAST(failures AS BIGINT) AS failures, expires_at, \
+                CAST(credentials_version AS BIGINT) AS credentials_version \
          FROM pending_sign_ins WHERE id = $1",
     )
     .bind(id)
@@ -219,16 +228,27 @@ pub async fn pending(ex: Exec<'_>, id: &str) -> anyhow::Result<Option<PendingRow
     .context("read a pending sign-in")
 }
 
-/// Counts a wrong code against a pending sign-in; returns its failures so far.
-pub async fn fail_pending(ex: Exec<'_>, id: &str) -> anyhow::Result<i64> {
-    let failures: Option<i64> = on_exec!(ex, c => sqlx::query_scalar(
-        "UPDATE pending_sign_ins SET failures = failures + 1 WHERE id = $1 RETURNING CAST(failures AS BIGINT)",
+/// Counts one try of a code against a pending sign-in that is still running (not expired,
+/// fewer than `max_tries` so far), in one statement: concurrent tries are counted one by
+/// one, so no more than `max_tries` are ever let through. `None` when it is over.
+pub async fn take_try(
+    ex: Exec<'_>,
+    id: &str,
+    max_tries: i64,
+    now: i64,
+) -> anyhow::Result<Option<PendingRow>> {
+    on_exec!(ex, c => sqlx::query_as(
+        "UPDATE pending_sign_ins SET failures = failures + 1 \
+         WHERE id = $1 AND failures < $2 AND expires_at > $3 \
+         RETURNING user_id, method, next, CAST(failures AS BIGINT) AS failures, expires_at, \
+                   CAST(credentials_version AS BIGINT) AS credentials_version",
     )
     .bind(id)
+    .bind(max_tries)
+    .bind(now)
     .fetch_optional(c)
     .await)
-    .context("count a wrong code")?;
-    Ok(failures.unwrap_or(i64::MAX))
+    .context("count a try of a code")
 }
 
 /// Ends a pending sign-in; true when it was still there (so two requests can't both

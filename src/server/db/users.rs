@@ -24,6 +24,10 @@ pub struct UserRow {
     /// Set while the account is disabled (see [`UserRow::is_disabled`]).
     pub disabled_at: Option<i64>,
     pub disabled_until: Option<i64>,
+    /// Raised by every event that must end what was issued before it (SPEC §14,
+    /// "Credentials version"); sessions and pending sign-ins carry the version they were
+    /// issued under.
+    pub credentials_version: i64,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -85,7 +89,8 @@ macro_rules! select_users {
     ($rest:literal) => {
         concat!(
             "SELECT id, username, username_key, password_hash, role, display_name, avatar_url, email, \
-             email_verified_at, disabled_at, disabled_until, created_at, updated_at FROM users ",
+             email_verified_at, disabled_at, disabled_until, credentials_version, created_at, updated_at \
+             FROM users ",
             $rest
         )
     };
@@ -281,6 +286,72 @@ pub async fn lock_by_id(ex: Exec<'_>, id: i64) -> anyhow::Result<Option<UserRow>
     .context("lock user")
 }
 
+/// The credentials version of a new account.
+pub const FIRST_CREDENTIALS_VERSION: i64 = 0;
+
+/// Raises the user's credentials version and ends their pending sign-ins, in the
+/// caller's transaction (which also ends their sessions, or replaces the acting one):
+/// whatever was issued before this moment stops working. Answers the new version.
+pub async fn bump_credentials(ex: Exec<'_>, id: i64) -> anyhow::Result<i64> {
+    let mut ex = ex;
+    let version: i64 = on_exec!(ex.reborrow(), c => sqlx::query_scalar(
+        "UPDATE users SET credentials_version = credentials_version + 1 WHERE id = $1 \
+         RETURNING CAST(credentials_version AS BIGINT)",
+    )
+    .bind(id)
+    .fetch_one(c)
+    .await)
+    .context("raise the credentials version")?;
+    on_exec!(ex, c => sqlx::query("DELETE FROM pending_sign_ins WHERE user_id = $1")
+        .bind(id)
+        .execute(c)
+        .await
+        .map(|_| ()))
+    .context("end pending sign-ins")?;
+    Ok(version)
+}
+
+/// What issuing a session for a user depends on, read with the user's row locked in the
+/// issuing transaction (PostgreSQL: `FOR UPDATE`; SQLite's `BEGIN IMMEDIATE` already
+/// serialises writers), so an event that raises the version either commits before (and
+/// the sign-in sees it) or waits until the session is stored (and ends it).
+#[derive(Clone, Copy, Debug, sqlx::FromRow)]
+pub struct IssueCheck {
+    pub credentials_version: i64,
+    pub disabled_at: Option<i64>,
+    pub disabled_until: Option<i64>,
+}
+
+impl IssueCheck {
+    /// True when the account may not sign in at `now` (as [`UserRow::is_disabled`]).
+    pub fn is_disabled(&self, now: i64) -> bool {
+        self.disabled_at.is_some() && self.disabled_until.is_none_or(|until| until > now)
+    }
+}
+
+/// Reads [`IssueCheck`] for `id`, locking the row; `None` when the user is gone.
+pub async fn lock_for_issue(ex: Exec<'_>, id: i64) -> anyhow::Result<Option<IssueCheck>> {
+    macro_rules! select {
+        ($lock:literal) => {
+            concat!(
+                "SELECT CAST(credentials_version AS BIGINT) AS credentials_version, disabled_at, ",
+                "disabled_until FROM users WHERE id = $1",
+                $lock
+            )
+        };
+    }
+    match ex {
+        Exec::Sqlite(c) => sqlx::query_as(select!("")).bind(id).fetch_optional(c).await,
+        Exec::Postgres(c) => {
+            sqlx::query_as(select!(" FOR UPDATE"))
+                .bind(id)
+                .fetch_optional(c)
+                .await
+        }
+    }
+    .context("lock the user to issue a session")
+}
+
 /// True when a user with this username key exists.
 pub async fn key_exists(ex: Exec<'_>, username_key: &str) -> anyhow::Result<bool> {
     let found: Option<i64> =
@@ -360,36 +431,74 @@ pub async fn delete(ex: Exec<'_>, id: i64) -> anyhow::Result<bool> {
     Ok(done > 0)
 }
 
-/// The rows a role change depends on — every owner, the actor and the target — read
-/// inside the change's transaction. PostgreSQL locks them (in id order, so two changes
-/// never deadlock) until the transaction ends; SQLite's `BEGIN IMMEDIATE` already
-/// serialises writers, and it has no `FOR UPDATE`.
-pub async fn lock_role_rows(ex: Exec<'_>, actor_id: i64, target_id: i64) -> anyhow::Result<Vec<(i64, Role)>> {
-    const BASE: &str = "SELECT id, role FROM users WHERE role = 'owner' OR id = $1 OR id = $2 ORDER BY id";
-    let rows: Vec<(i64, String)> = match ex {
+/// One row an admin action depends on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RoleRow {
+    pub id: i64,
+    pub role: Role,
+    /// Disabled at the moment the row was read (and locked).
+    pub disabled: bool,
+}
+
+/// The rows an admin action depends on — every owner, the actor and the target — read
+/// inside the action's transaction. PostgreSQL locks them (in id order, so two actions
+/// never deadlock) until the transaction ends, and reads each locked row as it is once
+/// the lock is granted (so of two owners disabling each other at once, the second sees
+/// the first's change); SQLite's `BEGIN IMMEDIATE` already serialises writers, and it
+/// has no `FOR UPDATE`.
+pub async fn lock_role_rows(
+    ex: Exec<'_>,
+    actor_id: i64,
+    target_id: i64,
+    now: i64,
+) -> anyhow::Result<Vec<RoleRow>> {
+    macro_rules! select {
+        ($lock:literal) => {
+            concat!(
+                "SELECT id, role, disabled_at, disabled_until FROM users ",
+                "WHERE role = 'owner' OR id = $1 OR id = $2 ORDER BY id",
+                $lock
+            )
+        };
+    }
+    type Row = (i64, String, Option<i64>, Option<i64>);
+    let rows: Vec<Row> = match ex {
         Exec::Sqlite(c) => {
-            sqlx::query_as(BASE)
+            sqlx::query_as(select!(""))
                 .bind(actor_id)
                 .bind(target_id)
                 .fetch_all(c)
                 .await
         }
         Exec::Postgres(c) => {
-            sqlx::query_as(concat!(
-                "SELECT id, role FROM users WHERE role = 'owner' OR id = $1 OR id = $2 ORDER BY id",
-                " FOR UPDATE"
-            ))
-            .bind(actor_id)
-            .bind(target_id)
-            .fetch_all(c)
-            .await
+            sqlx::query_as(select!(" FOR UPDATE"))
+                .bind(actor_id)
+                .bind(target_id)
+                .fetch_all(c)
+                .await
         }
     }
-    .context("lock users for a role change")?;
+    .context("lock users for an admin action")?;
     Ok(rows
         .into_iter()
-        .map(|(id, role)| (id, stored_role(&role)))
+        .map(|(id, role, disabled_at, disabled_until)| RoleRow {
+            id,
+            role: stored_role(&role),
+            disabled: disabled_at.is_some() && disabled_until.is_none_or(|until| until > now),
+        })
         .collect())
+}
+
+/// Owners whose accounts are not disabled at `now`.
+pub async fn count_enabled_owners(ex: Exec<'_>, now: i64) -> anyhow::Result<i64> {
+    on_exec!(ex, c => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM users WHERE role = 'owner' \
+         AND (disabled_at IS NULL OR (disabled_until IS NOT NULL AND disabled_until <= $1))",
+    )
+    .bind(now)
+    .fetch_one(c)
+    .await)
+    .context("count enabled owners")
 }
 
 /// A user as the admin table lists it.

@@ -2,8 +2,9 @@
 //! listening address `127.0.0.1`, a second DNS name) is sent to the public URL with a
 //! 308, so cookies, passkeys (bound to the relying-party id, the public host) and the
 //! cross-site checks all see one origin. Only GET and HEAD are redirected: a POST under
-//! the wrong name is refused by the cross-site check instead. The health checks answer
-//! under any name, for load balancers that probe by address.
+//! the wrong name is refused by the cross-site check instead. The health checks and
+//! `/metrics` answer under any name, for load balancers and scrapers that reach each
+//! instance by its own address.
 
 use axum::{
     extract::Request,
@@ -12,7 +13,7 @@ use axum::{
 use http::{header, HeaderValue, Method, StatusCode};
 
 /// Paths answered under any host name.
-const ANY_HOST: [&str; 2] = ["/healthz", "/readyz"];
+const ANY_HOST: [&str; 3] = ["/healthz", "/readyz", "/metrics"];
 
 /// The host name of a `Host` header value, without the port.
 fn host_name(value: &str) -> &str {

@@ -41,6 +41,9 @@ const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
 const POLL: Duration = Duration::from_secs(2);
 /// What sealed messages are bound to.
 const SEAL_CONTEXT: &[u8] = b"mail queue";
+/// How long a message this instance cannot open waits before it is looked at again
+/// (meanwhile an instance that holds its key takes it).
+const UNDECRYPTABLE_WAIT_SECONDS: i64 = 60;
 
 /// Where messages go.
 enum Transport {
@@ -222,17 +225,26 @@ pub async fn send_due(state: &AppState) -> anyhow::Result<usize> {
             .keys
             .open(Purpose::QueuedMail, SEAL_CONTEXT, &queued.sealed)
             .and_then(|json| serde_json::from_slice::<Message>(&json).ok());
-        let outcome = match &opened {
-            Some(message) => state.mailer.deliver(&queued, message).await,
-            None => Err(anyhow::anyhow!("the message does not open with the server keys")),
+        let Some(message) = opened else {
+            // Sealed with a key this instance does not hold (during a key rotation, an
+            // instance with only the old key meets what new-key instances queued): never
+            // destroyed, it waits for an instance that holds the key.
+            tracing::error!(id = queued.id, kind = %queued.kind,
+                "a queued message does not open with this instance's keys: it stays queued for \
+                 an instance that holds its key (is GATEHOUSE_SECRET_KEY the same on every instance?)");
+            let mut conn = state.db.conn().await?;
+            let later = now + UNDECRYPTABLE_WAIT_SECONDS;
+            db::email::retry_later(conn.exec(), queued.id, later, db::email::UNDECRYPTABLE).await?;
+            continue;
         };
+        let outcome = state.mailer.deliver(&queued, &message).await;
         let mut conn = state.db.conn().await?;
         match outcome {
             Ok(()) => {
                 db::email::remove(conn.exec(), queued.id).await?;
                 sent += 1;
             }
-            Err(e) if opened.is_none() || now - queued.created_at > GIVE_UP_AFTER_SECONDS => {
+            Err(e) if now - queued.created_at > GIVE_UP_AFTER_SECONDS => {
                 tracing::error!(id = queued.id, kind = %queued.kind, attempts = queued.attempts,
                     error = format!("{e:#}"), "message given up");
                 db::email::remove(conn.exec(), queued.id).await?;

@@ -63,6 +63,35 @@ pub enum Template<'a> {
         name: &'a str,
         at: i64,
     },
+    TwoFactorOn {
+        username: &'a str,
+        at: i64,
+    },
+    RecoveryCodesRegenerated {
+        username: &'a str,
+        at: i64,
+    },
+    ProviderLinked {
+        username: &'a str,
+        /// The provider's name, as the settings page shows it.
+        provider: &'a str,
+        at: i64,
+    },
+    /// A sign-in from a browser that had not signed in to the account before.
+    NewDevice {
+        username: &'a str,
+        /// The browser, as the sessions page describes it.
+        device: &'a str,
+        ip: &'a str,
+        at: i64,
+    },
+    /// To the owner of an address that someone asked to put on another account (the
+    /// change form answers the same either way, so only this owner learns of it).
+    AddressInUse {
+        username: &'a str,
+        email: &'a str,
+        at: i64,
+    },
 }
 
 /// One paragraph: text, or a link on a line of its own.
@@ -82,6 +111,11 @@ impl Template<'_> {
             Template::EmailChanged { .. } => "notice_email_changed",
             Template::TwoFactorOff { .. } => "notice_two_factor_off",
             Template::PasskeyAdded { .. } => "notice_passkey_added",
+            Template::TwoFactorOn { .. } => "notice_two_factor_on",
+            Template::RecoveryCodesRegenerated { .. } => "notice_recovery_codes",
+            Template::ProviderLinked { .. } => "notice_provider_linked",
+            Template::NewDevice { .. } => "notice_new_device",
+            Template::AddressInUse { .. } => "notice_address_in_use",
         }
     }
 
@@ -210,6 +244,84 @@ impl Template<'_> {
                     not_you(&format!("remove it at {origin}/settings/security, then")),
                 ],
             ),
+            Template::TwoFactorOn { username, at } => (
+                "Two-factor sign-in was turned on".to_owned(),
+                None,
+                vec![
+                    Part::Text(format!("Hello {username},")),
+                    Part::Text(format!(
+                        "two-factor sign-in was turned on for your account on {site} on {}. Signing \
+                         in now takes a code from your authenticator app as well as your password.",
+                        format_datetime(at)
+                    )),
+                    not_you("someone is signed in to your account:"),
+                ],
+            ),
+            Template::RecoveryCodesRegenerated { username, at } => (
+                "New recovery codes were made".to_owned(),
+                None,
+                vec![
+                    Part::Text(format!("Hello {username},")),
+                    Part::Text(format!(
+                        "new recovery codes were made for your account on {site} on {}. The earlier \
+                         codes no longer work.",
+                        format_datetime(at)
+                    )),
+                    not_you("someone is signed in to your account:"),
+                ],
+            ),
+            Template::ProviderLinked {
+                username,
+                provider,
+                at,
+            } => (
+                format!("{provider} was connected to your account"),
+                None,
+                vec![
+                    Part::Text(format!("Hello {username},")),
+                    Part::Text(format!(
+                        "a {provider} account was connected to your account on {site} on {}. It \
+                         signs in to your account from now on.",
+                        format_datetime(at)
+                    )),
+                    not_you(&format!("disconnect it at {origin}/settings/account, then")),
+                ],
+            ),
+            Template::NewDevice {
+                username,
+                device,
+                ip,
+                at,
+            } => (
+                "A new sign-in to your account".to_owned(),
+                None,
+                vec![
+                    Part::Text(format!("Hello {username},")),
+                    Part::Text(format!(
+                        "your account on {site} was signed in to on {} from a browser that had not \
+                         signed in to it before: {device}, at the address {ip}.",
+                        format_datetime(at)
+                    )),
+                    not_you("someone knows your password:"),
+                ],
+            ),
+            Template::AddressInUse { username, email, at } => (
+                "Someone tried to use your e-mail address".to_owned(),
+                None,
+                vec![
+                    Part::Text(format!("Hello {username},")),
+                    Part::Text(format!(
+                        "on {} someone asked to put {email}, the address of your account on {site}, \
+                         on another account. Nothing changed: the address stays with your account.",
+                        format_datetime(at)
+                    )),
+                    Part::Text(
+                        "If it was you, use the account this address belongs to. Otherwise there is \
+                         nothing to do."
+                            .to_owned(),
+                    ),
+                ],
+            ),
         };
         let signature = format!("{app_name} at {origin}");
         let mut text = String::new();
@@ -285,6 +397,30 @@ mod tests {
             Template::PasskeyAdded {
                 username: "ada",
                 name: "Phone",
+                at: 0,
+            },
+            Template::TwoFactorOn {
+                username: "ada",
+                at: 0,
+            },
+            Template::RecoveryCodesRegenerated {
+                username: "ada",
+                at: 0,
+            },
+            Template::ProviderLinked {
+                username: "ada",
+                provider: "GitHub",
+                at: 0,
+            },
+            Template::NewDevice {
+                username: "ada",
+                device: "Firefox on Linux",
+                ip: "192.0.2.1",
+                at: 0,
+            },
+            Template::AddressInUse {
+                username: "ada",
+                email: "ada@example.com",
                 at: 0,
             },
         ] {

@@ -64,7 +64,7 @@ pub async fn enforce(State(policy): State<Policy>, req: Request, next: Next) -> 
         }
     }
     let must_set_up = session.as_ref().is_some_and(|auth| {
-        !auth.two_factor && policy.require_2fa.is_some_and(|role| auth.user.role >= role)
+        !auth.has_strong_sign_in() && policy.require_2fa.is_some_and(|role| auth.user.role >= role)
     });
     if must_set_up {
         if let Some(refused) = setup_first(&req, access, reading) {

@@ -385,6 +385,7 @@ mod tests {
                         signed_in_at: 0,
                         confirmed_at: 0,
                         two_factor: false,
+                        has_passkey: false,
                         user: user(name, role.parse().unwrap_or(Role::User)),
                         impersonator: None,
                     })

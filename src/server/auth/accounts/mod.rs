@@ -93,7 +93,7 @@ pub async fn sign_up(
     if let Some(email) = &email {
         super::email::after_signup(&mut tx, ctx, user.id, &user.username, email.as_str()).await?;
     }
-    sessions::start(tx, ctx, &user, How::SignUp).await?;
+    sessions::start(tx, ctx, &user, How::SignUp, users::FIRST_CREDENTIALS_VERSION).await?;
     state.mailer.wake();
     Ok(user)
 }
@@ -164,7 +164,18 @@ pub async fn sign_in(
         users::upgrade_password_hash(tx.exec(), user.id, old_hash, new_hash).await?;
         tracing::info!(user_id = user.id, "password hash upgraded");
     }
-    two_factor::after_first_factor(tx, ctx, &user.to_session_user(), FirstFactor::Password, next).await
+    // The version read before the password was checked: a change to the account made
+    // while it was being checked ends this sign-in (`sessions::start`).
+    let version = user.credentials_version;
+    two_factor::after_first_factor(
+        tx,
+        ctx,
+        &user.to_session_user(),
+        FirstFactor::Password,
+        next,
+        version,
+    )
+    .await
 }
 
 /// A sign-in attempt that may go on to the password check.
@@ -228,18 +239,24 @@ async fn rehash(
     }
 }
 
-/// Checks the current password of a user who has one, typed into the form field
-/// `field`. It counts as a sign-in attempt (before hashing, like a sign-in), so a stolen
-/// session can't be used to guess the password.
+/// Checks the current password of a signed-in user who has one, typed into the form
+/// field `field`. It costs a hash, so it is limited like a sign-in (the client's
+/// allowance and the account's, [`throttle::password_work`]), and it counts as a sign-in
+/// attempt before hashing, so a stolen session can't be used to guess the password.
+///
+/// A right password does not clear the lock-out counter: the caller does
+/// (`throttle::succeeded` with the answer) once every factor it asks for was right, so a
+/// right password never wipes out the wrong codes typed with it.
 pub async fn confirm_password(
     ctx: &RequestCtx,
     user: &users::UserRow,
     typed: &SecretString,
     field: &str,
-) -> Result<(), AppError> {
+) -> Result<Attempts, AppError> {
     let state = &ctx.state;
     let wrong =
         || AppError::new(ErrorKind::Forbidden, "Your current password is not correct.").on_field(field);
+    throttle::password_work(ctx, user.id).await?;
     let attempts = throttle::attempt_for(ctx, user).await?;
     let Some(typed) = normalise_for_verification(typed) else {
         return Err(wrong());
@@ -248,14 +265,12 @@ pub async fn confirm_password(
     if !verified.matches {
         return Err(wrong());
     }
-    let mut conn = state.db.conn().await?;
-    throttle::succeeded(conn.exec(), &attempts).await?;
-    Ok(())
+    Ok(attempts)
 }
 
 /// Confirms on `/reauth` that the signed-in user is the account's holder, with their
 /// password — and, with two-factor sign-in on, a code: the session then counts as
-/// recently authenticated.
+/// recently authenticated. The lock-out counter is cleared only when both were right.
 pub async fn reauthenticate(ctx: &RequestCtx, typed: &SecretString, code: &str) -> Result<(), AppError> {
     let auth = ctx.user()?;
     let mut conn = ctx.state.db.conn().await?;
@@ -268,13 +283,16 @@ pub async fn reauthenticate(ctx: &RequestCtx, typed: &SecretString, code: &str) 
             "Your account has no password: confirm with a provider you sign in with.",
         ));
     }
-    confirm_password(ctx, &user, typed, "password").await?;
+    let attempts = confirm_password(ctx, &user, typed, "password").await?;
     let detail = if auth.two_factor {
         two_factor::check_code(ctx, &user, code).await?;
         "password and code"
     } else {
         "password"
     };
+    let mut conn = ctx.state.db.conn().await?;
+    throttle::succeeded(conn.exec(), &attempts).await?;
+    drop(conn);
     confirmed(ctx, detail).await
 }
 
@@ -314,13 +332,14 @@ pub async fn replace_password(
     let hash = ctx.state.hasher.hash(password).await?;
     let mut tx = ctx.state.db.begin().await?;
     users::set_password_hash(tx.exec(), user.id, &hash, now_seconds()).await?;
+    let version = users::bump_credentials(tx.exec(), user.id).await?;
     let ended = db::sessions::delete_for_user_except(tx.exec(), user.id, None).await?;
     let event = Event::about(AuditKind::PasswordChanged, user.id, &user.username).detail(detail);
     audit::record(tx.exec(), &ctx.client, event).await?;
     match after {
         AfterPasswordChange::SignInHere => {
             super::email::notify(&mut tx, ctx, user.id, super::email::Notice::PasswordChanged).await?;
-            sessions::start(tx, ctx, user, How::PasswordChange).await?;
+            sessions::start(tx, ctx, user, How::PasswordChange, version).await?;
             ctx.state.mailer.wake();
         }
         AfterPasswordChange::SignOutEverywhere => tx.commit().await?,

@@ -9,6 +9,7 @@ use crate::{
         auth::{
             oauth::{candidate, derive_username, ProviderUser},
             sessions::{self, How},
+            throttle,
             two_factor::{after_first_factor, FirstFactor, SignIn},
         },
         context::RequestCtx,
@@ -41,7 +42,12 @@ pub async fn sign_in(ctx: &RequestCtx, who: &ProviderUser, next: &str) -> Result
     // carry on in a transaction after a unique violation): try the whole thing again.
     for _ in 0..3 {
         let mut tx = ctx.state.db.begin().await?;
-        let Some((user, new_account)) = find_or_create(&mut tx, ctx, who).await? else {
+        let Some(Found {
+            user,
+            new_account,
+            credentials_version,
+        }) = find_or_create(&mut tx, ctx, who).await?
+        else {
             continue;
         };
         if new_account {
@@ -49,23 +55,32 @@ pub async fn sign_in(ctx: &RequestCtx, who: &ProviderUser, next: &str) -> Result
                 provider: who.provider,
                 new_account,
             };
-            sessions::start(tx, ctx, &user, how).await?;
+            sessions::start(tx, ctx, &user, how, credentials_version).await?;
             return Ok(SignIn::Complete(user));
         }
-        return after_first_factor(tx, ctx, &user, FirstFactor::Provider(who.provider), next).await;
+        let first = FirstFactor::Provider(who.provider);
+        return after_first_factor(tx, ctx, &user, first, next, credentials_version).await;
     }
     Err(AppError::conflict(
         "Could not create an account right now. Please try again.",
     ))
 }
 
-/// The user linked to `who` (with a fresh avatar), or a new user linked to it (`true`).
+/// The user a provider sign-in found or made.
+struct Found {
+    user: SessionUser,
+    /// Made by this sign-in.
+    new_account: bool,
+    credentials_version: i64,
+}
+
+/// The user linked to `who` (with a fresh avatar), or a new user linked to it.
 /// `None` when a concurrent request took the name or the link: start again.
 async fn find_or_create(
     tx: &mut Tx,
     ctx: &RequestCtx,
     who: &ProviderUser,
-) -> Result<Option<(SessionUser, bool)>, AppError> {
+) -> Result<Option<Found>, AppError> {
     let provider = who.provider.as_str();
     if let Some(link) = oauth::find(tx.exec(), provider, &who.id).await? {
         let mut user = users::find_by_id(tx.exec(), link.user_id)
@@ -75,7 +90,11 @@ async fn find_or_create(
             users::set_avatar(tx.exec(), user.id, who.avatar_url.as_deref()).await?;
             user.avatar_url = who.avatar_url.clone();
         }
-        return Ok(Some((user.to_session_user(), false)));
+        return Ok(Some(Found {
+            user: user.to_session_user(),
+            new_account: false,
+            credentials_version: user.credentials_version,
+        }));
     }
     let base = derive_username(&who.username_hint);
     let mut chosen = None;
@@ -123,7 +142,11 @@ async fn find_or_create(
         // Another request linked this provider account a moment ago.
         return Ok(None);
     }
-    Ok(Some((user, true)))
+    Ok(Some(Found {
+        user,
+        new_account: true,
+        credentials_version: users::FIRST_CREDENTIALS_VERSION,
+    }))
 }
 
 async fn insert_link(tx: &mut Tx, who: &ProviderUser, user_id: i64) -> Result<oauth::Linked, AppError> {
@@ -154,7 +177,12 @@ pub async fn link(ctx: &RequestCtx, who: &ProviderUser) -> Result<Linking, AppEr
     let detail = format!("{} ({})", who.provider.label(), who.display);
     let event = Event::about(AuditKind::OauthLinked, auth.user.id, &auth.user.username).detail(&detail);
     audit::record(tx.exec(), &ctx.client, event).await?;
+    let notice = crate::server::auth::email::Notice::ProviderLinked {
+        provider: who.provider,
+    };
+    crate::server::auth::email::notify(&mut tx, ctx, auth.user.id, notice).await?;
     tx.commit().await?;
+    ctx.state.mailer.wake();
     Ok(Linking::Linked)
 }
 
@@ -164,13 +192,18 @@ pub async fn confirm(ctx: &RequestCtx, who: &ProviderUser) -> Result<(), AppErro
     let auth = ctx.user()?;
     let mut conn = ctx.state.db.conn().await?;
     let link = oauth::find(conn.exec(), who.provider.as_str(), &who.id).await?;
-    drop(conn);
     if link.map(|l| l.user_id) != Some(auth.user.id) {
         return Err(AppError::bad_request(format!(
             "That {} account is not connected to your account.",
             who.provider.label()
         )));
     }
+    // Every factor was right (the code, when it is on, before the round-trip): the
+    // lock-out counter it counted on is cleared.
+    if let Some(user) = users::find_by_id(conn.exec(), auth.user.id).await? {
+        throttle::succeeded(conn.exec(), &throttle::attempts_of(ctx, &user)).await?;
+    }
+    drop(conn);
     super::confirmed(ctx, who.provider.label()).await
 }
 

@@ -216,10 +216,13 @@ pub async fn start_reauth(
         return Redirect::to(&crate::page::login_url("/reauth")).into_response();
     };
     let next = LocalPath::or_profile(form.next.as_deref());
-    // A confirmation includes the second factor when it is on.
+    // A confirmation includes the second factor when it is on. The lock-out counter the
+    // code counted on is cleared once the provider confirmed too (`providers::confirm`).
     if auth.two_factor {
         let checked = match two_factor::user_row(&ctx, auth.user.id).await {
-            Ok(user) => two_factor::check_code(&ctx, &user, form.code.as_deref().unwrap_or_default()).await,
+            Ok(user) => two_factor::check_code(&ctx, &user, form.code.as_deref().unwrap_or_default())
+                .await
+                .map(drop),
             Err(e) => Err(e),
         };
         if let Err(e) = checked {

@@ -41,7 +41,9 @@ impl BreachedCheck {
         Ok(Some(BreachedCheck { http, base }))
     }
 
-    /// Refuses (400) a password the range API lists; allows it when the API can't say.
+    /// Refuses (400) a password the range API lists; allows it when the API can't say
+    /// (unreachable, or an answer that is not a range list), with a warning in the log
+    /// and the metric `gatehouse_breached_check_failures_total` — never silently.
     pub async fn check(&self, password: &Password) -> Result<(), AppError> {
         let digest = hex::encode_upper(Sha1::digest(password.expose().as_bytes()));
         let (prefix, suffix) = digest.split_at(5);
@@ -53,6 +55,13 @@ impl BreachedCheck {
                     error = format!("{e:#}"),
                     "breached-password check unavailable: password allowed"
                 );
+                let reason = if e.is::<UnexpectedAnswer>() {
+                    "unexpected_answer"
+                } else {
+                    "unreachable"
+                };
+                ::metrics::counter!(crate::server::metrics::BREACHED_CHECK_FAILURES, "reason" => reason)
+                    .increment(1);
                 Ok(())
             }
         }
@@ -73,17 +82,37 @@ impl BreachedCheck {
             .text()
             .await
             .context("range body")?;
-        Ok(seen_in(&body, suffix))
+        Ok(seen_in(&body, suffix)?)
     }
 }
 
-/// The count of `suffix` in a range answer (`SUFFIX:COUNT` lines); 0 when absent.
-fn seen_in(body: &str, suffix: &str) -> u64 {
-    body.lines()
-        .filter_map(|line| line.trim().split_once(':'))
-        .find(|(s, _)| s.eq_ignore_ascii_case(suffix))
-        .and_then(|(_, count)| count.trim().parse().ok())
-        .unwrap_or(0)
+/// A 200 answer of the range API that is not a list of `SUFFIX:COUNT` lines (a captive
+/// portal, a proxy's page, a changed API): it says nothing about the password.
+#[derive(Debug, thiserror::Error)]
+#[error("the range answer is not a list of SUFFIX:COUNT lines")]
+struct UnexpectedAnswer;
+
+/// The count of `suffix` in a range answer (`SUFFIX:COUNT` lines, 35 hex digits each);
+/// 0 when absent. An answer with any other line, or none at all (a real one always
+/// lists hundreds), is [`UnexpectedAnswer`].
+fn seen_in(body: &str, suffix: &str) -> Result<u64, UnexpectedAnswer> {
+    let mut seen = None;
+    let mut lines = 0usize;
+    for line in body.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let (hash, count) = line.split_once(':').ok_or(UnexpectedAnswer)?;
+        let count: u64 = count.trim().parse().map_err(|_| UnexpectedAnswer)?;
+        if hash.len() != 35 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(UnexpectedAnswer);
+        }
+        if hash.eq_ignore_ascii_case(suffix) {
+            seen = Some(count);
+        }
+        lines += 1;
+    }
+    if lines == 0 {
+        return Err(UnexpectedAnswer);
+    }
+    Ok(seen.unwrap_or(0))
 }
 
 #[cfg(test)]
@@ -93,13 +122,27 @@ mod tests {
     #[test]
     fn a_suffix_counts_only_with_a_count_above_zero() {
         let body = "0018A45C4D1DEF81644B54AB7F969B88D65:1\r\n00D4F6E8FA6EECAD2A3AA415EEC418D38EC:2\r\n011053FD0102E94D6AE2F8B83D76FAF94F6:0\r\n";
-        assert_eq!(seen_in(body, "00d4f6e8fa6eecad2a3aa415eec418d38ec"), 2);
+        assert_eq!(seen_in(body, "00d4f6e8fa6eecad2a3aa415eec418d38ec").ok(), Some(2));
         assert_eq!(
-            seen_in(body, "011053FD0102E94D6AE2F8B83D76FAF94F6"),
-            0,
+            seen_in(body, "011053FD0102E94D6AE2F8B83D76FAF94F6").ok(),
+            Some(0),
             "padding never matches"
         );
-        assert_eq!(seen_in(body, "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF"), 0);
-        assert_eq!(seen_in("garbage", "00D4F6E8FA6EECAD2A3AA415EEC418D38EC"), 0);
+        assert_eq!(seen_in(body, "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF").ok(), Some(0));
+    }
+
+    #[test]
+    fn an_answer_that_is_not_a_range_list_is_unexpected_not_clean() {
+        let suffix = "00D4F6E8FA6EECAD2A3AA415EEC418D38EC";
+        for body in [
+            "garbage",
+            "",
+            "<html><body>Sign in to the Wi-Fi</body></html>",
+            "00D4F6E8FA6EECAD2A3AA415EEC418D38EC:lots",
+            "00D4F6E8:2",
+            "0018A45C4D1DEF81644B54AB7F969B88D65:1\n{\"error\": true}",
+        ] {
+            assert!(seen_in(body, suffix).is_err(), "{body:?}");
+        }
     }
 }

@@ -12,7 +12,13 @@ pub use pool::IDLE_RELEASE;
 
 use crate::domain::{Password, SecretString};
 use anyhow::anyhow;
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
 
 /// Why a hash or a verification did not produce an answer.
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +37,16 @@ pub struct PasswordHasher {
     /// A real hash of a random password: verified when the username is unknown so that
     /// both failures cost the same time.
     dummy_hash: Arc<str>,
+    /// Verifications pass here, and wait while [`PasswordHasher::hold_verifications`]
+    /// holds it.
+    gate: Arc<tokio::sync::RwLock<()>>,
+    /// Verifications waiting at the gate.
+    waiting: Arc<AtomicUsize>,
+}
+
+/// Verifications are held until this is dropped.
+pub struct VerificationHold {
+    _guard: tokio::sync::OwnedRwLockWriteGuard<()>,
 }
 
 impl std::fmt::Debug for PasswordHasher {
@@ -67,7 +83,31 @@ impl PasswordHasher {
         Ok(PasswordHasher {
             pool,
             dummy_hash: dummy.into(),
+            gate: Arc::default(),
+            waiting: Arc::default(),
         })
+    }
+
+    /// Holds every password verification that starts from now until the answer is
+    /// dropped (hashing new passwords goes on). For tests of what happens while a
+    /// sign-in's password check is still running; otherwise a verification costs one
+    /// uncontended read of a lock.
+    pub async fn hold_verifications(&self) -> VerificationHold {
+        VerificationHold {
+            _guard: Arc::clone(&self.gate).write_owned().await,
+        }
+    }
+
+    /// Verifications waiting at a hold right now.
+    pub fn waiting_verifications(&self) -> usize {
+        self.waiting.load(Ordering::SeqCst)
+    }
+
+    /// Waits while verifications are held.
+    async fn pass_gate(&self) {
+        self.waiting.fetch_add(1, Ordering::SeqCst);
+        drop(self.gate.read().await);
+        self.waiting.fetch_sub(1, Ordering::SeqCst);
     }
 
     /// Hashes a new password into a PHC string.
@@ -81,6 +121,7 @@ impl PasswordHasher {
     /// Checks `password` against `stored`; with no stored hash (unknown user, OAuth-only
     /// account) the dummy hash is checked instead and the answer is always "no match".
     pub async fn verify(&self, password: &SecretString, stored: Option<&str>) -> Result<Verified, HashError> {
+        self.pass_gate().await;
         let password = password.expose().to_owned();
         match stored {
             Some(stored) => {
