@@ -531,10 +531,13 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         );
     }
     if state.mailer.is_outbox() && state.config.https {
-        tracing::warn!(
+        // A site on https is meant for people: none of them will get a verification or
+        // reset link. Said as an error, every start-up, until it is fixed.
+        tracing::error!(
             outbox = %state.config.mail_outbox.display(),
-            "no SMTP server (GATEHOUSE_SMTP_URL): e-mail is written to the outbox directory and \
-             its links are logged; nobody receives it"
+            "NO MAIL IS SENT: GATEHOUSE_SMTP_URL is not set, so every message (verification \
+             and reset links, security notices) is only written to the outbox directory and \
+             nobody receives it; set GATEHOUSE_SMTP_URL"
         );
     }
     let db = state.db.clone();

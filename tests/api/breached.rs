@@ -22,6 +22,8 @@ enum Range {
     PaddingOnly,
     /// Answers after 3 s.
     Slow,
+    /// Answers 200 with something that is not a range list (a captive portal's page).
+    Garbage,
 }
 
 /// A fake range API; answers its base URL and the requests it saw (prefix, padding header).
@@ -46,6 +48,9 @@ async fn fake_range(mode: Range) -> (String, Arc<Mutex<Vec<(String, String)>>>) 
                 log.lock().expect("lock").push((prefix, padding));
                 if mode == Range::Slow {
                     tokio::time::sleep(Duration::from_secs(3)).await;
+                }
+                if mode == Range::Garbage {
+                    return "<html><body>Sign in to the Wi-Fi to continue</body></html>".to_owned();
                 }
                 let count = if mode == Range::Hit { 42 } else { 0 };
                 format!("0018A45C4D1DEF81644B54AB7F969B88D65:3\r\n{suffix}:{count}\r\nFFFFF45C4D1DEF81644B54AB7F969B88D65:1\r\n")
@@ -146,7 +151,49 @@ async fn the_check_covers_a_password_change(backend: Backend) {
     assert_eq!(seen.lock().expect("lock").len(), 2);
 }
 
+/// A 200 answer that is not a range list says nothing about the password: it is let
+/// through, but not silently — the log warns and a metric counts it.
+async fn an_answer_that_is_not_a_range_list_is_counted(backend: Backend) {
+    const TOKEN: &str = "metrics-token-for-the-tests-0123";
+    let (url, seen) = fake_range(Range::Garbage).await;
+    let Some(app) = spawn_app_with(
+        backend,
+        &[
+            ("GATEHOUSE_BREACHED_PASSWORDS", "on"),
+            ("GATEHOUSE_BREACHED_PASSWORDS_URL", url.as_str()),
+            ("GATEHOUSE_METRICS_TOKEN", TOKEN),
+        ],
+    )
+    .await
+    else {
+        return;
+    };
+    let scrape = || async {
+        let body = new_client()
+            .get(app.url("/metrics"))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .expect("scrape")
+            .text()
+            .await
+            .expect("body");
+        body.lines()
+            .find(|l| l.starts_with("gatehouse_breached_check_failures_total{reason=\"unexpected_answer\"}"))
+            .and_then(|l| l.rsplit_once(' '))
+            .and_then(|(_, v)| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    let before = scrape().await;
+    let response = app.signup_with(&new_client(), "ada", GOOD_PASSWORD).await;
+    expect_status(response, StatusCode::OK).await;
+    assert_eq!(seen.lock().expect("lock").len(), 1);
+    // Other tests' servers share the process's recorder: the count grew by at least this one.
+    assert!(scrape().await >= before + 1.0);
+}
+
 backend_tests!(
+    an_answer_that_is_not_a_range_list_is_counted,
     a_listed_password_is_refused,
     an_unlisted_password_is_accepted_and_padding_never_matches,
     a_slow_service_lets_the_password_through,

@@ -253,6 +253,71 @@ async fn serve_logs_the_request_id_of_a_failure_and_stops_cleanly_on_sigterm() {
     );
 }
 
+/// An https site with no SMTP server says at start-up, as an error, that nobody gets
+/// mail; the messages it writes to the outbox are the server user's alone, and no link
+/// from them reaches the log (a link in a log is a credential in a log).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_https_site_without_smtp_says_so_and_logs_no_links() {
+    let dir = tempfile::tempdir().expect("dir");
+    let outbox = dir.path().join("outbox");
+    let outbox_var = outbox.display().to_string();
+    let vars = [
+        ("GATEHOUSE_PUBLIC_URL", "https://auth.example.com"),
+        ("GATEHOUSE_MAIL_OUTBOX", outbox_var.as_str()),
+    ];
+    let (child, _url, addr) = start_serving(dir.path(), &vars).await;
+    let response = crate::helpers::new_client()
+        .post(format!("http://{addr}/api/signup"))
+        .header("accept", "application/json")
+        .header("origin", "https://auth.example.com")
+        .form(&[
+            ("username", "ada"),
+            ("password", crate::helpers::GOOD_PASSWORD),
+            ("email", "ada@example.com"),
+        ])
+        .send()
+        .await
+        .expect("sign up");
+    assert_eq!(response.status(), 200);
+    let mut files = Vec::new();
+    for _ in 0..100 {
+        files = std::fs::read_dir(&outbox)
+            .map(|d| d.filter_map(Result::ok).map(|e| e.path()).collect())
+            .unwrap_or_default();
+        if files.iter().any(|f| f.extension().is_some_and(|e| e == "eml")) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let message = files
+        .iter()
+        .find(|f| f.extension().is_some_and(|e| e == "eml"))
+        .expect("the message in the outbox");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(message).expect("stat").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the message file is private");
+        let mode = std::fs::metadata(&outbox).expect("stat").permissions().mode();
+        assert_eq!(mode & 0o777, 0o700, "the outbox is private");
+    }
+    let eml = std::fs::read_to_string(message).expect("read");
+    let token = eml
+        .split("token=")
+        .nth(1)
+        .map(|t| {
+            t.chars()
+                .take_while(char::is_ascii_alphanumeric)
+                .collect::<String>()
+        })
+        .expect("a link in the message");
+    let (out, err) = stop_serving(child).await;
+    let log = out + &err;
+    assert!(log.contains("NO MAIL IS SENT"), "{log}");
+    assert!(log.contains("ERROR"), "said as an error:\n{log}");
+    assert!(!log.contains(&token), "the link is not logged:\n{log}");
+    assert!(log.contains("its link is not logged"), "{log}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_logs_are_one_object_per_line_with_the_request_id() {
     let dir = tempfile::tempdir().expect("dir");

@@ -940,7 +940,57 @@ async fn without_smtp_messages_go_to_the_outbox(backend: Backend) {
     assert!(page.contains("ada@example.com"));
 }
 
+/// Addresses keyed by a migration's SQL `lower()` (ASCII only on SQLite) get the
+/// application's keys at the next start: the address is found however it is typed, and
+/// of two accounts that turn out to share one the older keeps it.
+async fn addresses_keyed_in_sql_are_re_keyed_at_start_up(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, &[]).await else {
+        return;
+    };
+    app.signed_up("ada").await;
+    app.signed_up("bob").await;
+    let at = now();
+    // As the e-mail migration left them: SQLite's lower() folds A–Z only.
+    app.execute(&format!(
+        "UPDATE users SET email = 'ÉLODIE@Example.com', email_key = 'Élodie@example.com', \
+         email_verified_at = {at} WHERE username = 'ada'"
+    ))
+    .await;
+    app.execute(&format!(
+        "UPDATE users SET email = 'élodie@example.com', email_key = 'élodie@example.com', \
+         email_verified_at = {at} WHERE username = 'bob'"
+    ))
+    .await;
+    let database = app.stop().await;
+    let app = start_on(database, &[], axum::Router::new()).await;
+    let keys = app
+        .texts("SELECT COALESCE(email_key, '-') FROM users ORDER BY id")
+        .await;
+    assert_eq!(keys, vec!["élodie@example.com".to_owned(), "-".to_owned()]);
+    // Typed in any case, the address is ada's.
+    expect_status(
+        app.call_with(
+            &new_client(),
+            "forgot_password",
+            &[("login", "Élodie@EXAMPLE.com")],
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let links_to_ada = "SELECT COUNT(*) FROM email_tokens t JOIN users u ON u.id = t.user_id \
+                        WHERE t.purpose = 'reset' AND u.username = 'ada'";
+    for _ in 0..100 {
+        if app.scalar(links_to_ada).await == 1 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no reset link was made for ada");
+}
+
 backend_tests!(
+    addresses_keyed_in_sql_are_re_keyed_at_start_up,
     sign_up_verifies_by_link,
     forgot_then_reset_ends_every_session_and_signs_in,
     unknown_and_unverified_accounts_get_the_same_answer_and_no_mail,

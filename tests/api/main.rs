@@ -86,6 +86,7 @@ mod page_cache;
 mod pages;
 mod passkeys;
 mod reauth;
+mod review;
 mod sessions;
 mod settings;
 mod smtp_sink;

@@ -569,6 +569,15 @@ mod tests {
         assert_eq!(clean_name(Some("  Laptop ")).ok().as_deref(), Some("Laptop"));
         assert!(clean_name(Some(&"é".repeat(NAME_MAX_CHARS))).is_ok());
         assert!(clean_name(Some(&"é".repeat(NAME_MAX_CHARS + 1))).is_err());
-        assert!(clean_name(Some("a\u{7}b")).is_err());
+        // Invisible characters are taken out, not refused: what is left is the name.
+        assert_eq!(clean_name(Some("a\u{7}b")).ok().as_deref(), Some("ab"));
+        assert_eq!(
+            clean_name(Some("Phone\u{202E}gnp.exe")).ok().as_deref(),
+            Some("Phonegnp.exe")
+        );
+        assert_eq!(
+            clean_name(Some("\u{200B}\u{2066}")).ok().as_deref(),
+            Some(DEFAULT_NAME)
+        );
     }
 }

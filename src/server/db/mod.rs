@@ -202,12 +202,21 @@ impl Db {
 
     /// Applies pending migrations. On PostgreSQL sqlx holds an advisory lock while it
     /// migrates, so instances starting together apply each migration exactly once.
+    /// Then it gives e-mail addresses the key the application computes, where a
+    /// migration's SQL computed another (`users::rekey_emails`).
     pub async fn migrate(&self) -> anyhow::Result<()> {
         match self {
             Db::Sqlite { pool, .. } => SQLITE_MIGRATIONS.run(pool).await,
             Db::Postgres { pool } => POSTGRES_MIGRATIONS.run(pool).await,
         }
-        .context("database migration failed")
+        .context("database migration failed")?;
+        let mut tx = self.begin().await?;
+        let rekeyed = users::rekey_emails(tx.exec()).await?;
+        tx.commit().await?;
+        if rekeyed > 0 {
+            tracing::info!(rekeyed, "e-mail addresses re-keyed");
+        }
+        Ok(())
     }
 
     /// Readiness: the database answers a query, and (SQLite) its file is still in place.

@@ -204,6 +204,78 @@ pub async fn set_disabled(
     .context("disable or enable a user")
 }
 
+/// Gives every address the key the application computes ([`email_key`]), where it has
+/// another: the migration that introduced keys computed them with SQL `lower()`, which
+/// folds only ASCII on SQLite (and follows the server's locale on PostgreSQL). Only
+/// addresses with a character outside printable ASCII can differ, so only those are read.
+/// Two accounts whose addresses turn out to be one keep it on the older account, as the
+/// migration did; the newer one loses its address (logged). Answers how many changed.
+pub async fn rekey_emails(ex: Exec<'_>) -> anyhow::Result<u64> {
+    let mut ex = ex;
+    type Row = (i64, String, Option<String>);
+    let rows: Vec<Row> = match ex.reborrow() {
+        Exec::Sqlite(c) => {
+            sqlx::query_as("SELECT id, email, email_key FROM users WHERE email GLOB '*[^ -~]*' ORDER BY id")
+                .fetch_all(c)
+                .await
+        }
+        Exec::Postgres(c) => {
+            sqlx::query_as("SELECT id, email, email_key FROM users WHERE email ~ '[^ -~]' ORDER BY id")
+                .fetch_all(c)
+                .await
+        }
+    }
+    .context("read addresses to re-key")?;
+    let mut changed = 0;
+    for (id, email, stored) in rows {
+        let key = email_key(&email);
+        if stored.as_deref() == Some(key.as_str()) {
+            continue;
+        }
+        let holder: Option<i64> = on_exec!(ex.reborrow(), c => sqlx::query_scalar(
+            "SELECT id FROM users WHERE email_key = $1 AND id <> $2",
+        )
+        .bind(&key)
+        .bind(id)
+        .fetch_optional(c)
+        .await)
+        .context("find an address's holder")?;
+        let loser = match holder {
+            Some(other) if other < id => Some(id),
+            Some(other) => Some(other),
+            None => None,
+        };
+        if let Some(loser) = loser {
+            tracing::warn!(
+                user_id = loser,
+                "two accounts had one e-mail address (compared as the application does): the \
+                 newer one no longer has it"
+            );
+            on_exec!(ex.reborrow(), c => sqlx::query(
+                "UPDATE users SET email = NULL, email_key = NULL, email_verified_at = NULL WHERE id = $1",
+            )
+            .bind(loser)
+            .execute(c)
+            .await
+            .map(|_| ()))
+            .context("remove a duplicate address")?;
+            if loser == id {
+                changed += 1;
+                continue;
+            }
+        }
+        on_exec!(ex.reborrow(), c => sqlx::query("UPDATE users SET email_key = $1 WHERE id = $2")
+            .bind(&key)
+            .bind(id)
+            .execute(c)
+            .await
+            .map(|_| ()))
+        .context("re-key an address")?;
+        changed += 1;
+    }
+    Ok(changed)
+}
+
 /// True when `err` is the unique index on `email_key` refusing a second account.
 fn is_email_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db)

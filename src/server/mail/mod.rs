@@ -60,6 +60,19 @@ pub struct Mailer {
     transport: Transport,
     from: Mailbox,
     wake: Notify,
+    /// Development (no SMTP, a plain-http public URL on this machine): the outbox's
+    /// links are logged, which is what a developer needs. Anywhere else a link in a log
+    /// is a credential in a log, so it is not.
+    log_links: bool,
+}
+
+/// True for a set-up where logging the outbox's links is safe and useful: a public URL
+/// over plain http on this machine (`localhost` or a loopback address).
+fn is_development(config: &Config) -> bool {
+    let host = config.public_host.trim_start_matches('[').trim_end_matches(']');
+    !config.https
+        && (host.eq_ignore_ascii_case("localhost")
+            || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback()))
 }
 
 impl fmt::Debug for Mailer {
@@ -93,6 +106,7 @@ impl Mailer {
             transport,
             from: config.mail_from.clone(),
             wake: Notify::new(),
+            log_links: is_development(config),
         })
     }
 
@@ -143,31 +157,72 @@ impl Mailer {
                 tracing::info!(id = queued.id, kind = %queued.kind, "message sent");
             }
             Transport::Outbox(dir) => {
-                tokio::fs::create_dir_all(dir)
-                    .await
-                    .with_context(|| format!("create the outbox {}", dir.display()))?;
-                let name = format!("{}-{}-{}.eml", queued.created_at, queued.id, queued.kind);
-                let path = dir.join(&name);
-                // Written under another name first, so a reader never sees half a message.
-                let partial = dir.join(format!(".{name}.partial"));
-                tokio::fs::write(&partial, email.formatted())
-                    .await
-                    .with_context(|| format!("write {}", partial.display()))?;
-                tokio::fs::rename(&partial, &path)
-                    .await
-                    .with_context(|| format!("write {}", path.display()))?;
-                // Development only (no SMTP server): the link is what the developer needs.
-                tracing::info!(
-                    to = %queued.recipient,
-                    subject = %message.subject,
-                    file = %path.display(),
-                    link = message.link.as_deref().unwrap_or("-"),
-                    "message written to the outbox (no SMTP server configured): open the link to follow it"
-                );
+                let path = write_to_outbox(dir, queued, &email.formatted()).await?;
+                if self.log_links {
+                    tracing::info!(
+                        to = %queued.recipient,
+                        subject = %message.subject,
+                        file = %path.display(),
+                        link = message.link.as_deref().unwrap_or("-"),
+                        "message written to the outbox (no SMTP server configured): open the link to follow it"
+                    );
+                } else {
+                    tracing::info!(
+                        to = %queued.recipient,
+                        subject = %message.subject,
+                        file = %path.display(),
+                        "message written to the outbox (no SMTP server configured); its link is not logged \
+                         outside development"
+                    );
+                }
             }
         }
         Ok(())
     }
+}
+
+/// Writes a message into the outbox directory, readable by the server's user alone
+/// (the directory 0700, the file 0600: it may hold a reset link). Written under another
+/// name first, so a reader never sees half a message. Answers its path.
+async fn write_to_outbox(
+    dir: &std::path::Path,
+    queued: &db::email::QueuedMail,
+    bytes: &[u8],
+) -> anyhow::Result<PathBuf> {
+    use tokio::io::AsyncWriteExt;
+    tokio::fs::create_dir_all(dir)
+        .await
+        .with_context(|| format!("create the outbox {}", dir.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let private = std::fs::Permissions::from_mode(0o700);
+        tokio::fs::set_permissions(dir, private)
+            .await
+            .with_context(|| format!("make the outbox {} private", dir.display()))?;
+    }
+    let name = format!("{}-{}-{}.eml", queued.created_at, queued.id, queued.kind);
+    let path = dir.join(&name);
+    let partial = dir.join(format!(".{name}.partial"));
+    let mut options = tokio::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    let mut file = options
+        .open(&partial)
+        .await
+        .with_context(|| format!("write {}", partial.display()))?;
+    file.write_all(bytes)
+        .await
+        .with_context(|| format!("write {}", partial.display()))?;
+    file.flush()
+        .await
+        .with_context(|| format!("write {}", partial.display()))?;
+    drop(file);
+    tokio::fs::rename(&partial, &path)
+        .await
+        .with_context(|| format!("write {}", path.display()))?;
+    Ok(path)
 }
 
 fn smtp_transport(server: &SmtpServer) -> anyhow::Result<AsyncSmtpTransport<Tokio1Executor>> {
@@ -292,7 +347,32 @@ pub fn spawn_sender(state: AppState) -> tokio::task::JoinHandle<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::retry_after;
+    use super::{is_development, retry_after};
+    use crate::server::config::Config;
+
+    fn config(public_url: &str) -> Config {
+        let vars = [
+            ("DATABASE_URL", "sqlite::memory:"),
+            ("GATEHOUSE_PUBLIC_URL", public_url),
+        ];
+        Config::from_lookup(|name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        })
+        .expect("configuration")
+    }
+
+    #[test]
+    fn links_are_logged_only_for_a_plain_http_site_on_this_machine() {
+        assert!(is_development(&config("http://localhost:3000")));
+        assert!(is_development(&config("http://127.0.0.1:3000")));
+        assert!(is_development(&config("http://[::1]:3000")));
+        assert!(!is_development(&config("https://localhost")));
+        assert!(!is_development(&config("https://auth.example.com")));
+        assert!(!is_development(&config("http://auth.example.com")));
+        assert!(!is_development(&config("http://192.0.2.10:3000")));
+    }
 
     #[test]
     fn retries_wait_longer_each_time_up_to_an_hour() {
