@@ -453,26 +453,31 @@ async fn twenty_wrong_codes_at_once_check_at_most_five(app: TestApp) {
     let codes: Vec<String> = (0..20)
         .map(|i| format!("{:06}", (i * 7919) % 1_000_000))
         .collect();
-    let tries = codes.iter().map(|code| {
+    // The twenty arrive while the pending sign-in's row is busy, so they meet there.
+    let hold = app
+        .hold_writes("SELECT id FROM pending_sign_ins FOR UPDATE")
+        .await;
+    let tries = futures::future::join_all(codes.iter().map(|code| {
         let (app, browser) = (&app, &browser);
         async move {
             app.call_with(browser, "verify_second_factor", &[("code", code.as_str())])
                 .await
         }
-    });
-    let answers = futures::future::join_all(tries).await;
-    let mut incorrect = 0;
+    }));
+    let release = async {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        drop(hold);
+    };
+    let (answers, ()) = tokio::join!(tries, release);
     for response in answers {
         let message = message_of(response, StatusCode::UNAUTHORIZED).await;
-        if message == "Incorrect code" {
-            incorrect += 1;
-        }
+        assert!(!message.is_empty());
     }
-    assert!(incorrect <= 5, "{incorrect} codes were checked");
-    let failed = app
-        .scalar("SELECT COUNT(*) FROM audit_events WHERE kind = 'mfa_failed'")
+    // Every code checked and found wrong is one occurrence of `mfa_failed`.
+    let checked = app
+        .scalar("SELECT CAST(COALESCE(SUM(occurrences), 0) AS BIGINT) FROM audit_events WHERE kind = 'mfa_failed'")
         .await;
-    assert!(failed >= 1);
+    assert!((1..=5).contains(&checked), "{checked} codes were checked");
     let response = app
         .call_with(
             &browser,
@@ -484,7 +489,26 @@ async fn twenty_wrong_codes_at_once_check_at_most_five(app: TestApp) {
     assert!(signed_in_as(&app, &browser).await.is_null());
 }
 
+/// M3, the mechanism: a session issued under an older credentials version than its
+/// user's does not validate, whatever slipped past the deletes of the event that raised
+/// it (a sign-in that committed its session just after them).
+async fn a_session_of_an_older_credentials_version_does_not_validate(app: TestApp) {
+    app.signed_up("ada").await;
+    let other = new_client();
+    expect_status(app.login_with(&other, "ada", GOOD_PASSWORD).await, StatusCode::OK).await;
+    assert_eq!(signed_in_as(&app, &other).await, "ada");
+    // What a password change, a reset, "sign out everywhere" or a disable does to the
+    // user's row — here without deleting any session.
+    app.execute("UPDATE users SET credentials_version = credentials_version + 1")
+        .await;
+    assert!(signed_in_as(&app, &other).await.is_null());
+    assert!(signed_in_as(&app, &app.client).await.is_null());
+    let page = app.get_with(&other, "/profile").await;
+    assert_eq!(page.status(), StatusCode::SEE_OTHER);
+}
+
 db_tests!(
+    a_session_of_an_older_credentials_version_does_not_validate,
     a_password_change_does_not_skip_the_second_factor,
     the_session_after_a_password_change_is_not_a_fresh_confirmation,
     a_confirmed_two_factor_account_changes_its_password,

@@ -549,6 +549,29 @@ impl TestApp {
     }
 }
 
+/// A transaction of the test's own that holds rows (PostgreSQL: `pg_lock`, a locking
+/// `SELECT … FOR UPDATE`) or, on SQLite, the database's write lock, until it is dropped:
+/// requests sent meanwhile queue up behind it and then run as close together as the
+/// database lets them — the way twenty requests at once really meet.
+pub enum Hold {
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+impl TestApp {
+    /// Holds writers back (see [`Hold`]); `pg_lock` names the rows on PostgreSQL.
+    pub async fn hold_writes(&self, pg_lock: &str) -> Hold {
+        match &self.db {
+            Db::Sqlite { pool, .. } => Hold::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await.expect("begin")),
+            Db::Postgres { pool } => {
+                let mut tx = pool.begin().await.expect("begin");
+                sqlx::query(pg_lock).execute(&mut *tx).await.expect(pg_lock);
+                Hold::Postgres(tx)
+            }
+        }
+    }
+}
+
 /// Unix time now, in seconds.
 pub fn now() -> i64 {
     std::time::SystemTime::now()

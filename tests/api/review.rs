@@ -400,15 +400,23 @@ async fn a_double_submitted_confirmation_makes_codes_once(backend: Backend) {
     let key = overview["two_factor"]["SettingUp"]["key"].as_str().expect("key");
     let secret = gatehouse::server::auth::totp::TotpSecret::from_base32(key).expect("key");
     let code = secret.code_at_step(now() as u64 / gatehouse::server::auth::totp::STEP_SECONDS);
-    let answers = futures::future::join_all((0..20).map(|_| {
+    // The twenty meet at the factor's row (on PostgreSQL each read it unconfirmed first).
+    let hold = app
+        .hold_writes("SELECT user_id FROM totp_factors FOR UPDATE")
+        .await;
+    let confirmations = futures::future::join_all((0..20).map(|_| {
         let (app, code) = (&app, &code);
         async move {
             app.call("confirm_two_factor", &[("code", code.as_str())])
                 .await
                 .status()
         }
-    }))
-    .await;
+    }));
+    let release = async {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        drop(hold);
+    };
+    let (answers, ()) = tokio::join!(confirmations, release);
     let turned_on = answers.iter().filter(|s| **s == StatusCode::OK).count();
     assert_eq!(turned_on, 1, "{answers:?}");
     assert_eq!(
