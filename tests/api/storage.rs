@@ -57,7 +57,36 @@ async fn migrations_create_every_table_and_running_them_again_changes_nothing(ba
     db.close().await;
 }
 
-backend_tests!(migrations_create_every_table_and_running_them_again_changes_nothing);
+/// A request dropped while its transaction starts (a client that disconnects: every
+/// load test's last requests) must not leave a pooled connection inside a transaction
+/// nobody holds. It did: sqlx's `begin` is not cancel-safe, and every later transaction
+/// on that connection failed with "attempted to call begin_with at non-zero transaction
+/// depth" (thousands of 500s in a benchmark round).
+async fn transactions_abandoned_while_starting_leave_the_pool_usable(backend: Backend) {
+    let database = TestDatabase::create(backend).await.expect("database");
+    let db = Db::connect(&database.url).await.expect("connect");
+    db.migrate().await.expect("migrate");
+    for round in 0..400u64 {
+        // Cut short at every stage of starting: before BEGIN is sent, while it runs,
+        // and right after it was acknowledged.
+        let wait = std::time::Duration::from_micros((round * 37) % 400);
+        let _ = tokio::time::timeout(wait, db.begin()).await;
+    }
+    // Every connection of the pool starts, uses and ends a transaction again (the pool
+    // hands its idle connections out in turn, so fifty rounds reach each of them).
+    for _ in 0..50 {
+        let mut tx = db.begin().await.expect("a transaction starts");
+        gatehouse::server::db::users::key_exists(tx.exec(), "nobody")
+            .await
+            .expect("query");
+        tx.commit().await.expect("commit");
+    }
+}
+
+backend_tests!(
+    migrations_create_every_table_and_running_them_again_changes_nothing,
+    transactions_abandoned_while_starting_leave_the_pool_usable,
+);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_runs_in_wal_mode_with_foreign_keys_and_a_busy_timeout() {

@@ -250,11 +250,22 @@ impl Db {
     /// Starts a write transaction. SQLite takes the write lock up front (`BEGIN
     /// IMMEDIATE`): a deferred transaction that reads and then writes can fail with
     /// "database is locked" without waiting, while an immediate one queues politely.
+    ///
+    /// The start runs in a task of its own. sqlx's `begin` is not cancel-safe: a request
+    /// dropped (its client gone) just as the database acknowledged `BEGIN` returned the
+    /// connection to the pool inside a transaction nobody held, and every later
+    /// transaction on that connection failed. A dropped caller now leaves the task to
+    /// finish, and the transaction it made is dropped, which rolls it back.
     pub async fn begin(&self) -> anyhow::Result<Tx> {
-        match self {
-            Db::Sqlite { pool, .. } => pool.begin_with("BEGIN IMMEDIATE").await.map(Tx::Sqlite),
-            Db::Postgres { pool } => pool.begin().await.map(Tx::Postgres),
-        }
+        let db = self.clone();
+        tokio::spawn(async move {
+            match db {
+                Db::Sqlite { pool, .. } => pool.begin_with("BEGIN IMMEDIATE").await.map(Tx::Sqlite),
+                Db::Postgres { pool } => pool.begin().await.map(Tx::Postgres),
+            }
+        })
+        .await
+        .context("the task starting a transaction failed")?
         .context("could not start a transaction")
     }
 
