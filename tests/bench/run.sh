@@ -70,7 +70,7 @@ fi
 database_url="$(new_database main)"
 large_url="$(new_database large)"
 
-export LEPTOS_SITE_ROOT="$root/target/site" LEPTOS_ENV=PROD RUST_LOG=warn
+export LEPTOS_SITE_ROOT="${LEPTOS_SITE_ROOT:-$root/target/site}" LEPTOS_ENV=PROD RUST_LOG=warn
 # The per-IP limiter would turn a sign-in storm from one address into a stream of 429s:
 # lift it, so the storm measures hashing. The per-username lock-out counts attempts in
 # flight (each takes a place on the counter before hashing, a success frees them), and
