@@ -52,7 +52,7 @@ bundles: tools browser
 	cargo leptos build --split
 	$(RELEASE_SITE) cargo leptos build --release --precompress --split
 
-## Replace the committed pictures (end2end/screenshots/: the README's, and the baselines
+## Replace the committed pictures (end2end/screenshots/: README.md's and docs/'s, and the baselines
 ## the visual-regression tests compare with) on purpose, after a change to the pages.
 ## `make test` only compares, and never writes them.
 screenshots: bundles
@@ -64,7 +64,7 @@ screenshots: bundles
 dev: tools
 	LEPTOS_HASH_FILES=false cargo leptos watch --split
 
-## Load benchmarks of the release build (README "Performance"): the server pinned to one
+## Load benchmarks of the release build (docs/operations.md "Performance"): the server pinned to one
 ## core, oha to the other; prints a table. `make bench PG=1` runs them on PostgreSQL.
 PG ?= 0
 bench: tools

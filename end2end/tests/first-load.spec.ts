@@ -6,13 +6,13 @@ import { PASSWORD, nav, signUp } from './support/pages';
 // A first visit on a slow connection, measured on the release build `make run` serves
 // (built by `make e2e` into target/site-release, with brotli and gzip copies made at build
 // time), run as a test server of its own: how many bytes cross the network, when the first text is painted, and when
-// the app has taken over the page. The figures are printed; the README quotes them.
+// the app has taken over the page. The figures are printed; docs/frontend.md quotes them.
 
 const releaseURL = `http://localhost:${process.env.GATEHOUSE_E2E_RELEASE_PORT ?? 3102}`;
 
 /**
  * The budget of the WebAssembly app as sent (brotli) on a first load: the suite fails
- * when it grows past it. It is 279 KB today (484 KB before the cuts in README "First
+ * when it grows past it. It is 279 KB today (484 KB before the cuts in docs/frontend.md "First
  * load"); the admin page and the settings pages come in pieces of their own, fetched
  * when one of them is shown.
  */

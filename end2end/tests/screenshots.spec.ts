@@ -3,8 +3,8 @@ import { gatehouse } from './support/cli';
 import { PASSWORD, signIn, signOut, signUp } from './support/pages';
 import { currentStep, totp } from './support/totp';
 
-// Visual regression: each page is compared with its committed picture (the README shows
-// them), within the tolerance set in playwright.config.ts; a change beyond it fails, and
+// Visual regression: each page is compared with its committed picture (README.md and docs/
+// show them), within the tolerance set in playwright.config.ts; a change beyond it fails, and
 // Playwright leaves the new picture and the difference under test-results/. `make
 // screenshots` replaces the committed pictures on purpose.
 

@@ -1,4 +1,4 @@
--- "View as" (README "Viewing as a user"): an admin's separate session as another user.
+-- "View as" (docs/accounts.md "Viewing as a user"): an admin's separate session as another user.
 -- `impersonator_session` is the admin's own session: the view works only beside it and
 -- goes with it. `impersonator_id` is the admin, for the user's sessions list and audit.
 ALTER TABLE sessions ADD COLUMN impersonator_session TEXT REFERENCES sessions (id) ON DELETE CASCADE;

@@ -1,4 +1,4 @@
-//! What the admin page shows, and the rules for changing roles (README "Roles").
+//! What the admin page shows, and the rules for changing roles (docs/accounts.md "Roles").
 
 use super::Role;
 use serde::{Deserialize, Serialize};

@@ -4,7 +4,7 @@
 //! app takes over. Its default codec reads JSON from a `&str`, while server functions read
 //! their answers from bytes: the browser bundle would hold two JSON readers for every type
 //! that is both loaded by a page and answered by a server function. [`JsonBytes`] reads
-//! from bytes too, so both share one (the release bundle's size budget, README "First
+//! from bytes too, so both share one (the release bundle's size budget, docs/frontend.md "First
 //! load").
 
 use leptos::{

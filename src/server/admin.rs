@@ -1,4 +1,4 @@
-//! Administration: listing users, changing roles (README "Roles"), reading the audit
+//! Administration: listing users, changing roles (docs/accounts.md "Roles"), reading the audit
 //! trail. Each function checks the caller's role itself.
 
 use crate::{

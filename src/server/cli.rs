@@ -1,4 +1,4 @@
-//! The command line of the server binary (README "Command line"). Every command checks
+//! The command line of the server binary (docs/operations.md "Command line"). Every command checks
 //! all of its input before it writes anything, and says what is wrong in one line.
 
 use super::{

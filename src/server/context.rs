@@ -61,7 +61,7 @@ enum Caller {
 /// Who asks for an administrative change.
 #[derive(Clone, Copy, Debug)]
 pub enum Actor<'a> {
-    /// A signed-in admin or owner; the role rules of the README apply.
+    /// A signed-in admin or owner; the role rules of docs/accounts.md "Roles" apply.
     User(&'a Authenticated),
     /// The operator at the command line: may do what an owner may, but the last owner
     /// still can't be demoted.

@@ -1,4 +1,4 @@
-//! Disabling an account (SPEC §18, README "Roles"): every session ends at once, every way
+//! Disabling an account (SPEC §18, docs/accounts.md "Roles"): every session ends at once, every way
 //! of signing in — password, provider, passkey, reset link — answers 403 until it is
 //! enabled again or its end passes, and only the right roles may do it.
 

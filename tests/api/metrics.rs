@@ -204,7 +204,7 @@ async fn the_mail_queue_length_is_read_from_the_database(backend: Backend) {
     assert_eq!(value(&scraped, "gatehouse_mail_queue_length"), 1.0);
 }
 
-/// Each instance is scraped at its own address, as the README says to: `/metrics` is
+/// Each instance is scraped at its own address, as docs/operations.md says to: `/metrics` is
 /// not sent to the public URL like a page (it was, with a 308, so no scrape worked).
 async fn each_instance_is_scraped_at_its_own_address(backend: Backend) {
     let vars = [

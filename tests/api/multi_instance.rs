@@ -1,4 +1,4 @@
-//! Several Gatehouse instances on one PostgreSQL database (README "Deploying several
+//! Several Gatehouse instances on one PostgreSQL database (docs/operations.md "Deploying several
 //! instances"): everything that matters lives in the database, so every instance agrees.
 
 use crate::helpers::{

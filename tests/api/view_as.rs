@@ -1,4 +1,4 @@
-//! "View as" (SPEC §18, README "Viewing as a user"): an admin sees the app as a user
+//! "View as" (SPEC §18, docs/accounts.md "Viewing as a user"): an admin sees the app as a user
 //! below their own role in a separate, marked session of at most an hour, with a banner
 //! naming both; credential, e-mail, two-factor, passkey, deletion and admin actions are
 //! refused meanwhile; "Stop" gives the admin their own session back, untouched.

@@ -1,4 +1,4 @@
-//! E-mail flows (README "E-mail"): verifying an address, a forgotten password, changing
+//! E-mail flows (docs/email.md "E-mail"): verifying an address, a forgotten password, changing
 //! the address, and the security notices.
 //!
 //! Links carry a random token of 200 bits; only its SHA-256 is stored (`email_tokens`),

@@ -1,4 +1,4 @@
-//! Passkeys (WebAuthn), on `webauthn-rs` (README "Passkeys").
+//! Passkeys (WebAuthn), on `webauthn-rs` (docs/accounts.md "Passkeys").
 //!
 //! - The relying party is the public URL: its host is the RP id, its origin the only
 //!   origin accepted. With an IP-address public URL there is no relying party and every
@@ -472,7 +472,7 @@ pub async fn purge_challenges(db: &db::Db) -> anyhow::Result<u64> {
     passkeys::purge_challenges(conn.exec(), now_seconds()).await
 }
 
-// The four JSON endpoints (README "Passkeys", API). Errors are `{"error": "…"}` with the status of
+// The four JSON endpoints (docs/accounts.md "Passkeys", API). Errors are `{"error": "…"}` with the status of
 // their kind; bodies that are not the expected JSON are a 400; on a site without
 // passkeys every one is a 404, whatever it was sent.
 

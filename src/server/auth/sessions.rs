@@ -1,4 +1,4 @@
-//! Lucia-style database sessions (README "Accounts and sessions").
+//! Lucia-style database sessions (docs/accounts.md "Accounts and sessions").
 //!
 //! The browser holds a random token; the database holds only hex(SHA-256(token)). A
 //! stolen database therefore yields no usable cookie, and looking a session up compares

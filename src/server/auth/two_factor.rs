@@ -1,4 +1,4 @@
-//! Two-factor sign-in with an authenticator app (README "Two-factor sign-in").
+//! Two-factor sign-in with an authenticator app (docs/accounts.md "Two-factor sign-in").
 //!
 //! - Setting up (recent authentication): a new secret, sealed with the server key in
 //!   `totp_factors`, waits for a first code; the code turns it on and ten recovery codes

@@ -1,4 +1,4 @@
-//! "View as" (README "Viewing as a user"): an administrator sees the app as a user
+//! "View as" (docs/accounts.md "Viewing as a user"): an administrator sees the app as a user
 //! below their own role, to understand what that user sees.
 //!
 //! Starting a view stores a separate session row for the user, marked with the

@@ -1,4 +1,4 @@
-//! Sending e-mail (README "E-mail").
+//! Sending e-mail (docs/email.md "E-mail").
 //!
 //! A request never talks to an SMTP server: it queues the message in `mail_queue`, in
 //! the same transaction as whatever the message is about, and a background task of each

@@ -1,5 +1,5 @@
 //! Sign-in with GitHub (OAuth 2 + PKCE) and Google (OpenID Connect + PKCE), and linking
-//! those accounts to existing users (README "Sign in with GitHub and Google").
+//! those accounts to existing users (docs/accounts.md "Sign in with GitHub and Google").
 //!
 //! The flow: `GET /auth/{provider}` (sign in) or `POST /auth/{provider}/link` (connect,
 //! from the settings page) stores a one-time state in a short-lived HttpOnly cookie and
