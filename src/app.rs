@@ -1,9 +1,13 @@
-//! The application: HTML shell, root component, route table and the auth context.
+//! The application: HTML shell, root component and route table.
 
 use crate::{
-    api::auth::current_user,
-    components::{footer::Footer, nav::NavBar, verify_banner::VerifyBanner, view_as_banner::ViewAsBanner},
-    model::{AppError, SessionUser, DEFAULT_APP_NAME},
+    components::{
+        auth::{AppName, AuthContext},
+        footer::Footer,
+        nav::NavBar,
+        verify_banner::VerifyBanner,
+        view_as_banner::ViewAsBanner,
+    },
     pages::{
         admin::AdminPage,
         email::{ForgotPasswordPage, ResetPasswordPage, VerifyEmailPage},
@@ -27,6 +31,7 @@ use leptos_router::{
     components::{Route, Router, Routes},
     lazy_route, path, Lazy, LazyRoute, SsrMode,
 };
+#[cfg(feature = "ssr")]
 use std::sync::Arc;
 
 /// The HTML document around the app, rendered on the server for every page.
@@ -77,61 +82,6 @@ fn Bundle(files: Arc<crate::server::site::files::SiteFiles>) -> impl IntoView {
         <link rel="preload" href=files.wasm.clone() r#as="fetch" r#type="application/wasm" crossorigin="" />
         <script type="module" nonce=leptos::nonce::use_nonce()>{files.loader.clone()}</script>
     }
-}
-
-/// The app's name (`GATEHOUSE_APP_NAME`): titles, the navigation bar, the footer.
-#[derive(Clone, Debug)]
-pub struct AppName(pub Arc<str>);
-
-impl AppName {
-    /// On the server, the configured name; in the browser, the one the server wrote into
-    /// the page's `<meta name="application-name">`, so both render the same.
-    fn read() -> AppName {
-        #[cfg(feature = "ssr")]
-        let name = use_context::<crate::server::state::AppState>().map(|s| s.config.app_name.clone());
-        #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
-        let name = document()
-            .query_selector("meta[name=\"application-name\"]")
-            .ok()
-            .flatten()
-            .and_then(|meta| meta.get_attribute("content"));
-        #[cfg(not(any(feature = "ssr", feature = "hydrate")))]
-        let name: Option<String> = None;
-        AppName(name.as_deref().unwrap_or(DEFAULT_APP_NAME).into())
-    }
-}
-
-/// The app's name provided by [`App`].
-pub fn use_app_name() -> Arc<str> {
-    use_context::<AppName>().map_or_else(|| DEFAULT_APP_NAME.into(), |name| name.0)
-}
-
-/// The current user, shared by every component (the counterpart of an auth store).
-/// It is fetched once per page load and again after every sign-up, sign-in and sign-out.
-#[derive(Clone, Copy)]
-pub struct AuthContext {
-    pub user: crate::model::Loaded<Result<Option<SessionUser>, AppError>>,
-    version: RwSignal<u64>,
-}
-
-impl AuthContext {
-    fn provide() -> AuthContext {
-        let version = RwSignal::new(0u64);
-        let user = crate::model::load(move || version.get(), |_| current_user());
-        let context = AuthContext { user, version };
-        provide_context(context);
-        context
-    }
-
-    /// Fetches the current user again (after an action changed it).
-    pub fn refresh(&self) {
-        self.version.update(|v| *v += 1);
-    }
-}
-
-/// The auth context provided by [`App`].
-pub fn use_auth() -> AuthContext {
-    expect_context::<AuthContext>()
 }
 
 #[component]

@@ -6,7 +6,7 @@
 //! 403 page (with status 403 on the server).
 
 use crate::{
-    app::use_auth,
+    components::auth::use_auth,
     components::notice::{ErrorNotice, Forbidden},
     model::SessionUser,
     page::{login_url, Page},

@@ -1,4 +1,4 @@
-use crate::app::use_app_name;
+use crate::components::auth::use_app_name;
 use leptos::prelude::*;
 
 #[component]

@@ -2,7 +2,7 @@
 //! after an auth action succeeds with JavaScript.
 
 use crate::{
-    app::use_auth,
+    components::auth::use_auth,
     domain::encode_query_value,
     model::{AppError, ErrorKind},
 };
@@ -273,7 +273,7 @@ where
     follow(action, None);
 }
 
-fn follow<S>(action: ServerAction<S>, auth: Option<crate::app::AuthContext>)
+fn follow<S>(action: ServerAction<S>, auth: Option<crate::components::auth::AuthContext>)
 where
     S: ServerFn<Output = String, Error = AppError> + Clone + Send + Sync + 'static,
 {

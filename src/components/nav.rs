@@ -4,7 +4,7 @@
 
 use crate::{
     api::auth::Logout,
-    app::use_auth,
+    components::auth::use_auth,
     components::form::navigate_after_success,
     model::Role,
     page::{Access, NavEntry, Page},
@@ -34,7 +34,7 @@ fn links(role: Option<Role>) -> impl IntoView {
 #[component]
 pub fn NavBar() -> impl IntoView {
     let auth = use_auth();
-    let name = crate::app::use_app_name();
+    let name = crate::components::auth::use_app_name();
     let logout = ServerAction::<Logout>::new();
     navigate_after_success(logout);
 

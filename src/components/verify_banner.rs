@@ -3,7 +3,7 @@
 
 use crate::{
     api::email::ResendVerification,
-    app::use_auth,
+    components::auth::use_auth,
     components::form::{action_error, navigate_on_success, FormError},
 };
 use leptos::prelude::*;

@@ -4,7 +4,7 @@
 
 use crate::{
     api::auth::StopViewing,
-    app::use_auth,
+    components::auth::use_auth,
     components::form::{action_error, navigate_after_success, FormError},
 };
 use leptos::prelude::*;

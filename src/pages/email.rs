@@ -9,13 +9,13 @@ use crate::{
         auth::auth_settings,
         email::{reset_link, verify_link, ForgotPassword, ResetPassword, VerifyEmail},
     },
+    components::code_field::CodeField,
     components::form::{
         action_error, navigate_after_success, navigate_on_success, FieldError, FormError, PasswordField,
         TextField,
     },
     domain::PASSWORD_MIN_CHARS,
     model::{MSG_FORGOT, MSG_LINK_INVALID},
-    pages::security::CodeField,
 };
 use leptos::prelude::*;
 use leptos_meta::Title;

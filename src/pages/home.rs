@@ -1,4 +1,4 @@
-use crate::app::{use_app_name, use_auth};
+use crate::components::auth::{use_app_name, use_auth};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::{components::A, hooks::use_query_map};

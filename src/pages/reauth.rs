@@ -6,12 +6,12 @@ use crate::{
     api::{auth::Reauthenticate, settings::load_account},
     components::{
         authorized::Authorized,
+        code_field::CodeField,
         form::{action_error, navigate_after_success, FieldError, FormError, PasswordField},
         passkeys::PasskeyButton,
     },
     domain::LocalPath,
     model::{AccountOverview, Provider},
-    pages::security::CodeField,
 };
 use leptos::prelude::*;
 use leptos_meta::Title;

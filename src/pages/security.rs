@@ -10,12 +10,13 @@ use crate::{
     },
     components::{
         authorized::Authorized,
+        code_field::CodeField,
         form::{action_error, navigate_on_success, FormError},
         local_time::LocalTime,
         passkeys::{passkey_actions, PasskeyList},
+        settings_tabs::{DoneNotice, SettingsTabs},
     },
     model::{SecurityOverview, TwoFactorSetup, TwoFactorState},
-    pages::settings::{DoneNotice, SettingsTabs},
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -190,33 +191,12 @@ fn SetUp(setup: TwoFactorSetup, confirm: ServerAction<ConfirmTwoFactor>) -> impl
     }
 }
 
-/// The field a code is typed into (six digits, or a recovery code).
-#[component]
-pub fn CodeField(label: &'static str) -> impl IntoView {
-    view! {
-        <div class="field">
-            <label for="field-code">{label}</label>
-            <input
-                id="field-code"
-                name="code"
-                type="text"
-                inputmode="text"
-                autocomplete="one-time-code"
-                autocapitalize="none"
-                spellcheck="false"
-                required
-                maxlength="32"
-            />
-        </div>
-    }
-}
-
 /// Recovery codes just made, shown this once, with a download.
 #[component]
 fn RecoveryCodes(codes: Vec<String>) -> impl IntoView {
     let text = format!(
         "{} recovery codes. Each works once, in place of a code from your app.\n\n{}\n",
-        crate::app::use_app_name(),
+        crate::components::auth::use_app_name(),
         codes.join("\n")
     );
     let download = format!(

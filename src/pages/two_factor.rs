@@ -4,8 +4,8 @@
 
 use crate::{
     api::auth::{pending_sign_in, VerifySecondFactor},
+    components::code_field::CodeField,
     components::form::{action_error, navigate_after_success, FormError},
-    pages::security::CodeField,
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
