@@ -16,6 +16,7 @@ pub mod view_as;
 
 use crate::server::{
     context::RequestCtx,
+    db::now_seconds,
     error::internal_page,
     http::{client, csrf::wants_html, request_id},
     state::AppState,
@@ -44,16 +45,18 @@ pub async fn authenticate(
     if let Some(value) = state.cookie.read(&cookies) {
         match SessionToken::parse(&value) {
             None => state.cookie.clear(&cookies),
-            Some(token) => match sessions::validate(&state.db, &state.config.session, &token).await {
-                Ok(Validation::Valid { auth, renewed_until }) => {
-                    if let Some(expires_at) = renewed_until {
-                        state.cookie.issue(&cookies, token.expose(), expires_at);
+            Some(token) => {
+                match sessions::validate(&state.db, &state.config.session, &token, now_seconds()).await {
+                    Ok(Validation::Valid { auth, renewed_until }) => {
+                        if let Some(expires_at) = renewed_until {
+                            state.cookie.issue(&cookies, token.expose(), expires_at);
+                        }
+                        session = Some(auth);
                     }
-                    session = Some(auth);
+                    Ok(Validation::Invalid) => state.cookie.clear(&cookies),
+                    Err(err) => return internal_page(err, request_id.as_deref()),
                 }
-                Ok(Validation::Invalid) => state.cookie.clear(&cookies),
-                Err(err) => return internal_page(err, request_id.as_deref()),
-            },
+            }
         }
     }
     let session = match view_as::apply(&state, &cookies, &client, session).await {

@@ -192,11 +192,54 @@ pub enum Validation {
     },
 }
 
-/// Validates a token with one indexed query; writes only when renewal or the
-/// once-a-minute `last_seen_at` update is due.
-pub async fn validate(db: &Db, policy: &SessionPolicy, token: &SessionToken) -> anyhow::Result<Validation> {
+/// The times of a session that its upkeep depends on (unix seconds).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SessionTimes {
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub last_seen_at: i64,
+}
+
+/// What a valid-looking session needs when it is presented at some moment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Upkeep {
+    /// Past its expiry or past the absolute cap: deleted, and the cookie cleared.
+    Expired,
+    /// Less than `GATEHOUSE_SESSION_RENEW_WITHIN` left: the expiry moves to `until` (now
+    /// plus the lifetime, never past the absolute cap), and the cookie is set again.
+    Renew { until: i64 },
+    /// Its `last_seen_at` is a minute old or more: it is written.
+    Touch,
+    /// Nothing to write.
+    Nothing,
+}
+
+/// The session rules at `now` (sliding expiry, the absolute cap, the once-a-minute
+/// `last_seen_at`), apart from the database: [`validate`] carries them out.
+pub fn upkeep(times: SessionTimes, policy: &SessionPolicy, now: i64) -> Upkeep {
+    let absolute_end = times.created_at.saturating_add(seconds(policy.absolute));
+    if times.expires_at <= now || absolute_end <= now {
+        Upkeep::Expired
+    } else if times.expires_at - now < seconds(policy.renew_within) && times.expires_at < absolute_end {
+        Upkeep::Renew {
+            until: now.saturating_add(seconds(policy.ttl)).min(absolute_end),
+        }
+    } else if now - times.last_seen_at >= LAST_SEEN_EVERY_SECONDS {
+        Upkeep::Touch
+    } else {
+        Upkeep::Nothing
+    }
+}
+
+/// Validates a token at `now` with one indexed query; writes only when [`upkeep`] says
+/// so (renewal, expiry, or the once-a-minute `last_seen_at`).
+pub async fn validate(
+    db: &Db,
+    policy: &SessionPolicy,
+    token: &SessionToken,
+    now: i64,
+) -> anyhow::Result<Validation> {
     let id = token.id();
-    let now = now_seconds();
     let Some(row) = db.find_session(&id).await? else {
         return Ok(Validation::Invalid);
     };
@@ -204,21 +247,28 @@ pub async fn validate(db: &Db, policy: &SessionPolicy, token: &SessionToken) -> 
         // A "view as" token is only good in its own cookie, beside the admin's session.
         return Ok(Validation::Invalid);
     }
-    let absolute_end = row.created_at.saturating_add(seconds(policy.absolute));
-    if row.expires_at <= now || absolute_end <= now {
-        let mut conn = db.conn().await?;
-        sessions::delete(conn.exec(), &id).await?;
-        return Ok(Validation::Invalid);
-    }
+    let times = SessionTimes {
+        created_at: row.created_at,
+        expires_at: row.expires_at,
+        last_seen_at: row.last_seen_at,
+    };
     let mut renewed_until = None;
-    if row.expires_at - now < seconds(policy.renew_within) && row.expires_at < absolute_end {
-        let expires_at = now.saturating_add(seconds(policy.ttl)).min(absolute_end);
-        let mut conn = db.conn().await?;
-        sessions::renew(conn.exec(), &id, expires_at, now).await?;
-        renewed_until = Some(expires_at);
-    } else if now - row.last_seen_at >= LAST_SEEN_EVERY_SECONDS {
-        let mut conn = db.conn().await?;
-        sessions::touch(conn.exec(), &id, now).await?;
+    match upkeep(times, policy, now) {
+        Upkeep::Expired => {
+            let mut conn = db.conn().await?;
+            sessions::delete(conn.exec(), &id).await?;
+            return Ok(Validation::Invalid);
+        }
+        Upkeep::Renew { until } => {
+            let mut conn = db.conn().await?;
+            sessions::renew(conn.exec(), &id, until, now).await?;
+            renewed_until = Some(until);
+        }
+        Upkeep::Touch => {
+            let mut conn = db.conn().await?;
+            sessions::touch(conn.exec(), &id, now).await?;
+        }
+        Upkeep::Nothing => {}
     }
     let auth = Arc::new(authenticated(id, row));
     Ok(Validation::Valid { auth, renewed_until })
@@ -481,6 +531,72 @@ mod tests {
         let token = SessionToken::generate();
         assert_eq!(token.id().len(), 64);
         assert_ne!(token.id(), token.expose());
+    }
+
+    const DAY: i64 = 86_400;
+
+    /// The defaults: 30 days, renewed within 15, at most 90 from the sign-in.
+    fn policy() -> SessionPolicy {
+        SessionPolicy {
+            ttl: std::time::Duration::from_secs(30 * DAY as u64),
+            renew_within: std::time::Duration::from_secs(15 * DAY as u64),
+            absolute: std::time::Duration::from_secs(90 * DAY as u64),
+            view_as: std::time::Duration::from_secs(3600),
+        }
+    }
+
+    /// A session signed in at `signed_in`, last renewed or seen at `seen`.
+    fn times(signed_in: i64, expires_at: i64, seen: i64) -> SessionTimes {
+        SessionTimes {
+            created_at: signed_in,
+            expires_at,
+            last_seen_at: seen,
+        }
+    }
+
+    #[test]
+    fn a_session_is_renewed_when_less_than_half_its_life_is_left() {
+        let start = 1_000_000;
+        let fresh = times(start, start + 30 * DAY, start);
+        assert_eq!(upkeep(fresh, &policy(), start + 30), Upkeep::Nothing);
+        assert_eq!(upkeep(fresh, &policy(), start + 60), Upkeep::Touch);
+        assert_eq!(upkeep(fresh, &policy(), start + 15 * DAY), Upkeep::Touch);
+        // A second inside the renewal window: thirty days from now.
+        let now = start + 15 * DAY + 1;
+        assert_eq!(
+            upkeep(fresh, &policy(), now),
+            Upkeep::Renew {
+                until: now + 30 * DAY
+            }
+        );
+    }
+
+    #[test]
+    fn renewal_never_passes_the_absolute_cap_and_the_cap_ends_the_session() {
+        let start = 1_000_000;
+        // Renewed on day 70 for thirty days, it would run to day 100: it stops at 90.
+        let late = times(start, start + 75 * DAY, start + 69 * DAY);
+        assert_eq!(
+            upkeep(late, &policy(), start + 70 * DAY),
+            Upkeep::Renew {
+                until: start + 90 * DAY
+            }
+        );
+        // Already at the cap: no renewal, only the once-a-minute touch.
+        let capped = times(start, start + 90 * DAY, start + 80 * DAY);
+        assert_eq!(upkeep(capped, &policy(), start + 85 * DAY), Upkeep::Touch);
+        assert_eq!(upkeep(capped, &policy(), start + 90 * DAY), Upkeep::Expired);
+        // A stored expiry past the cap (an older policy) still ends at the cap.
+        let beyond = times(start, start + 120 * DAY, start + 89 * DAY);
+        assert_eq!(upkeep(beyond, &policy(), start + 90 * DAY), Upkeep::Expired);
+    }
+
+    #[test]
+    fn an_expired_session_is_expired_at_its_expiry_to_the_second() {
+        let start = 1_000_000;
+        let session = times(start, start + 10 * DAY, start);
+        assert_ne!(upkeep(session, &policy(), start + 10 * DAY - 1), Upkeep::Expired);
+        assert_eq!(upkeep(session, &policy(), start + 10 * DAY), Upkeep::Expired);
     }
 
     #[test]

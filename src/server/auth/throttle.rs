@@ -19,7 +19,7 @@ use crate::{
         auth::device,
         config::{Config, Rate},
         context::RequestCtx,
-        db::{self, now_millis, rate_limits::Taken, users::UserRow, Db, Exec},
+        db::{self, now_millis, rate_limits::Taken, throttle::Counter, users::UserRow, Db, Exec},
         http::client::ClientInfo,
     },
 };
@@ -165,6 +165,32 @@ fn device_prefix(username_key: &str) -> String {
     format!("device:{username_key}:")
 }
 
+/// What one more attempt on a counter comes to at `now_ms`: refused while the counter
+/// is locked (with the milliseconds left), or the counter to store — its failures one
+/// more (those older than a day forgotten first), and, from `max_failures` on, a lock
+/// of 1 s doubling per further failure up to 15 minutes ([`lock_for`]). The lock-out
+/// rules, apart from the database: [`take_attempt`] carries them out.
+pub fn next_attempt(counter: Counter, max_failures: u32, now_ms: i64) -> Result<Counter, i64> {
+    if counter.locked_until_ms > now_ms {
+        return Err(counter.locked_until_ms - now_ms);
+    }
+    let previous = if counter.updated_at_ms < now_ms - FORGET_AFTER_MS {
+        0
+    } else {
+        counter.failures
+    };
+    let failures = previous.saturating_add(1);
+    let locked_until_ms = match lock_for(i64::from(failures), max_failures) {
+        Some(lock_ms) => now_ms + lock_ms,
+        None => counter.locked_until_ms,
+    };
+    Ok(Counter {
+        failures,
+        locked_until_ms,
+        updated_at_ms: now_ms,
+    })
+}
+
 /// Counts one attempt before the password is checked, in the caller's transaction:
 /// the counter is read and written under a lock, so concurrent attempts are counted one
 /// by one and at most `max_failures` of them (then one per back-off period) are ever
@@ -180,36 +206,25 @@ pub async fn take_attempt(
 ) -> anyhow::Result<Verdict> {
     let now = now_millis();
     let counter = db::throttle::lock_counter(ex.reborrow(), &attempts.key, now).await?;
-    if counter.locked_until_ms > now {
-        let event = match account {
-            Some((id, name)) => Event::about(AuditKind::Throttled, id, name),
-            None => Event::anonymous(AuditKind::Throttled),
-        };
-        let event = event
-            .detail("username locked after repeated failures")
-            .coalesced(&attempts.key);
-        audit::record(ex, client, event).await?;
-        return Ok(Verdict::Refused {
-            retry_after: seconds_from_ms(counter.locked_until_ms - now),
-        });
+    match next_attempt(counter, max_failures, now) {
+        Ok(counter) => {
+            db::throttle::store(ex, &attempts.key, counter).await?;
+            Ok(Verdict::Allowed)
+        }
+        Err(locked_for_ms) => {
+            let event = match account {
+                Some((id, name)) => Event::about(AuditKind::Throttled, id, name),
+                None => Event::anonymous(AuditKind::Throttled),
+            };
+            let event = event
+                .detail("username locked after repeated failures")
+                .coalesced(&attempts.key);
+            audit::record(ex, client, event).await?;
+            Ok(Verdict::Refused {
+                retry_after: seconds_from_ms(locked_for_ms),
+            })
+        }
     }
-    let previous = if counter.updated_at_ms < now - FORGET_AFTER_MS {
-        0
-    } else {
-        counter.failures
-    };
-    let failures = previous.saturating_add(1);
-    let locked_until_ms = match lock_for(i64::from(failures), max_failures) {
-        Some(lock_ms) => now + lock_ms,
-        None => counter.locked_until_ms,
-    };
-    let counter = db::throttle::Counter {
-        failures,
-        locked_until_ms,
-        updated_at_ms: now,
-    };
-    db::throttle::store(ex, &attempts.key, counter).await?;
-    Ok(Verdict::Allowed)
 }
 
 /// Counts an attempt at a known user's secret (a password confirmation, a code) before
@@ -278,6 +293,53 @@ mod tests {
         assert_eq!(lock_for(15, 5), Some(MAX_LOCK_MS));
         assert_eq!(lock_for(500, 5), Some(MAX_LOCK_MS));
         assert_eq!(lock_for(1, 1), Some(1_000));
+    }
+
+    const MAX: u32 = 5;
+
+    fn counter(failures: i32, locked_until_ms: i64, updated_at_ms: i64) -> Counter {
+        Counter {
+            failures,
+            locked_until_ms,
+            updated_at_ms,
+        }
+    }
+
+    #[test]
+    fn the_fifth_attempt_sets_a_one_second_lock_and_each_further_one_doubles_it() {
+        let now = 1_000_000;
+        let mut c = counter(0, 0, 0);
+        for n in 1..MAX {
+            c = next_attempt(c, MAX, now).expect("allowed");
+            assert_eq!((c.failures, c.locked_until_ms), (n as i32, 0));
+        }
+        c = next_attempt(c, MAX, now).expect("the fifth is still checked");
+        assert_eq!(c.locked_until_ms, now + 1_000);
+        // Locked: refused with what is left, whether or not the password would be right.
+        assert_eq!(next_attempt(c, MAX, now + 400).map(|_| ()), Err(600));
+        // After the lock, the sixth attempt locks for two seconds, the seventh four.
+        c = next_attempt(c, MAX, now + 1_000).expect("allowed again");
+        assert_eq!(c.locked_until_ms, now + 1_000 + 2_000);
+        c = next_attempt(c, MAX, now + 3_000).expect("allowed again");
+        assert_eq!(c.locked_until_ms, now + 3_000 + 4_000);
+    }
+
+    #[test]
+    fn failures_older_than_a_day_are_forgotten() {
+        let now = 10 * FORGET_AFTER_MS;
+        let old = counter(4, 0, now - FORGET_AFTER_MS - 1);
+        let c = next_attempt(old, MAX, now).expect("allowed");
+        assert_eq!((c.failures, c.locked_until_ms), (1, 0));
+        let recent = counter(4, 0, now - FORGET_AFTER_MS + 1);
+        let c = next_attempt(recent, MAX, now).expect("allowed");
+        assert_eq!((c.failures, c.locked_until_ms), (5, now + 1_000));
+    }
+
+    #[test]
+    fn the_lock_stops_growing_at_fifteen_minutes() {
+        let now = 1_000_000;
+        let c = next_attempt(counter(40, 0, now), MAX, now).expect("allowed");
+        assert_eq!(c.locked_until_ms, now + MAX_LOCK_MS);
     }
 
     #[test]
