@@ -19,7 +19,8 @@ export PATH := $(NPM_BIN):$(HOME)/.cargo/bin:$(PATH)
 # instead of rebuilding each other's dependencies.
 LEPTOS_ENV := LEPTOS_OUTPUT_NAME=gatehouse LEPTOS_SITE_ROOT=target/site LEPTOS_SITE_PKG_DIR=pkg \
 	LEPTOS_SITE_ADDR=127.0.0.1:3000 LEPTOS_RELOAD_PORT=3001 LEPTOS_LIB_DIR=. LEPTOS_BIN_DIR=. \
-	LEPTOS_JS_MINIFY=false LEPTOS_HASH_FILES=true LEPTOS_HASH_FILE_NAME=hash.txt RUSTFLAGS="--cfg erase_components"
+	LEPTOS_JS_MINIFY=false LEPTOS_HASH_FILES=true LEPTOS_HASH_FILE_NAME=hash.txt RUSTFLAGS="--cfg erase_components" \
+	RUSTDOCFLAGS="--cfg erase_components"
 
 # Where the browser tests' release build puts its site, with its hash file: the build
 # `make run` serves (same command, same binary), in a folder of its own so that the debug
