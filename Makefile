@@ -74,11 +74,13 @@ bench: tools
 	cargo leptos build --release --precompress --split
 	PG=$(PG) tests/bench/run.sh
 
-## Formatting, no import cycle among the UI files, and clippy (-D warnings) for the
+## Formatting, no import cycle among the UI files, no comment or document naming a file
+## that is not in the repository, and clippy (-D warnings) for the
 ## server, the browser bundle and both at once.
 lint:
 	cargo fmt --all -- --check
 	python3 .ci/import-cycles.py app pages components
+	python3 .ci/cited-paths.py
 	$(LEPTOS_ENV) cargo clippy --features ssr --all-targets -- -D warnings
 	cargo clippy --lib --target wasm32-unknown-unknown --features hydrate -- -D warnings
 	$(LEPTOS_ENV) cargo clippy --all-features -- -D warnings
