@@ -95,8 +95,8 @@ pub async fn record(ex: Exec<'_>, client: &ClientInfo, event: Event<'_>) -> anyh
 }
 
 /// Deletes events older than `retention` (the hourly task).
-pub async fn prune(db: &Db, retention: std::time::Duration) -> anyhow::Result<u64> {
+pub async fn prune(db: &Db, retention: std::time::Duration, now: i64) -> anyhow::Result<u64> {
     let seconds = i64::try_from(retention.as_secs()).unwrap_or(i64::MAX);
     let mut conn = db.conn().await?;
-    audit::prune(conn.exec(), now_seconds().saturating_sub(seconds)).await
+    audit::prune(conn.exec(), now.saturating_sub(seconds)).await
 }

@@ -162,7 +162,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         Command::Sessions(SessionsCommand::Purge) => {
             let db = Db::connect(&config.database_url).await?;
             db.migrate().await?;
-            let purged = sessions::purge_expired(&db).await?;
+            let purged = sessions::purge_expired(&db, crate::server::db::now_seconds()).await?;
             println!("{purged} expired sessions deleted");
             db.close().await;
             Ok(())

@@ -13,6 +13,7 @@ pub mod flash;
 pub mod http;
 pub mod keys;
 pub mod mail;
+pub mod maintenance;
 pub mod metrics;
 pub mod settings;
 pub mod site;

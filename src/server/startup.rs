@@ -1,7 +1,7 @@
 //! Building the state and the router, serving, and the hourly maintenance task.
 
 use super::{
-    auth::{self, cookie::SessionCookie, password::PasswordHasher, sessions},
+    auth::{self, cookie::SessionCookie, password::PasswordHasher},
     config::Config,
     db::{self, Db},
     http::{
@@ -345,57 +345,16 @@ async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-/// Every hour while the server runs: purges expired sessions, stale throttling rows,
-/// spent OAuth states and unanswered passkey challenges, and prunes audit events past
-/// `GATEHOUSE_AUDIT_RETENTION`.
+/// Every hour while the server runs: [`super::maintenance::purge_expired`].
 pub fn spawn_maintenance(state: AppState) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut every = tokio::time::interval(MAINTENANCE_EVERY);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             every.tick().await;
-            match sessions::purge_expired(&state.db).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(purged = n, "expired sessions purged"),
-                Err(e) => tracing::warn!(error = format!("{e:#}"), "session purge failed"),
-            }
-            match auth::throttle::purge(&state.db).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(purged = n, "stale throttling rows purged"),
-                Err(e) => tracing::warn!(error = format!("{e:#}"), "throttling purge failed"),
-            }
-            match super::audit::prune(&state.db, state.config.audit_retention).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(pruned = n, "audit events past their retention pruned"),
-                Err(e) => tracing::warn!(error = format!("{e:#}"), "audit pruning failed"),
-            }
-            match auth::two_factor::purge_pending(&state.db).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(purged = n, "expired pending sign-ins purged"),
-                Err(e) => tracing::warn!(error = format!("{e:#}"), "pending sign-in purge failed"),
-            }
-            match auth::passkeys::purge_challenges(&state.db).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(purged = n, "unanswered passkey challenges purged"),
-                Err(e) => tracing::warn!(error = format!("{e:#}"), "passkey challenge purge failed"),
-            }
-            match auth::email::purge(&state.db).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(purged = n, "expired e-mail links purged"),
-                Err(e) => tracing::warn!(error = format!("{e:#}"), "e-mail link purge failed"),
-            }
-            match purge_spent_flows(&state.db).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(purged = n, "spent OAuth states purged"),
-                Err(e) => tracing::warn!(error = format!("{e:#}"), "OAuth state purge failed"),
-            }
+            super::maintenance::purge_expired(&state.db, &state.config, db::now_millis()).await;
         }
     })
-}
-
-async fn purge_spent_flows(db: &Db) -> anyhow::Result<u64> {
-    let mut conn = db.conn().await?;
-    db::oauth_states::purge(conn.exec(), db::now_seconds()).await
 }
 
 /// Serves `router` on `listener` until `shutdown` completes; requests in flight finish.

@@ -429,15 +429,13 @@ async fn stale_throttling_rows_are_purged(app: TestApp) {
     attempt(&app, "ghost", "x-wrong-password").await;
     assert_eq!(app.scalar("SELECT COUNT(*) FROM login_throttle").await, 1);
     assert_eq!(app.scalar("SELECT COUNT(*) FROM rate_limits").await, 1);
-    let long_ago = (crate::helpers::now() - 3 * 86_400) * 1000;
-    app.execute(&format!("UPDATE login_throttle SET updated_at_ms = {long_ago}"))
-        .await;
-    app.execute(&format!("UPDATE rate_limits SET tat_ms = {long_ago}"))
-        .await;
-    let purged = gatehouse::server::auth::throttle::purge(&app.db)
-        .await
-        .expect("purge");
-    assert_eq!(purged, 2);
+    let now_ms = crate::helpers::now() * 1000;
+    let purge = |at_ms| gatehouse::server::auth::throttle::purge(&app.db, at_ms);
+    assert_eq!(purge(now_ms).await.expect("purge"), 0, "still needed now");
+    // Three days on, neither row matters any more.
+    assert_eq!(purge(now_ms + 3 * 86_400_000).await.expect("purge"), 2);
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM login_throttle").await, 0);
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM rate_limits").await, 0);
 }
 
 db_tests!(
@@ -501,9 +499,10 @@ async fn audit_events_past_their_retention_are_pruned(app: TestApp) {
         crate::helpers::now() - 300 * 86_400
     ))
     .await;
-    let pruned = gatehouse::server::audit::prune(&app.db, app.state.config.audit_retention)
-        .await
-        .expect("prune");
+    let pruned =
+        gatehouse::server::audit::prune(&app.db, app.state.config.audit_retention, crate::helpers::now())
+            .await
+            .expect("prune");
     assert_eq!(pruned, 1);
     assert_eq!(
         app.scalar("SELECT COUNT(*) FROM audit_events WHERE detail = 'ancient'")

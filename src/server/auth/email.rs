@@ -615,7 +615,7 @@ pub async fn set_by_operator(
 }
 
 /// Deletes links that expired more than a day ago (hourly).
-pub async fn purge(db: &Db) -> anyhow::Result<u64> {
+pub async fn purge(db: &Db, now: i64) -> anyhow::Result<u64> {
     let mut conn = db.conn().await?;
-    db::email::purge_tokens(conn.exec(), now_seconds() - 24 * 3600).await
+    db::email::purge_tokens(conn.exec(), now - 24 * 3600).await
 }

@@ -467,9 +467,9 @@ pub async fn remove(ctx: &RequestCtx, id: i64) -> Result<(), AppError> {
 }
 
 /// Deletes ceremonies never answered (hourly).
-pub async fn purge_challenges(db: &db::Db) -> anyhow::Result<u64> {
+pub async fn purge_challenges(db: &db::Db, now: i64) -> anyhow::Result<u64> {
     let mut conn = db.conn().await?;
-    passkeys::purge_challenges(conn.exec(), now_seconds()).await
+    passkeys::purge_challenges(conn.exec(), now).await
 }
 
 // The four JSON endpoints (docs/accounts.md "Passkeys", API). Errors are `{"error": "…"}` with the status of

@@ -485,10 +485,11 @@ pub async fn end(ctx: &RequestCtx) -> Result<(), AppError> {
     Ok(())
 }
 
-/// Deletes expired sessions; run by the hourly task and `gatehouse sessions purge`.
-pub async fn purge_expired(db: &Db) -> anyhow::Result<u64> {
+/// Deletes sessions expired at `now`; run by the hourly maintenance and `gatehouse
+/// sessions purge`.
+pub async fn purge_expired(db: &Db, now: i64) -> anyhow::Result<u64> {
     let mut conn = db.conn().await?;
-    db::sessions::delete_expired(conn.exec(), now_seconds())
+    db::sessions::delete_expired(conn.exec(), now)
         .await
         .context("purge sessions")
 }

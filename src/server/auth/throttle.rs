@@ -271,11 +271,10 @@ pub fn lock_for(failures: i64, max_failures: u32) -> Option<i64> {
 }
 
 /// Deletes throttling rows nobody needs any more (hourly).
-pub async fn purge(db: &Db) -> anyhow::Result<u64> {
-    let now = now_millis();
+pub async fn purge(db: &Db, now_ms: i64) -> anyhow::Result<u64> {
     let mut conn = db.conn().await?;
-    let limits = db::rate_limits::purge(conn.exec(), now).await?;
-    let failures = db::throttle::purge(conn.exec(), now - FORGET_AFTER_MS, now).await?;
+    let limits = db::rate_limits::purge(conn.exec(), now_ms).await?;
+    let failures = db::throttle::purge(conn.exec(), now_ms - FORGET_AFTER_MS, now_ms).await?;
     Ok(limits + failures)
 }
 

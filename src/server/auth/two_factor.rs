@@ -472,7 +472,7 @@ pub async fn reset(ctx: &RequestCtx, user: &users::UserRow) -> Result<bool, AppE
 }
 
 /// Deletes pending sign-ins that have expired (hourly).
-pub async fn purge_pending(db: &db::Db) -> anyhow::Result<u64> {
+pub async fn purge_pending(db: &db::Db, now: i64) -> anyhow::Result<u64> {
     let mut conn = db.conn().await?;
-    two_factor::purge_pending(conn.exec(), now_seconds()).await
+    two_factor::purge_pending(conn.exec(), now).await
 }

@@ -272,3 +272,131 @@ pub async fn purge_pending(ex: Exec<'_>, now: i64) -> anyhow::Result<u64> {
         .map(|r| r.rows_affected()))
     .context("purge pending sign-ins")
 }
+
+/// The rules of pending expiry, tries and code reuse, at fixed moments, on a fresh
+/// in-memory database: no wall clock and no HTTP in the way.
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        domain::Username,
+        model::Role,
+        server::{
+            auth::totp::TotpSecret,
+            db::{users, Db},
+        },
+    };
+
+    const T0: i64 = 1_800_000_000;
+
+    async fn db_with_user() -> (Db, i64) {
+        let db = Db::connect("sqlite::memory:").await.expect("open");
+        db.migrate().await.expect("migrate");
+        let name = Username::parse("ada").expect("name");
+        let mut conn = db.conn().await.expect("conn");
+        let user = match users::insert(
+            conn.exec(),
+            &users::NewUser::with_password(&name, "x", Role::User),
+        )
+        .await
+        .expect("insert")
+        {
+            users::Inserted::Created(user) => user,
+            _ => panic!("not created"),
+        };
+        drop(conn);
+        (db, user.id)
+    }
+
+    async fn pending_until(db: &Db, user_id: i64, expires_at: i64) {
+        let mut conn = db.conn().await.expect("conn");
+        let p = NewPending {
+            id: "p1",
+            user_id,
+            method: "password",
+            next: "/profile",
+            credentials_version: 0,
+            expires_at,
+            now: T0,
+        };
+        create_pending(conn.exec(), &p).await.expect("create");
+    }
+
+    #[tokio::test]
+    async fn a_pending_sign_in_takes_tries_until_the_second_it_expires() {
+        let (db, user) = db_with_user().await;
+        pending_until(&db, user, T0 + 300).await;
+        let mut conn = db.conn().await.expect("conn");
+        let first = take_try(conn.exec(), "p1", 5, T0 + 299).await.expect("try");
+        assert_eq!(first.map(|p| p.failures), Some(1), "a second before expiry");
+        assert!(
+            take_try(conn.exec(), "p1", 5, T0 + 300)
+                .await
+                .expect("try")
+                .is_none(),
+            "at the expiry itself it is over"
+        );
+        assert_eq!(
+            purge_pending(conn.exec(), T0 + 300).await.expect("purge"),
+            0,
+            "kept until its expiry has passed"
+        );
+        assert_eq!(purge_pending(conn.exec(), T0 + 301).await.expect("purge"), 1);
+        assert!(pending(conn.exec(), "p1").await.expect("read").is_none());
+    }
+
+    #[tokio::test]
+    async fn a_pending_sign_in_lets_through_only_its_allowance_of_tries() {
+        let (db, user) = db_with_user().await;
+        pending_until(&db, user, T0 + 300).await;
+        let mut conn = db.conn().await.expect("conn");
+        for n in 1..=5 {
+            let taken = take_try(conn.exec(), "p1", 5, T0 + n).await.expect("try");
+            assert_eq!(taken.map(|p| p.failures), Some(n), "try {n}");
+        }
+        assert!(take_try(conn.exec(), "p1", 5, T0 + 6)
+            .await
+            .expect("try")
+            .is_none());
+        assert!(end_pending(conn.exec(), "p1").await.expect("end"));
+        assert!(
+            !end_pending(conn.exec(), "p1").await.expect("end"),
+            "ended once only"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_code_is_accepted_once_and_never_after_a_later_one() {
+        let (db, user) = db_with_user().await;
+        let secret = TotpSecret::generate();
+        let now = u64::try_from(T0).expect("positive");
+        let mut conn = db.conn().await.expect("conn");
+        assert!(begin(conn.exec(), user, "sealed", T0).await.expect("begin"));
+        // Set up with the code of this step: that step is used by the confirmation.
+        let setup = secret
+            .matching_step(&secret.code_at_step(now / 30), now)
+            .expect("step");
+        let setup = i64::try_from(setup).expect("step");
+        assert!(confirm(conn.exec(), user, setup, T0).await.expect("confirm"));
+        assert!(
+            !use_step(conn.exec(), user, setup).await.expect("use"),
+            "the setup code again"
+        );
+
+        // Thirty seconds on, the next step's code works once; the one before it no more.
+        let later = now + 30;
+        let code = secret.code_at_step(later / 30);
+        let step = i64::try_from(secret.matching_step(&code, later).expect("step")).expect("step");
+        assert_eq!(step, setup + 1);
+        assert!(use_step(conn.exec(), user, step).await.expect("use"));
+        assert!(!use_step(conn.exec(), user, step).await.expect("use"), "replayed");
+        assert!(
+            !use_step(conn.exec(), user, setup).await.expect("use"),
+            "an older code after a newer one"
+        );
+        // A factor that is not confirmed accepts nothing.
+        assert!(remove(conn.exec(), user).await.expect("remove"));
+        assert!(begin(conn.exec(), user, "sealed", T0).await.expect("begin"));
+        assert!(!use_step(conn.exec(), user, step + 1).await.expect("use"));
+    }
+}

@@ -1,0 +1,120 @@
+//! The one clean-up of everything that expires: [`purge_expired`] at a given moment.
+
+use super::{
+    audit,
+    auth::{email, passkeys, sessions, throttle, two_factor},
+    config::Config,
+    db::{self, Db},
+};
+
+/// Deletes, as of `now_ms` (unix milliseconds), whatever has expired or is past its
+/// keeping: sessions, throttling rows, pending two-factor sign-ins, passkey challenges,
+/// e-mail links, spent OAuth states, and audit events past `GATEHOUSE_AUDIT_RETENTION`.
+/// Each purge is logged; one that fails is logged and the others still run. Answers how
+/// many rows went, per kind.
+pub async fn purge_expired(db: &Db, config: &Config, now_ms: i64) -> Vec<(&'static str, u64)> {
+    let now = now_ms / 1000;
+    let results = [
+        ("expired sessions", sessions::purge_expired(db, now).await),
+        ("stale throttling rows", throttle::purge(db, now_ms).await),
+        (
+            "audit events past their retention",
+            audit::prune(db, config.audit_retention, now).await,
+        ),
+        (
+            "expired pending sign-ins",
+            two_factor::purge_pending(db, now).await,
+        ),
+        (
+            "unanswered passkey challenges",
+            passkeys::purge_challenges(db, now).await,
+        ),
+        ("expired e-mail links", email::purge(db, now).await),
+        ("spent OAuth states", spent_flows(db, now).await),
+    ];
+    let mut purged = Vec::with_capacity(results.len());
+    for (what, result) in results {
+        match result {
+            Ok(0) => purged.push((what, 0)),
+            Ok(n) => {
+                tracing::info!(purged = n, what, "purged");
+                purged.push((what, n));
+            }
+            Err(e) => tracing::warn!(error = format!("{e:#}"), what, "purge failed"),
+        }
+    }
+    purged
+}
+
+async fn spent_flows(db: &Db, now: i64) -> anyhow::Result<u64> {
+    let mut conn = db.conn().await?;
+    db::oauth_states::purge(conn.exec(), now).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{domain::Username, model::Role, server::db::users};
+
+    const T0: i64 = 1_800_000_000;
+
+    fn purged(result: &[(&'static str, u64)], what: &str) -> u64 {
+        result.iter().find(|(w, _)| *w == what).map_or(0, |(_, n)| *n)
+    }
+
+    /// Whatever expires goes at the moment it is given, not at the wall clock's: a
+    /// session and a pending sign-in that expire at T0 + 300 are kept by a purge at that
+    /// second, and gone after it.
+    #[tokio::test]
+    async fn expiry_is_judged_at_the_moment_given() {
+        let db = Db::connect("sqlite::memory:").await.expect("open");
+        db.migrate().await.expect("migrate");
+        let config = Config::from_lookup(|_| None).expect("defaults");
+        let name = Username::parse("ada").expect("name");
+        let mut conn = db.conn().await.expect("conn");
+        let Ok(users::Inserted::Created(user)) = users::insert(
+            conn.exec(),
+            &users::NewUser::with_password(&name, "x", Role::User),
+        )
+        .await
+        else {
+            panic!("not created");
+        };
+        let session = db::sessions::NewSession {
+            id: "s1",
+            handle: "h1",
+            user_id: user.id,
+            created_at: T0,
+            expires_at: T0 + 300,
+            ip: None,
+            user_agent: None,
+            impersonator: None,
+            credentials_version: 0,
+            confirmed_at: None,
+        };
+        db::sessions::insert(conn.exec(), &session)
+            .await
+            .expect("session");
+        let pending = db::two_factor::NewPending {
+            id: "p1",
+            user_id: user.id,
+            method: "password",
+            next: "/profile",
+            credentials_version: 0,
+            expires_at: T0 + 300,
+            now: T0,
+        };
+        db::two_factor::create_pending(conn.exec(), &pending)
+            .await
+            .expect("pending");
+        drop(conn);
+
+        let early = purge_expired(&db, &config, (T0 + 299) * 1000).await;
+        assert_eq!(purged(&early, "expired sessions"), 0);
+        assert_eq!(purged(&early, "expired pending sign-ins"), 0);
+        let late = purge_expired(&db, &config, (T0 + 301) * 1000).await;
+        assert_eq!(purged(&late, "expired sessions"), 1);
+        assert_eq!(purged(&late, "expired pending sign-ins"), 1);
+        assert_eq!(late.len(), 7, "every kind is purged: {late:?}");
+    }
+}
