@@ -2,14 +2,14 @@
 
 use super::{
     audit,
-    auth::{email, passkeys, sessions, throttle, two_factor},
+    auth::{email, sessions, throttle},
     config::Config,
     db::{self, Db},
 };
 
 /// Deletes, as of `now_ms` (unix milliseconds), whatever has expired or is past its
-/// keeping: sessions, throttling rows, pending two-factor sign-ins, passkey challenges,
-/// e-mail links, spent OAuth states, and audit events past `GATEHOUSE_AUDIT_RETENTION`.
+/// keeping: sessions, throttling rows, ceremonies (pending two-factor sign-ins, passkey
+/// challenges), e-mail links, spent OAuth states, and audit events past `GATEHOUSE_AUDIT_RETENTION`.
 /// Each purge is logged; one that fails is logged and the others still run. Answers how
 /// many rows went, per kind.
 pub async fn purge_expired(db: &Db, config: &Config, now_ms: i64) -> Vec<(&'static str, u64)> {
@@ -22,12 +22,8 @@ pub async fn purge_expired(db: &Db, config: &Config, now_ms: i64) -> Vec<(&'stat
             audit::prune(db, config.audit_retention, now).await,
         ),
         (
-            "expired pending sign-ins",
-            two_factor::purge_pending(db, now).await,
-        ),
-        (
-            "unanswered passkey challenges",
-            passkeys::purge_challenges(db, now).await,
+            "expired ceremonies (pending sign-ins, passkey challenges)",
+            expired_ceremonies(db, now).await,
         ),
         ("expired e-mail links", email::purge(db, now).await),
         ("spent OAuth states", spent_flows(db, now).await),
@@ -46,6 +42,11 @@ pub async fn purge_expired(db: &Db, config: &Config, now_ms: i64) -> Vec<(&'stat
     purged
 }
 
+async fn expired_ceremonies(db: &Db, now: i64) -> anyhow::Result<u64> {
+    let mut conn = db.conn().await?;
+    db::ceremonies::purge(conn.exec(), now).await
+}
+
 async fn spent_flows(db: &Db, now: i64) -> anyhow::Result<u64> {
     let mut conn = db.conn().await?;
     db::oauth_states::purge(conn.exec(), now).await
@@ -54,9 +55,10 @@ async fn spent_flows(db: &Db, now: i64) -> anyhow::Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{domain::Username, model::Role, server::db::users};
+    use crate::server::{db::testing::db_with_user, identity::ceremony::Kind};
 
     const T0: i64 = 1_800_000_000;
+    const CEREMONIES: &str = "expired ceremonies (pending sign-ins, passkey challenges)";
 
     fn purged(result: &[(&'static str, u64)], what: &str) -> u64 {
         result.iter().find(|(w, _)| *w == what).map_or(0, |(_, n)| *n)
@@ -67,23 +69,13 @@ mod tests {
     /// second, and gone after it.
     #[tokio::test]
     async fn expiry_is_judged_at_the_moment_given() {
-        let db = Db::connect("sqlite::memory:").await.expect("open");
-        db.migrate().await.expect("migrate");
+        let (db, user) = db_with_user().await;
         let config = Config::from_lookup(|_| None).expect("defaults");
-        let name = Username::parse("ada").expect("name");
         let mut conn = db.conn().await.expect("conn");
-        let Ok(users::Inserted::Created(user)) = users::insert(
-            conn.exec(),
-            &users::NewUser::with_password(&name, "x", Role::User),
-        )
-        .await
-        else {
-            panic!("not created");
-        };
         let session = db::sessions::NewSession {
             id: "s1",
             handle: "h1",
-            user_id: user.id,
+            user_id: user,
             created_at: T0,
             expires_at: T0 + 300,
             ip: None,
@@ -95,26 +87,27 @@ mod tests {
         db::sessions::insert(conn.exec(), &session)
             .await
             .expect("session");
-        let pending = db::two_factor::NewPending {
-            id: "p1",
-            user_id: user.id,
-            method: "password",
+        let pending = db::ceremonies::NewCeremony {
+            id: "c1",
+            kind: Kind::SecondFactor,
+            user_id: Some(user),
+            payload: "password",
             next: "/profile",
             credentials_version: 0,
             expires_at: T0 + 300,
             now: T0,
         };
-        db::two_factor::create_pending(conn.exec(), &pending)
+        db::ceremonies::begin(conn.exec(), &pending)
             .await
             .expect("pending");
         drop(conn);
 
         let early = purge_expired(&db, &config, (T0 + 299) * 1000).await;
         assert_eq!(purged(&early, "expired sessions"), 0);
-        assert_eq!(purged(&early, "expired pending sign-ins"), 0);
+        assert_eq!(purged(&early, CEREMONIES), 0);
         let late = purge_expired(&db, &config, (T0 + 301) * 1000).await;
         assert_eq!(purged(&late, "expired sessions"), 1);
-        assert_eq!(purged(&late, "expired pending sign-ins"), 1);
-        assert_eq!(late.len(), 7, "every kind is purged: {late:?}");
+        assert_eq!(purged(&late, CEREMONIES), 1);
+        assert_eq!(late.len(), 6, "every kind is purged: {late:?}");
     }
 }

@@ -11,6 +11,7 @@ pub mod db;
 pub mod error;
 pub mod flash;
 pub mod http;
+pub mod identity;
 pub mod keys;
 pub mod mail;
 pub mod maintenance;

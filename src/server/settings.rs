@@ -12,6 +12,7 @@ use crate::{
         },
         context::RequestCtx,
         db::{self, now_seconds, users},
+        identity::factors::{self, Factors},
     },
 };
 
@@ -127,7 +128,12 @@ async fn own_row(ctx: &RequestCtx) -> Result<users::UserRow, AppError> {
 /// authentication that passed every factor — `/reauth` — within the window.
 fn require_every_factor(ctx: &RequestCtx, user: &users::UserRow) -> Result<(), AppError> {
     let auth = ctx.user()?;
-    if auth.two_factor || user.password_hash.is_none() {
+    let account = Factors {
+        totp: auth.two_factor,
+        passkey: auth.has_passkey,
+        password: user.password_hash.is_some(),
+    };
+    if !factors::current_password_suffices(account) {
         ctx.require_recent()?;
     }
     Ok(())

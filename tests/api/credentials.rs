@@ -454,9 +454,7 @@ async fn twenty_wrong_codes_at_once_check_at_most_five(app: TestApp) {
         .map(|i| format!("{:06}", (i * 7919) % 1_000_000))
         .collect();
     // The twenty arrive while the pending sign-in's row is busy, so they meet there.
-    let hold = app
-        .hold_writes("SELECT id FROM pending_sign_ins FOR UPDATE")
-        .await;
+    let hold = app.hold_writes("SELECT id FROM ceremonies FOR UPDATE").await;
     let tries = futures::future::join_all(codes.iter().map(|code| {
         let (app, browser) = (&app, &browser);
         async move {

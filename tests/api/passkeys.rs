@@ -332,7 +332,8 @@ async fn a_challenge_is_answered_once(backend: Backend) {
     // An expired challenge is refused even on its first use.
     let late = new_client();
     let options = login_options(&app, &late, "").await;
-    app.execute("UPDATE passkey_challenges SET expires_at = 1").await;
+    app.execute("UPDATE ceremonies SET expires_at = 1 WHERE kind = 'passkey_sign_in'")
+        .await;
     let assertion = key.get(&options, 0);
     expect_status(
         post_json(&app, &late, "/auth/passkey/login", &assertion).await,
@@ -729,7 +730,7 @@ async fn challenges_have_an_allowance_of_their_own(backend: Backend) {
     let body = json_of(refused, StatusCode::TOO_MANY_REQUESTS).await;
     assert!(body["error"].as_str().is_some_and(|e| !e.is_empty()), "{body}");
     assert_eq!(
-        app.scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM passkey_challenges")
+        app.scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM ceremonies WHERE kind = 'passkey_sign_in'")
             .await,
         10,
         "a refused request stores nothing"

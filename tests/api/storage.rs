@@ -3,13 +3,14 @@
 use crate::helpers::{Backend, TestDatabase};
 use gatehouse::server::db::{Db, Tx};
 
-const TABLES: [&str; 6] = [
+const TABLES: [&str; 7] = [
     "users",
     "oauth_accounts",
     "sessions",
     "login_throttle",
     "rate_limits",
     "audit_events",
+    "ceremonies",
 ];
 
 async fn table_exists(db: &Db, table: &str) -> bool {

@@ -258,7 +258,11 @@ async fn five_wrong_codes_end_the_pending_sign_in(app: TestApp) {
     let late = verify(&app, &browser, &secret.code_at_step(step + 1)).await;
     let body = expect_status(late, StatusCode::UNAUTHORIZED).await;
     assert!(body.contains("expired or ended"), "even a right code: {body}");
-    assert_eq!(app.scalar("SELECT COUNT(*) FROM pending_sign_ins").await, 0);
+    assert_eq!(
+        app.scalar("SELECT COUNT(*) FROM ceremonies WHERE kind = 'second_factor'")
+            .await,
+        0
+    );
     let failed = app
         .scalar("SELECT CAST(SUM(occurrences) AS BIGINT) FROM audit_events WHERE kind = 'mfa_failed'")
         .await;
@@ -276,11 +280,14 @@ async fn a_pending_sign_in_expires_after_five_minutes(app: TestApp) {
     let (secret, _, step) = enable(&app, &app.client).await;
     let browser = password_step(&app, "alice").await;
     let lifetime = app
-        .scalar("SELECT expires_at - created_at FROM pending_sign_ins")
+        .scalar("SELECT expires_at - created_at FROM ceremonies WHERE kind = 'second_factor'")
         .await;
     assert_eq!(lifetime, 300);
-    app.execute(&format!("UPDATE pending_sign_ins SET expires_at = {}", now() - 1))
-        .await;
+    app.execute(&format!(
+        "UPDATE ceremonies SET expires_at = {} WHERE kind = 'second_factor'",
+        now() - 1
+    ))
+    .await;
     let body = expect_status(
         verify(&app, &browser, &secret.code_at_step(step + 1)).await,
         StatusCode::UNAUTHORIZED,

@@ -25,6 +25,7 @@ use crate::{
             users::{self, UserRow},
             Db, Exec, Tx,
         },
+        identity::factors::{self, Factors, Next, Proof},
         mail::{self, Template},
     },
 };
@@ -366,7 +367,11 @@ pub async fn check_reset_link(ctx: &RequestCtx, token: &str) -> Result<LinkCheck
             needs_code: false,
         });
     };
-    let needs_code = two_factor::is_on(conn.exec(), live.user_id).await?;
+    let account = Factors {
+        totp: two_factor::is_on(conn.exec(), live.user_id).await?,
+        ..Factors::default()
+    };
+    let needs_code = factors::after(Proof::ResetLink, account) == Next::Code;
     Ok(LinkCheck {
         valid: true,
         needs_code,
@@ -391,7 +396,11 @@ pub async fn reset_password(
     let user = users::find_by_id(conn.exec(), live.user_id)
         .await?
         .ok_or_else(link_invalid)?;
-    let two_factor_on = two_factor::is_on(conn.exec(), user.id).await?;
+    let account = Factors {
+        totp: two_factor::is_on(conn.exec(), user.id).await?,
+        ..Factors::default()
+    };
+    let needs_code = factors::after(Proof::ResetLink, account) == Next::Code;
     drop(conn);
     if user.is_disabled(now_seconds()) {
         return Err(AppError::new(
@@ -401,7 +410,7 @@ pub async fn reset_password(
     }
     let name = Username::parse(&user.username).map_err(|e| AppError::bad_request(e.to_string()))?;
     let password = super::accounts::new_password(ctx, password, &name, "password").await?;
-    if two_factor_on {
+    if needs_code {
         if code.trim().is_empty() {
             return Err(AppError::bad_request(
                 "Enter the code from your authenticator app, or a recovery code.",

@@ -8,7 +8,7 @@
 //!   registration asks for `"discouraged"`; its options are changed before they are sent,
 //!   which the crate's verification does not depend on (it can't: whether a credential is
 //!   discoverable is the authenticator's business and not reported reliably).
-//! - A ceremony's state is kept in `passkey_challenges` (the crate's
+//! - A ceremony's state is kept in the `ceremonies` table (the crate's
 //!   `danger-allow-state-serialisation` feature: it is serialised to be stored in the
 //!   database, never given to the browser), found by the hash of a random handle in this
 //!   browser's cookie; it is taken out by the first answer, and lasts five minutes.
@@ -31,7 +31,8 @@ use crate::{
         audit::{self, Event},
         config::Config,
         context::RequestCtx,
-        db::{self, now_seconds, passkeys, users},
+        db::{ceremonies, now_seconds, passkeys, users},
+        identity::ceremony::{self, Handle, Kind},
     },
 };
 use axum::{
@@ -41,7 +42,6 @@ use axum::{
 use data_encoding::BASE64URL_NOPAD;
 use http::{header, HeaderValue, StatusCode};
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 use tower_cookies::cookie::SameSite;
 use webauthn_rs::prelude::{
     CreationChallengeResponse, DiscoverableAuthentication, Passkey, PasskeyRegistration, PublicKeyCredential,
@@ -56,8 +56,14 @@ pub const CHALLENGE_SECONDS: i64 = 300;
 pub const NAME_MAX_CHARS: usize = 64;
 /// The name of a passkey added without one.
 const DEFAULT_NAME: &str = "Passkey";
-const KIND_REGISTER: &str = "register";
-const KIND_LOGIN: &str = "login";
+
+/// What a registration keeps between its two requests.
+#[derive(serde::Serialize, Deserialize)]
+struct Registering {
+    /// The name the passkey will have.
+    name: String,
+    state: PasskeyRegistration,
+}
 
 pub const MSG_UNAVAILABLE: &str = "Passkeys are not available on this site.";
 pub const MSG_EXPIRED: &str = "This passkey request has expired. Please try again.";
@@ -105,46 +111,42 @@ impl RelyingParty {
     }
 }
 
-fn challenge_id(handle: &str) -> String {
-    hex::encode(Sha256::digest(handle.as_bytes()))
-}
-
-/// Stores a ceremony's state and gives this browser its handle.
+/// Stores a ceremony (what it keeps, serialised: never given to the browser) and gives
+/// this browser its handle.
 async fn begin_ceremony(
     ctx: &RequestCtx,
-    kind: &str,
+    kind: Kind,
     user_id: Option<i64>,
-    detail: &str,
-    state: &impl serde::Serialize,
+    kept: &impl serde::Serialize,
+    next: &str,
 ) -> Result<(), AppError> {
-    let state = serde_json::to_string(state).map_err(anyhow::Error::from)?;
-    let mut bytes = [0u8; 32];
-    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
-    let handle = data_encoding::BASE32_NOPAD.encode(&bytes).to_ascii_lowercase();
+    let payload = serde_json::to_string(kept).map_err(anyhow::Error::from)?;
+    let handle = Handle::generate();
     let now = now_seconds();
     let mut conn = ctx.state.db.conn().await?;
-    passkeys::create_challenge(
+    ceremonies::begin(
         conn.exec(),
-        &passkeys::NewChallenge {
-            id: &challenge_id(&handle),
+        &ceremonies::NewCeremony {
+            id: &handle.id(),
             kind,
             user_id,
-            detail,
-            state: &state,
+            payload: &payload,
+            next,
+            credentials_version: 0,
             expires_at: now + CHALLENGE_SECONDS,
-            created_at: now,
+            now,
         },
     )
     .await?;
     let https = ctx.state.config.https;
     ctx.cookies
-        .add(CHALLENGE_COOKIE.build(https, handle, CHALLENGE_SECONDS));
+        .add(CHALLENGE_COOKIE.build(https, handle.expose().to_owned(), CHALLENGE_SECONDS));
     Ok(())
 }
 
 /// Takes this browser's ceremony of `kind` out (whatever comes of the answer, it is
 /// answered once). `None` when there is none, it expired, or it is of another kind.
-async fn take_ceremony(ctx: &RequestCtx, kind: &str) -> Result<Option<passkeys::ChallengeRow>, AppError> {
+async fn take_ceremony(ctx: &RequestCtx, kind: Kind) -> Result<Option<ceremonies::CeremonyRow>, AppError> {
     let https = ctx.state.config.https;
     let Some(handle) = ctx
         .cookies
@@ -155,8 +157,7 @@ async fn take_ceremony(ctx: &RequestCtx, kind: &str) -> Result<Option<passkeys::
     };
     ctx.cookies.add(CHALLENGE_COOKIE.build(https, String::new(), 0));
     let mut conn = ctx.state.db.conn().await?;
-    let row = passkeys::take_challenge(conn.exec(), &challenge_id(&handle)).await?;
-    Ok(row.filter(|r| r.kind == kind && r.expires_at > now_seconds()))
+    Ok(ceremonies::take(conn.exec(), &ceremony::id_of(&handle), kind, now_seconds()).await?)
 }
 
 /// A passkey name as typed: without invisible characters (control, format and bidi
@@ -244,7 +245,8 @@ pub async fn register_options(
         selection.resident_key = Some(ResidentKeyRequirement::Required);
         selection.require_resident_key = true;
     }
-    begin_ceremony(ctx, KIND_REGISTER, Some(user.id), &name, &state).await?;
+    let kept = Registering { name, state };
+    begin_ceremony(ctx, Kind::PasskeyRegistration, Some(user.id), &kept, "").await?;
     Ok(options)
 }
 
@@ -256,11 +258,11 @@ pub async fn register(
 ) -> Result<PasskeyInfo, AppError> {
     let webauthn = ctx.state.passkeys.get()?;
     let auth = ctx.require_recent()?;
-    let ceremony = take_ceremony(ctx, KIND_REGISTER)
+    let ceremony = take_ceremony(ctx, Kind::PasskeyRegistration)
         .await?
         .filter(|c| c.user_id == Some(auth.user.id))
         .ok_or_else(|| AppError::bad_request(MSG_EXPIRED))?;
-    let state: PasskeyRegistration = serde_json::from_str(&ceremony.state).map_err(anyhow::Error::from)?;
+    let Registering { name, state } = serde_json::from_str(&ceremony.payload).map_err(anyhow::Error::from)?;
     let passkey = webauthn
         .finish_passkey_registration(credential, &state)
         .map_err(|e| {
@@ -275,7 +277,7 @@ pub async fn register(
         credential_id: &credential_key(passkey.cred_id()),
         user_id: auth.user.id,
         credential: &stored,
-        name: &ceremony.detail,
+        name: &name,
         created_at: now,
         sign_count,
         backup_eligible,
@@ -284,19 +286,16 @@ pub async fn register(
     let Some(id) = passkeys::insert(tx.exec(), &new).await? else {
         return Err(AppError::conflict("This passkey is registered already."));
     };
-    let event =
-        Event::about(AuditKind::PasskeyAdded, auth.user.id, &auth.user.username).detail(&ceremony.detail);
+    let event = Event::about(AuditKind::PasskeyAdded, auth.user.id, &auth.user.username).detail(&name);
     audit::record(tx.exec(), &ctx.client, event).await?;
-    let notice = super::email::Notice::PasskeyAdded {
-        name: &ceremony.detail,
-    };
+    let notice = super::email::Notice::PasskeyAdded { name: &name };
     super::email::notify(&mut tx, ctx, auth.user.id, notice).await?;
     tx.commit().await?;
     ctx.state.mailer.wake();
     tracing::info!(user_id = auth.user.id, "passkey added");
     Ok(PasskeyInfo {
         id,
-        name: ceremony.detail,
+        name,
         created_at: now,
         last_used_at: None,
         backed_up: backup_state,
@@ -345,7 +344,7 @@ pub async fn login_options(
     // The page decides between the button (modal) and autofill (conditional).
     options.mediation = None;
     let next = LocalPath::or_profile(next);
-    begin_ceremony(ctx, KIND_LOGIN, None, &next, &state).await?;
+    begin_ceremony(ctx, Kind::PasskeySignIn, None, &state, &next).await?;
     Ok(options)
 }
 
@@ -363,11 +362,11 @@ pub async fn login(ctx: &RequestCtx, credential: &PublicKeyCredential) -> Result
         .await?
         .or_refuse()?;
     drop(conn);
-    let ceremony = take_ceremony(ctx, KIND_LOGIN)
+    let ceremony = take_ceremony(ctx, Kind::PasskeySignIn)
         .await?
         .ok_or_else(|| refused(MSG_EXPIRED))?;
     let state: DiscoverableAuthentication =
-        serde_json::from_str(&ceremony.state).map_err(anyhow::Error::from)?;
+        serde_json::from_str(&ceremony.payload).map_err(anyhow::Error::from)?;
     let (handle, credential_id) = webauthn
         .identify_discoverable_authentication(credential)
         .map_err(|_| refused(MSG_UNKNOWN))?;
@@ -429,7 +428,7 @@ pub async fn login(ctx: &RequestCtx, credential: &PublicKeyCredential) -> Result
     // The version read before the assertion was verified.
     let version = user.credentials_version;
     sessions::start(tx, ctx, &user.to_session_user(), How::Passkey, version).await?;
-    Ok(LocalPath::or_profile(Some(&ceremony.detail)))
+    Ok(LocalPath::or_profile(Some(&ceremony.next)))
 }
 
 /// Renames one of the signed-in user's passkeys.
@@ -464,12 +463,6 @@ pub async fn remove(ctx: &RequestCtx, id: i64) -> Result<(), AppError> {
     audit::record(tx.exec(), &ctx.client, event).await?;
     tx.commit().await?;
     Ok(())
-}
-
-/// Deletes ceremonies never answered (hourly).
-pub async fn purge_challenges(db: &db::Db, now: i64) -> anyhow::Result<u64> {
-    let mut conn = db.conn().await?;
-    passkeys::purge_challenges(conn.exec(), now).await
 }
 
 // The four JSON endpoints (docs/accounts.md "Passkeys", API). Errors are `{"error": "…"}` with the status of

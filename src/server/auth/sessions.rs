@@ -16,6 +16,7 @@ use crate::{
         context::RequestCtx,
         db::{self, now_seconds, sessions, sessions::SessionWithUser, users::stored_role, Db, Exec, Tx},
         http::client::ClientInfo,
+        identity::factors::{self, Factors, Next, Proof},
     },
 };
 use anyhow::Context;
@@ -168,9 +169,25 @@ pub struct Impersonator {
 }
 
 impl Authenticated {
-    /// True when the user signs in with two factors: TOTP on, or a passkey.
+    /// The factors the session's validation read: TOTP and passkeys. (Whether the
+    /// account has a password is not read there, and none of these rules needs it.)
+    fn known_factors(&self) -> Factors {
+        Factors {
+            totp: self.two_factor,
+            passkey: self.has_passkey,
+            password: false,
+        }
+    }
+
+    /// True when the user signs in with two factors ([`factors::signs_in_strongly`]).
     pub fn has_strong_sign_in(&self) -> bool {
-        self.two_factor || self.has_passkey
+        factors::signs_in_strongly(self.known_factors())
+    }
+
+    /// True when confirming it is them with `proof` (on `/reauth`) needs a code as
+    /// well: the rule of a sign-in ([`factors::after`]).
+    pub fn needs_code_after(&self, proof: Proof) -> bool {
+        factors::after(proof, self.known_factors()) == Next::Code
     }
 }
 

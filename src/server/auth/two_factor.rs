@@ -24,11 +24,14 @@ use crate::{
     server::{
         audit::{self, Event},
         context::RequestCtx,
-        db::{self, now_seconds, two_factor, users, Exec, Tx},
+        db::{self, ceremonies, now_seconds, two_factor, users, Exec, Tx},
+        identity::{
+            ceremony::{self, Handle, Kind},
+            factors::{self, Factors, Next, Proof},
+        },
         keys::Purpose,
     },
 };
-use sha2::{Digest, Sha256};
 use tower_cookies::{cookie::SameSite, Cookie};
 
 /// How long a pending sign-in waits for its code.
@@ -318,6 +321,13 @@ impl FirstFactor {
             .unwrap_or(FirstFactor::Password)
     }
 
+    fn proof(self) -> Proof {
+        match self {
+            FirstFactor::Password => Proof::Password,
+            FirstFactor::Provider(_) => Proof::Provider,
+        }
+    }
+
     fn how(self) -> How {
         match self {
             FirstFactor::Password => How::Password,
@@ -353,37 +363,57 @@ fn pending_cookie(ctx: &RequestCtx, value: String, max_age: i64) -> Cookie<'stat
     PENDING_COOKIE.build(ctx.state.config.https, value, max_age)
 }
 
-fn pending_id(handle: &str) -> String {
-    hex::encode(Sha256::digest(handle.as_bytes()))
+/// The first factor of a sign-in, as [`after_first_factor`] is given it.
+pub struct FirstFactorProven<'a> {
+    pub user: &'a SessionUser,
+    pub first: FirstFactor,
+    /// Where to go once signed in.
+    pub next: &'a str,
+    /// The user's credentials version read before the factor was checked.
+    pub credentials_version: i64,
+    /// The lock-out attempts the factor counted on: cleared when it completes the
+    /// sign-in, kept for the code otherwise (a right password never wipes out the wrong
+    /// codes typed with it).
+    pub attempts: Option<&'a Attempts>,
 }
 
-/// Finishes a right first factor: a session (through `sessions::start`) when the user
-/// has no second factor, a pending sign-in otherwise. `tx` holds whatever the sign-in
-/// wrote so far; `next` is where to go once signed in.
+/// Finishes a right first factor as [`factors::after`] decides: a session (through
+/// `sessions::start`) when it proves every factor the account has, a pending sign-in
+/// that waits for the code otherwise. `tx` holds whatever the sign-in wrote so far.
 pub async fn after_first_factor(
     mut tx: Tx,
     ctx: &RequestCtx,
-    user: &SessionUser,
-    first: FirstFactor,
-    next: &str,
-    credentials_version: i64,
+    proven: FirstFactorProven<'_>,
 ) -> Result<SignIn, AppError> {
-    if !is_on(tx.exec(), user.id).await? {
+    let FirstFactorProven {
+        user,
+        first,
+        next,
+        credentials_version,
+        attempts,
+    } = proven;
+    let account = Factors {
+        totp: is_on(tx.exec(), user.id).await?,
+        ..Factors::default()
+    };
+    if factors::after(first.proof(), account) == Next::Complete {
+        if let Some(attempts) = attempts {
+            throttle::succeeded(tx.exec(), attempts).await?;
+        }
         sessions::start(tx, ctx, user, first.how(), credentials_version).await?;
         return Ok(SignIn::Complete(user.clone()));
     }
     // A disabled account is told now, not after its code.
     sessions::ensure_enabled(tx.exec(), user.id).await?;
-    let mut bytes = [0u8; 32];
-    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
-    let handle = data_encoding::BASE32_NOPAD.encode(&bytes).to_ascii_lowercase();
+    let handle = Handle::generate();
     let now = now_seconds();
-    two_factor::create_pending(
+    ceremonies::begin(
         tx.exec(),
-        &two_factor::NewPending {
-            id: &pending_id(&handle),
-            user_id: user.id,
-            method: first.as_str(),
+        &ceremonies::NewCeremony {
+            id: &handle.id(),
+            kind: Kind::SecondFactor,
+            user_id: Some(user.id),
+            payload: first.as_str(),
             next,
             credentials_version,
             expires_at: now + PENDING_SECONDS,
@@ -392,7 +422,8 @@ pub async fn after_first_factor(
     )
     .await?;
     tx.commit().await?;
-    ctx.cookies.add(pending_cookie(ctx, handle, PENDING_SECONDS));
+    ctx.cookies
+        .add(pending_cookie(ctx, handle.expose().to_owned(), PENDING_SECONDS));
     crate::server::metrics::sign_in(first.as_str(), "second_factor");
     Ok(SignIn::SecondFactorPending)
 }
@@ -403,8 +434,9 @@ pub async fn has_pending(ctx: &RequestCtx) -> Result<bool, AppError> {
         return Ok(false);
     };
     let mut conn = ctx.state.db.conn().await?;
-    let row = two_factor::pending(conn.exec(), &pending_id(handle.value())).await?;
-    Ok(row.is_some_and(|r| r.expires_at > now_seconds()))
+    let id = ceremony::id_of(handle.value());
+    let row = ceremonies::peek(conn.exec(), &id, Kind::SecondFactor, now_seconds()).await?;
+    Ok(row.is_some())
 }
 
 /// Completes this browser's pending sign-in with a code: the session is issued, and
@@ -419,21 +451,25 @@ pub async fn complete(ctx: &RequestCtx, code: &str) -> Result<String, AppError> 
     else {
         return Err(sessions::sign_in_ended());
     };
-    let id = pending_id(&handle);
+    let id = ceremony::id_of(&handle);
     let mut conn = ctx.state.db.conn().await?;
-    let taken = two_factor::take_try(conn.exec(), &id, PENDING_MAX_FAILURES, now_seconds()).await?;
+    let kind = Kind::SecondFactor;
+    let taken = ceremonies::try_once(conn.exec(), &id, kind, PENDING_MAX_FAILURES, now_seconds()).await?;
     drop(conn);
     let Some(pending) = taken else {
         ctx.cookies.add(pending_cookie(ctx, String::new(), 0));
         return Err(sessions::sign_in_ended());
     };
-    let user = user_row(ctx, pending.user_id).await?;
+    let Some(user_id) = pending.user_id else {
+        return Err(sessions::sign_in_ended());
+    };
+    let user = user_row(ctx, user_id).await?;
     let attempts = match check_code(ctx, &user, code).await {
         Ok(attempts) => attempts,
         Err(error) => {
             if error.kind == ErrorKind::Unauthorized && pending.failures >= PENDING_MAX_FAILURES {
                 let mut conn = ctx.state.db.conn().await?;
-                two_factor::end_pending(conn.exec(), &id).await?;
+                ceremonies::end(conn.exec(), &id).await?;
                 ctx.cookies.add(pending_cookie(ctx, String::new(), 0));
                 return Err(AppError::new(
                     ErrorKind::Unauthorized,
@@ -445,12 +481,12 @@ pub async fn complete(ctx: &RequestCtx, code: &str) -> Result<String, AppError> 
     };
     let mut tx = ctx.state.db.begin().await?;
     // Ended here once: two requests with two right codes can't both sign in.
-    if !two_factor::end_pending(tx.exec(), &id).await? {
+    if !ceremonies::end(tx.exec(), &id).await? {
         return Err(sessions::sign_in_ended());
     }
     throttle::succeeded(tx.exec(), &attempts).await?;
     let session_user = user.to_session_user();
-    let how = FirstFactor::parse(&pending.method).how();
+    let how = FirstFactor::parse(&pending.payload).how();
     let started = sessions::start(tx, ctx, &session_user, how, pending.credentials_version).await;
     ctx.cookies.add(pending_cookie(ctx, String::new(), 0));
     started?;
@@ -469,10 +505,4 @@ pub async fn reset(ctx: &RequestCtx, user: &users::UserRow) -> Result<bool, AppE
     audit::record(tx.exec(), &ctx.client, event).await?;
     tx.commit().await?;
     Ok(removed)
-}
-
-/// Deletes pending sign-ins that have expired (hourly).
-pub async fn purge_pending(db: &db::Db, now: i64) -> anyhow::Result<u64> {
-    let mut conn = db.conn().await?;
-    two_factor::purge_pending(conn.exec(), now).await
 }

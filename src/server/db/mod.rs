@@ -8,6 +8,7 @@
 //! `BEGIN IMMEDIATE`), the difference is spelled out next to the query.
 
 pub mod audit;
+pub mod ceremonies;
 pub mod email;
 pub mod oauth;
 pub mod oauth_states;
@@ -339,4 +340,30 @@ pub async fn enlarge_page_cache(ex: Exec<'_>, kib: u32) -> anyhow::Result<()> {
 /// True when `err` is a unique-constraint violation (a taken username, a linked account).
 pub fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+/// A fresh in-memory SQLite database, migrated, with one user ("ada"): for unit tests of
+/// the rules that live in SQL, run at fixed moments.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::{users, Db};
+    use crate::{domain::Username, model::Role};
+
+    pub async fn db_with_user() -> (Db, i64) {
+        let db = Db::connect("sqlite::memory:").await.expect("open");
+        db.migrate().await.expect("migrate");
+        let name = Username::parse("ada").expect("name");
+        let mut conn = db.conn().await.expect("conn");
+        let inserted = users::insert(
+            conn.exec(),
+            &users::NewUser::with_password(&name, "x", Role::User),
+        )
+        .await
+        .expect("insert");
+        let users::Inserted::Created(user) = inserted else {
+            panic!("not created");
+        };
+        drop(conn);
+        (db, user.id)
+    }
 }

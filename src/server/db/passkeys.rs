@@ -1,4 +1,4 @@
-//! Queries on `passkeys`, `passkey_users` and `passkey_challenges`.
+//! Queries on `passkeys` and `passkey_users`.
 
 use super::{on_exec, Exec};
 use anyhow::Context;
@@ -154,66 +154,4 @@ pub async fn ensure_handle(mut ex: Exec<'_>, user_id: i64, handle: &str) -> anyh
 
 fn handle_or_missing(handle: Option<String>) -> anyhow::Result<String> {
     handle.context("the user handle just stored is missing")
-}
-
-/// A ceremony in progress, as stored.
-#[derive(Clone, Debug, sqlx::FromRow)]
-pub struct ChallengeRow {
-    pub kind: String,
-    pub user_id: Option<i64>,
-    /// Registration: the passkey's name; sign-in: where to go afterwards.
-    pub detail: String,
-    pub state: String,
-    pub expires_at: i64,
-}
-
-/// A new ceremony.
-#[derive(Debug)]
-pub struct NewChallenge<'a> {
-    pub id: &'a str,
-    pub kind: &'a str,
-    pub user_id: Option<i64>,
-    pub detail: &'a str,
-    pub state: &'a str,
-    pub expires_at: i64,
-    pub created_at: i64,
-}
-
-pub async fn create_challenge(ex: Exec<'_>, new: &NewChallenge<'_>) -> anyhow::Result<()> {
-    on_exec!(ex, c => sqlx::query(
-        "INSERT INTO passkey_challenges (id, kind, user_id, detail, state, expires_at, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(new.id)
-    .bind(new.kind)
-    .bind(new.user_id)
-    .bind(new.detail)
-    .bind(new.state)
-    .bind(new.expires_at)
-    .bind(new.created_at)
-    .execute(c)
-    .await
-    .map(|_| ()))
-    .context("store a passkey challenge")
-}
-
-/// Takes a ceremony out: it can be answered once, whatever the answer.
-pub async fn take_challenge(ex: Exec<'_>, id: &str) -> anyhow::Result<Option<ChallengeRow>> {
-    on_exec!(ex, c => sqlx::query_as(
-        "DELETE FROM passkey_challenges WHERE id = $1 RETURNING kind, user_id, detail, state, expires_at",
-    )
-    .bind(id)
-    .fetch_optional(c)
-    .await)
-    .context("take a passkey challenge")
-}
-
-/// Deletes ceremonies that were never answered (hourly).
-pub async fn purge_challenges(ex: Exec<'_>, now: i64) -> anyhow::Result<u64> {
-    on_exec!(ex, c => sqlx::query("DELETE FROM passkey_challenges WHERE expires_at < $1")
-        .bind(now)
-        .execute(c)
-        .await
-        .map(|r| r.rows_affected()))
-    .context("purge passkey challenges")
 }

@@ -361,9 +361,10 @@ pub async fn lock_by_id(ex: Exec<'_>, id: i64) -> anyhow::Result<Option<UserRow>
 /// The credentials version of a new account.
 pub const FIRST_CREDENTIALS_VERSION: i64 = 0;
 
-/// Raises the user's credentials version and ends their pending sign-ins, in the
-/// caller's transaction (which also ends their sessions, or replaces the acting one):
-/// whatever was issued before this moment stops working. Answers the new version.
+/// Raises the user's credentials version and ends their ceremonies (a pending sign-in, a
+/// passkey being registered), in the caller's transaction (which also ends their sessions, or
+/// replaces the acting one): whatever was issued before this moment stops working.
+/// Answers the new version.
 pub async fn bump_credentials(ex: Exec<'_>, id: i64) -> anyhow::Result<i64> {
     let mut ex = ex;
     let version: i64 = on_exec!(ex.reborrow(), c => sqlx::query_scalar(
@@ -374,12 +375,7 @@ pub async fn bump_credentials(ex: Exec<'_>, id: i64) -> anyhow::Result<i64> {
     .fetch_one(c)
     .await)
     .context("raise the credentials version")?;
-    on_exec!(ex, c => sqlx::query("DELETE FROM pending_sign_ins WHERE user_id = $1")
-        .bind(id)
-        .execute(c)
-        .await
-        .map(|_| ()))
-    .context("end pending sign-ins")?;
+    super::ceremonies::end_for_user(ex, id).await?;
     Ok(version)
 }
 

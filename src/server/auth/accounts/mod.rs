@@ -22,6 +22,7 @@ use crate::{
             users::{self, Inserted, NewUser, UserRow},
             Tx,
         },
+        identity::factors::Proof,
     },
 };
 
@@ -156,26 +157,21 @@ pub async fn sign_in(
             return Err(AppError::bad_credentials());
         }
     };
-    // With a second factor to come, the attempts are forgotten only once it is right.
-    if !two_factor::is_on(tx.exec(), user.id).await? {
-        throttle::succeeded(tx.exec(), &attempts).await?;
-    }
     if let (Some(new_hash), Some(old_hash)) = (&upgraded, &user.password_hash) {
         users::upgrade_password_hash(tx.exec(), user.id, old_hash, new_hash).await?;
         tracing::info!(user_id = user.id, "password hash upgraded");
     }
     // The version read before the password was checked: a change to the account made
     // while it was being checked ends this sign-in (`sessions::start`).
-    let version = user.credentials_version;
-    two_factor::after_first_factor(
-        tx,
-        ctx,
-        &user.to_session_user(),
-        FirstFactor::Password,
+    // With a second factor to come, the attempts are forgotten only once it is right.
+    let proven = two_factor::FirstFactorProven {
+        user: &user.to_session_user(),
+        first: FirstFactor::Password,
         next,
-        version,
-    )
-    .await
+        credentials_version: user.credentials_version,
+        attempts: Some(&attempts),
+    };
+    two_factor::after_first_factor(tx, ctx, proven).await
 }
 
 /// A sign-in attempt that may go on to the password check.
@@ -284,7 +280,7 @@ pub async fn reauthenticate(ctx: &RequestCtx, typed: &SecretString, code: &str) 
         ));
     }
     let attempts = confirm_password(ctx, &user, typed, "password").await?;
-    let detail = if auth.two_factor {
+    let detail = if auth.needs_code_after(Proof::Password) {
         two_factor::check_code(ctx, &user, code).await?;
         "password and code"
     } else {

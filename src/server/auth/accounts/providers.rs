@@ -10,7 +10,7 @@ use crate::{
             oauth::{candidate, derive_username, ProviderUser},
             sessions::{self, How},
             throttle,
-            two_factor::{after_first_factor, FirstFactor, SignIn},
+            two_factor::{after_first_factor, FirstFactor, FirstFactorProven, SignIn},
         },
         context::RequestCtx,
         db::{
@@ -58,8 +58,14 @@ pub async fn sign_in(ctx: &RequestCtx, who: &ProviderUser, next: &str) -> Result
             sessions::start(tx, ctx, &user, how, credentials_version).await?;
             return Ok(SignIn::Complete(user));
         }
-        let first = FirstFactor::Provider(who.provider);
-        return after_first_factor(tx, ctx, &user, first, next, credentials_version).await;
+        let proven = FirstFactorProven {
+            user: &user,
+            first: FirstFactor::Provider(who.provider),
+            next,
+            credentials_version,
+            attempts: None,
+        };
+        return after_first_factor(tx, ctx, proven).await;
     }
     Err(AppError::conflict(
         "Could not create an account right now. Please try again.",

@@ -22,6 +22,7 @@ use crate::{
         context::RequestCtx,
         db::{now_seconds, oauth_states},
         http::error_page,
+        identity::factors::Proof,
         keys::Purpose,
         state::AppState,
     },
@@ -218,7 +219,7 @@ pub async fn start_reauth(
     let next = LocalPath::or_profile(form.next.as_deref());
     // A confirmation includes the second factor when it is on. The lock-out counter the
     // code counted on is cleared once the provider confirmed too (`providers::confirm`).
-    if auth.two_factor {
+    if auth.needs_code_after(Proof::Provider) {
         let checked = match two_factor::user_row(&ctx, auth.user.id).await {
             Ok(user) => two_factor::check_code(&ctx, &user, form.code.as_deref().unwrap_or_default())
                 .await
