@@ -154,7 +154,8 @@ impl RequestCtx {
             return Err(super::auth::view_as::refusal());
         }
         let window = i64::try_from(self.state.config.reauth_window.as_secs()).unwrap_or(i64::MAX);
-        if crate::server::db::now_seconds().saturating_sub(auth.confirmed_at) <= window {
+        let now = crate::server::db::now_seconds();
+        if crate::server::identity::factors::is_recent(auth.confirmed_at, window, now) {
             Ok(auth)
         } else {
             Err(AppError::reauth_required())

@@ -19,16 +19,6 @@ use std::time::Duration;
 
 const NEW_PASSWORD: &str = "a-brand-new-passphrase-for-ada";
 
-/// Moves every session's sign-in (and any confirmation) back by `seconds`: the holder's
-/// last proof is older than the re-authentication window.
-async fn age_sessions(app: &TestApp, seconds: i64) {
-    app.execute(&format!(
-        "UPDATE sessions SET created_at = {}, reauthenticated_at = NULL",
-        now() - seconds
-    ))
-    .await;
-}
-
 /// The JSON body of a server-function error.
 async fn error_json(response: reqwest::Response, status: StatusCode) -> Value {
     let body = expect_status(response, status).await;
@@ -69,7 +59,7 @@ async fn pending_browser(app: &TestApp, username: &str) -> Client {
 async fn a_password_change_does_not_skip_the_second_factor(app: TestApp) {
     app.signed_up("ada").await;
     let (_secret, _codes, _) = enable(&app, &app.client).await;
-    age_sessions(&app, 11 * 60).await;
+    app.age_sessions(11 * 60).await;
 
     let response = app
         .call(
@@ -101,7 +91,7 @@ async fn a_password_change_does_not_skip_the_second_factor(app: TestApp) {
 /// replaces, so a change never opens the actions that need a recent authentication.
 async fn the_session_after_a_password_change_is_not_a_fresh_confirmation(app: TestApp) {
     app.signed_up("ada").await;
-    age_sessions(&app, 11 * 60).await;
+    app.age_sessions(11 * 60).await;
     // Without a second factor the current password is enough to change it …
     let response = app
         .call(
@@ -125,7 +115,7 @@ async fn the_session_after_a_password_change_is_not_a_fresh_confirmation(app: Te
 async fn a_confirmed_two_factor_account_changes_its_password(app: TestApp) {
     app.signed_up("ada").await;
     let (secret, codes, step) = enable(&app, &app.client).await;
-    age_sessions(&app, 11 * 60).await;
+    app.age_sessions(11 * 60).await;
     let response = app
         .call(
             "reauthenticate",
@@ -153,7 +143,7 @@ async fn a_confirmed_two_factor_account_changes_its_password(app: TestApp) {
 async fn wrong_codes_at_reauth_reach_the_lock_out(app: TestApp) {
     app.signed_up("ada").await;
     let (secret, _codes, step) = enable(&app, &app.client).await;
-    age_sessions(&app, 11 * 60).await;
+    app.age_sessions(11 * 60).await;
     let mut first_refusal = None;
     for attempt in 1..=20 {
         let response = app

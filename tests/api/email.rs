@@ -538,11 +538,7 @@ async fn a_new_address_replaces_the_old_only_once_verified(backend: Backend) {
     assert_eq!(error_of(late, StatusCode::BAD_REQUEST).await, MSG_LINK_INVALID);
 
     // Changing the address needs a recent sign-in.
-    app.execute(&format!(
-        "UPDATE sessions SET created_at = {}, reauthenticated_at = NULL",
-        now() - 3600
-    ))
-    .await;
+    app.age_sessions(3600).await;
     let stale = app
         .call_with(&client, "change_email", &[("email", "third@example.com")])
         .await;

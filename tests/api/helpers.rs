@@ -520,6 +520,18 @@ impl TestApp {
         }
     }
 
+    /// Moves every session's sign-in back by `seconds` and forgets any confirmation on
+    /// `/reauth`: with more than the re-authentication window, the holder's last proof is
+    /// no longer recent. (The rule itself is unit-tested at fixed moments:
+    /// `identity::factors::is_recent`.)
+    pub async fn age_sessions(&self, seconds: i64) {
+        self.execute(&format!(
+            "UPDATE sessions SET created_at = {}, reauthenticated_at = NULL",
+            now() - seconds
+        ))
+        .await;
+    }
+
     /// Makes every lock-out set so far last ten more minutes. The first lock is one second
     /// long, which a loaded machine can spend on a couple of password hashes: tests that
     /// go on checking a lock hold it first, so only the code under test decides when it

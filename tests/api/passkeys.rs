@@ -6,7 +6,7 @@ use crate::{
     authenticator::Authenticator,
     fake_provider::FakeProvider,
     helpers::{
-        expect_status, location, new_client, now, session_cookie_value, set_cookies, spawn_app_with, Backend,
+        expect_status, location, new_client, session_cookie_value, set_cookies, spawn_app_with, Backend,
         TestApp, GOOD_PASSWORD, TEST_PUBLIC_HOST,
     },
     oauth::sign_in_with,
@@ -484,11 +484,7 @@ async fn adding_needs_a_recent_authentication(backend: Backend) {
         return;
     };
     let alice = app.signed_up_with_new_client("alice").await;
-    app.execute(&format!(
-        "UPDATE sessions SET created_at = {}, reauthenticated_at = NULL",
-        now() - 3600
-    ))
-    .await;
+    app.age_sessions(3600).await;
     let body = json_of(
         post_json(&app, &alice, "/auth/passkey/register/options", &json!({})).await,
         StatusCode::FORBIDDEN,
@@ -511,11 +507,7 @@ async fn adding_needs_a_recent_authentication(backend: Backend) {
         StatusCode::OK,
     )
     .await;
-    app.execute(&format!(
-        "UPDATE sessions SET created_at = {}, reauthenticated_at = NULL",
-        now() - 3600
-    ))
-    .await;
+    app.age_sessions(3600).await;
     let credential = Authenticator::for_site(&app.origin).create(&options);
     expect_status(
         post_json(&app, &bob, "/auth/passkey/register", &credential).await,
@@ -595,11 +587,7 @@ async fn the_last_way_to_sign_in_cannot_be_removed(backend: Backend) {
         1
     );
     // Removing needs a recent authentication as well.
-    app.execute(&format!(
-        "UPDATE sessions SET created_at = {}, reauthenticated_at = NULL",
-        now() - 3600
-    ))
-    .await;
+    app.age_sessions(3600).await;
     expect_status(
         app.call_with(&browser, "remove_passkey", &[("id", &second_id)])
             .await,

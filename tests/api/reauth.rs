@@ -8,15 +8,6 @@ use crate::{
 };
 use reqwest::{Client, StatusCode};
 
-/// Moves every session's sign-in (and any confirmation) back by `seconds`.
-async fn age_sessions(app: &TestApp, seconds: i64) {
-    app.execute(&format!(
-        "UPDATE sessions SET created_at = {}, reauthenticated_at = NULL",
-        now() - seconds
-    ))
-    .await;
-}
-
 /// A plain form post from `page` (no JavaScript), as a browser sends it.
 async fn form_from(
     app: &TestApp,
@@ -54,7 +45,7 @@ async fn an_old_session_cannot_change_how_the_account_signs_in(backend: Backend)
     app.client.get(location(&consent)).send().await.expect("callback");
     assert_eq!(app.scalar("SELECT COUNT(*) FROM oauth_accounts").await, 1);
 
-    age_sessions(&app, 11 * 60).await;
+    app.age_sessions(11 * 60).await;
     // JavaScript callers get the answer that leads to /reauth.
     let response = app.call("unlink_provider", &[("provider", "github")]).await;
     let body = expect_status(response, StatusCode::FORBIDDEN).await;
@@ -124,7 +115,7 @@ async fn a_password_confirms_it_is_you_and_returns_where_you_were(backend: Backe
         StatusCode::SEE_OTHER
     );
 
-    age_sessions(&app, 11 * 60).await;
+    app.age_sessions(11 * 60).await;
     let stale = app.call("account", &[]).await;
     assert!(text_of(stale).await.contains("\"recently_authenticated\":false"));
     let wrong = app
@@ -152,7 +143,7 @@ async fn a_password_confirms_it_is_you_and_returns_where_you_were(backend: Backe
         1
     );
     // Without JavaScript the form redirects back; a foreign `next` goes to the profile.
-    age_sessions(&app, 11 * 60).await;
+    app.age_sessions(11 * 60).await;
     let response = form_from(
         &app,
         &app.client,
@@ -198,7 +189,7 @@ async fn a_provider_round_trip_confirms_an_account_without_a_password(backend: B
     let start = app.get("/auth/github").await;
     let consent = app.client.get(location(&start)).send().await.expect("authorize");
     app.client.get(location(&consent)).send().await.expect("callback");
-    age_sessions(&app, 11 * 60).await;
+    app.age_sessions(11 * 60).await;
     let page = expect_status(app.get("/reauth?next=/settings/account").await, StatusCode::OK).await;
     assert!(
         page.contains("Continue with GitHub") && !page.contains("name=\"password\""),

@@ -19,16 +19,6 @@ use reqwest::{Client, StatusCode};
 use serde_json::Value;
 use std::time::Duration;
 
-/// Moves every session's sign-in (and any confirmation) back by eleven minutes: older
-/// than the re-authentication window.
-async fn age_sessions(app: &TestApp) {
-    app.execute(&format!(
-        "UPDATE sessions SET created_at = {}, reauthenticated_at = NULL",
-        now() - 11 * 60
-    ))
-    .await;
-}
-
 async fn kind_of(response: reqwest::Response, status: StatusCode) -> String {
     let body = expect_status(response, status).await;
     let value: Value = serde_json::from_str(&body).unwrap_or_else(|_| panic!("not JSON: {body}"));
@@ -239,7 +229,7 @@ async fn revoking_other_sessions_needs_a_recent_authentication(backend: Backend)
             .to_owned()
     };
     let (mine, other) = (handle_of(true), handle_of(false));
-    age_sessions(&app).await;
+    app.age_sessions(11 * 60).await;
     let response = app.call("revoke_session", &[("handle", &other)]).await;
     assert_eq!(kind_of(response, StatusCode::FORBIDDEN).await, "reauth_required");
     let response = app.call("revoke_other_sessions", &[]).await;
@@ -256,7 +246,7 @@ async fn revoking_other_sessions_needs_a_recent_authentication(backend: Backend)
         StatusCode::OK,
     )
     .await;
-    age_sessions(&app).await;
+    app.age_sessions(11 * 60).await;
     expect_status(
         app.call("revoke_session", &[("handle", &mine)]).await,
         StatusCode::OK,
@@ -272,7 +262,7 @@ async fn admin_actions_need_a_recent_authentication(backend: Backend) {
     };
     let admin = app.user_with_role("root", "owner").await;
     app.signed_up("ursula").await;
-    age_sessions(&app).await;
+    app.age_sessions(11 * 60).await;
     for (endpoint, extra) in [
         ("set_role", vec![("role", "none")]),
         ("disable_user", vec![("reason", ""), ("until", "")]),

@@ -1,8 +1,6 @@
 //! Account settings and session management.
 
-use crate::helpers::{
-    expect_status, location, new_client, now, session_cookie_value, TestApp, GOOD_PASSWORD,
-};
+use crate::helpers::{expect_status, location, new_client, session_cookie_value, TestApp, GOOD_PASSWORD};
 use reqwest::{Client, StatusCode};
 
 const NEW_PASSWORD: &str = "a-brand-new-passphrase-for-me";
@@ -343,13 +341,11 @@ async fn an_account_without_a_password_is_deleted_only_after_a_fresh_sign_in(app
     app.signed_up("oauthy").await;
     app.execute("UPDATE users SET password_hash = NULL WHERE username_key = 'oauthy'")
         .await;
-    app.execute(&format!("UPDATE sessions SET created_at = {}", now() - 700))
-        .await;
+    app.age_sessions(700).await;
     let stale = app.call("delete_account", &[]).await;
     let body = expect_status(stale, StatusCode::FORBIDDEN).await;
     assert!(body.contains("sign in again"), "{body}");
-    app.execute(&format!("UPDATE sessions SET created_at = {}", now() - 60))
-        .await;
+    app.age_sessions(60).await;
     expect_status(app.call("delete_account", &[]).await, StatusCode::OK).await;
     assert_eq!(app.scalar("SELECT COUNT(*) FROM users").await, 0);
 }

@@ -366,11 +366,7 @@ async fn turning_it_off_needs_a_code_and_new_recovery_codes_replace_the_old(app:
 async fn confirming_it_is_you_includes_the_second_factor(app: TestApp) {
     app.signed_up("alice").await;
     let (secret, _, step) = enable(&app, &app.client).await;
-    app.execute(&format!(
-        "UPDATE sessions SET created_at = {}, reauthenticated_at = NULL",
-        now() - 3600
-    ))
-    .await;
+    app.age_sessions(3600).await;
     let stale = app.call("begin_two_factor", &[]).await;
     assert_eq!(stale.status(), StatusCode::FORBIDDEN);
     let without = app

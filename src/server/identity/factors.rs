@@ -1,7 +1,8 @@
 //! Which proof satisfies which factor: the one place that decides whether a sign-in
 //! needs a second factor, what `/reauth` asks for, when the current password alone may
-//! change the password or delete the account, and whether an account counts as signing
-//! in with two factors (SPEC §14, "What counts as a recent authentication").
+//! change the password or delete the account, whether an account counts as signing in
+//! with two factors, and how long a proof stays recent (SPEC §14, "What counts as a
+//! recent authentication").
 
 /// What a person presents to sign in or to confirm it is them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,9 +64,31 @@ pub fn signs_in_strongly(factors: Factors) -> bool {
     factors.totp || factors.passkey
 }
 
+/// Whether the holder's last proof of every factor (the sign-in, or a confirmation on
+/// `/reauth`), made at `confirmed_at`, is still recent at `now` for a window of
+/// `window_seconds`: up to and including its last second.
+pub fn is_recent(confirmed_at: i64, window_seconds: i64, now: i64) -> bool {
+    now.saturating_sub(confirmed_at) <= window_seconds
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_proof_is_recent_through_the_last_second_of_its_window() {
+        let signed_in = 1_800_000_000;
+        let window = 600;
+        assert!(is_recent(signed_in, window, signed_in));
+        assert!(is_recent(signed_in, window, signed_in + 599));
+        assert!(is_recent(signed_in, window, signed_in + 600));
+        assert!(!is_recent(signed_in, window, signed_in + 601));
+        assert!(!is_recent(signed_in, window, signed_in + 86_400));
+        // A clock that stepped back counts as recent, never as an overflow.
+        assert!(is_recent(signed_in, window, signed_in - 5));
+        assert!(!is_recent(i64::MIN, window, i64::MAX));
+        assert!(is_recent(0, i64::MAX, i64::MAX));
+    }
 
     fn accounts() -> impl Iterator<Item = Factors> {
         (0..8).map(|bits| Factors {
