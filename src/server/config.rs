@@ -35,9 +35,7 @@ pub struct Config {
     pub password_min_length: usize,
     pub default_role: Role,
     pub trust_proxy: bool,
-    pub login_max_failures: u32,
-    pub rate_signin: Rate,
-    pub rate_signup: Rate,
+    pub limits: Limits,
     pub github: Option<OAuthClient>,
     pub google: Option<OAuthClient>,
     /// Longest wait for an OAuth provider's token or user endpoint.
@@ -63,10 +61,6 @@ pub struct Config {
     pub mail_from: lettre::message::Mailbox,
     /// The directory messages are written to when no SMTP server is configured.
     pub mail_outbox: std::path::PathBuf,
-    /// Messages (links, notices) per recipient address.
-    pub rate_mail_address: Rate,
-    /// Messages asked for per client address.
-    pub rate_mail_ip: Rate,
     /// How log lines are written.
     pub log_format: LogFormat,
     /// The range API new passwords are checked against (`None`: the check is off).
@@ -126,6 +120,32 @@ pub struct SessionPolicy {
     #[arg(long = "view-as-ttl", env = "GATEHOUSE_VIEW_AS_TTL", value_name = "GATEHOUSE_VIEW_AS_TTL",
           default_value = "1h", value_parser = view_as_duration)]
     pub view_as: Duration,
+}
+
+/// Every limit on how often something may be tried or asked for, as one group of
+/// variables (the server reads it as it is: `config.limits`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Args)]
+pub struct Limits {
+    /// Failures before a username is locked with back-off.
+    #[arg(long, env = "GATEHOUSE_LOGIN_MAX_FAILURES", value_name = "GATEHOUSE_LOGIN_MAX_FAILURES",
+          default_value_t = 5, value_parser = number::<u32>(1, 1000))]
+    pub login_max_failures: u32,
+    /// Sign-in attempts per client address, N/DURATION.
+    #[arg(long, env = "GATEHOUSE_RATE_SIGNIN", value_name = "GATEHOUSE_RATE_SIGNIN",
+          default_value = "30/1m", value_parser = rate)]
+    pub rate_signin: Rate,
+    /// Sign-ups per client address, N/DURATION.
+    #[arg(long, env = "GATEHOUSE_RATE_SIGNUP", value_name = "GATEHOUSE_RATE_SIGNUP",
+          default_value = "10/1h", value_parser = rate)]
+    pub rate_signup: Rate,
+    /// Messages per recipient address, N/DURATION.
+    #[arg(long, env = "GATEHOUSE_RATE_MAIL_ADDRESS", value_name = "GATEHOUSE_RATE_MAIL_ADDRESS",
+          default_value = "5/1h", value_parser = rate)]
+    pub rate_mail_address: Rate,
+    /// Messages asked for per client address (forgotten passwords, resends), N/DURATION.
+    #[arg(long, env = "GATEHOUSE_RATE_MAIL_IP", value_name = "GATEHOUSE_RATE_MAIL_IP",
+          default_value = "20/1h", value_parser = rate)]
+    pub rate_mail_ip: Rate,
 }
 
 /// `N` events per `per`, as in `30/1m`.
@@ -191,18 +211,8 @@ pub struct Settings {
     #[arg(long, env = "GATEHOUSE_TRUST_PROXY", value_name = "GATEHOUSE_TRUST_PROXY",
           default_value = "false", action = ArgAction::Set, value_parser = yes_or_no)]
     trust_proxy: bool,
-    /// Failures before a username is locked with back-off.
-    #[arg(long, env = "GATEHOUSE_LOGIN_MAX_FAILURES", value_name = "GATEHOUSE_LOGIN_MAX_FAILURES",
-          default_value_t = 5, value_parser = number::<u32>(1, 1000))]
-    login_max_failures: u32,
-    /// Sign-in attempts per client address, N/DURATION.
-    #[arg(long, env = "GATEHOUSE_RATE_SIGNIN", value_name = "GATEHOUSE_RATE_SIGNIN",
-          default_value = "30/1m", value_parser = rate)]
-    rate_signin: Rate,
-    /// Sign-ups per client address, N/DURATION.
-    #[arg(long, env = "GATEHOUSE_RATE_SIGNUP", value_name = "GATEHOUSE_RATE_SIGNUP",
-          default_value = "10/1h", value_parser = rate)]
-    rate_signup: Rate,
+    #[command(flatten)]
+    limits: Limits,
     /// GitHub OAuth app: client id (GitHub sign-in is on when id and secret are set).
     #[arg(long, env = "GITHUB_CLIENT_ID", value_name = "GITHUB_CLIENT_ID")]
     github_client_id: Option<String>,
@@ -300,14 +310,6 @@ pub struct Settings {
         default_value = "outbox"
     )]
     mail_outbox: std::path::PathBuf,
-    /// Messages per recipient address, N/DURATION.
-    #[arg(long, env = "GATEHOUSE_RATE_MAIL_ADDRESS", value_name = "GATEHOUSE_RATE_MAIL_ADDRESS",
-          default_value = "5/1h", value_parser = rate)]
-    rate_mail_address: Rate,
-    /// Messages asked for per client address (forgotten passwords, resends), N/DURATION.
-    #[arg(long, env = "GATEHOUSE_RATE_MAIL_IP", value_name = "GATEHOUSE_RATE_MAIL_IP",
-          default_value = "20/1h", value_parser = rate)]
-    rate_mail_ip: Rate,
     /// Log lines: text (for people) or json (one object per line, for log collectors).
     #[arg(long, env = "GATEHOUSE_LOG_FORMAT", value_name = "GATEHOUSE_LOG_FORMAT",
           default_value = "text", value_parser = log_format)]
@@ -397,9 +399,7 @@ impl Settings {
             password_min_length: self.password_min_length,
             default_role: self.default_role,
             trust_proxy: self.trust_proxy,
-            login_max_failures: self.login_max_failures,
-            rate_signin: self.rate_signin,
-            rate_signup: self.rate_signup,
+            limits: self.limits,
             github,
             google,
             oauth_timeout: self.oauth_timeout,
@@ -416,8 +416,6 @@ impl Settings {
                 None => default_sender(&self.app_name, &self.public_url)?,
             },
             mail_outbox: self.mail_outbox,
-            rate_mail_address: self.rate_mail_address,
-            rate_mail_ip: self.rate_mail_ip,
             log_format: self.log_format,
             breached_passwords: self.breached_passwords.then_some(self.breached_passwords_url),
             metrics_token: self.metrics_token,
@@ -857,6 +855,85 @@ mod tests {
         assert_eq!(c.public_host, "localhost");
     }
 
+    /// The README's configuration table, as (variable, default) pairs: a row naming
+    /// several variables (`A_AUTH_URL`, `…_TOKEN_URL`) gives each, the ellipsis standing
+    /// for the first name's prefix; a default that is not one backticked value is `None`.
+    fn readme_variables() -> Vec<(String, Option<String>)> {
+        let readme = include_str!("../../README.md");
+        let table = readme
+            .split("## Configuration")
+            .nth(1)
+            .and_then(|rest| rest.split("\n## ").next())
+            .expect("a Configuration section");
+        let mut variables = Vec::new();
+        for row in table.lines().filter(|l| l.starts_with("| `")) {
+            let cells: Vec<&str> = row.split(" | ").collect();
+            let names: Vec<&str> = cells[0]
+                .trim_start_matches("| ")
+                .split(", ")
+                .map(|n| n.trim_matches('`'))
+                .collect();
+            let default = cells[1]
+                .strip_prefix('`')
+                .and_then(|d| d.strip_suffix('`'))
+                .filter(|d| !d.contains('`') && !d.contains('…'))
+                .map(str::to_owned);
+            let first = names[0];
+            for name in &names {
+                let full = match name.strip_prefix('…') {
+                    Some(tail) => {
+                        let segments = tail.matches('_').count();
+                        let cut = first.rmatch_indices('_').nth(segments - 1).expect("prefix").0;
+                        format!("{}{tail}", &first[..cut])
+                    }
+                    None => (*name).to_owned(),
+                };
+                let default = if names.len() == 1 { default.clone() } else { None };
+                variables.push((full, default));
+            }
+        }
+        variables
+    }
+
+    /// Every variable the server reads is in the README's table with the default it
+    /// really has, and the table names nothing the server does not read (but the logging
+    /// filter and cargo-leptos's own variables, which other code reads).
+    #[test]
+    fn the_readme_table_is_what_help_lists() {
+        let command = Settings::augment_args(clap::Command::new("gatehouse"));
+        let mut from_help = std::collections::BTreeMap::new();
+        for arg in command.get_arguments() {
+            if let Some(env) = arg.get_env() {
+                let default = arg
+                    .get_default_values()
+                    .first()
+                    .map(|d| d.to_string_lossy().into_owned());
+                from_help.insert(env.to_string_lossy().into_owned(), default);
+            }
+        }
+        let documented = readme_variables();
+        let names: std::collections::BTreeSet<&str> = documented.iter().map(|(n, _)| n.as_str()).collect();
+        for name in from_help.keys() {
+            assert!(
+                names.contains(name.as_str()),
+                "{name} is read but not in the README's table"
+            );
+        }
+        for (name, default) in &documented {
+            if name == "RUST_LOG" || name.starts_with("LEPTOS_") {
+                continue;
+            }
+            let Some(real) = from_help.get(name) else {
+                panic!("the README documents {name}, which the server does not read");
+            };
+            if let (Some(documented), Some(real)) = (default, real) {
+                assert_eq!(documented, real, "the README's default of {name}");
+            }
+        }
+        assert!(names.contains("GATEHOUSE_GOOGLE_USERINFO_URL"), "{names:?}");
+        assert!(from_help.len() > 30, "{from_help:?}");
+    }
+
     #[test]
     fn defaults_are_the_documented_ones() {
         let c = config(&[]).expect("defaults are valid");
@@ -871,16 +948,16 @@ mod tests {
         assert_eq!(c.password_min_length, 8);
         assert_eq!(c.default_role, Role::User);
         assert!(!c.trust_proxy);
-        assert_eq!(c.login_max_failures, 5);
+        assert_eq!(c.limits.login_max_failures, 5);
         assert_eq!(
-            c.rate_signin,
+            c.limits.rate_signin,
             Rate {
                 count: 30,
                 per: Duration::from_secs(60)
             }
         );
         assert_eq!(
-            c.rate_signup,
+            c.limits.rate_signup,
             Rate {
                 count: 10,
                 per: Duration::from_secs(3600)
@@ -942,7 +1019,7 @@ mod tests {
         assert_eq!(c.password_min_length, 15);
         assert_eq!(c.default_role, Role::None);
         assert_eq!(
-            c.rate_signin,
+            c.limits.rate_signin,
             Rate {
                 count: 1000,
                 per: Duration::from_secs(1)

@@ -59,7 +59,7 @@ async fn client_allowance(ex: Exec<'_>, ctx: &RequestCtx) -> Result<(), AppError
         return Ok(());
     };
     let key = format!("mail:{client_key}");
-    let rate = ctx.state.config.rate_mail_ip;
+    let rate = ctx.state.config.limits.rate_mail_ip;
     throttle::take_from(ex, &ctx.client, &key, rate, "mail rate limit for this address")
         .await?
         .or_refuse()
@@ -90,7 +90,7 @@ async fn recipient_allowance(
     email: &str,
     requester: Requester,
 ) -> anyhow::Result<Verdict> {
-    let rate = ctx.state.config.rate_mail_address;
+    let rate = ctx.state.config.limits.rate_mail_address;
     let address = users::email_key(email);
     let own_key = match requester {
         Requester::Account(user_id) => format!("mail-to:{address}|user:{user_id}"),

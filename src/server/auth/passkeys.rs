@@ -321,7 +321,7 @@ pub async fn login_options(
 ) -> Result<RequestChallengeResponse, AppError> {
     let webauthn = ctx.state.passkeys.get()?;
     if let Some(client_key) = ctx.client.throttle_key() {
-        let signin = ctx.state.config.rate_signin;
+        let signin = ctx.state.config.limits.rate_signin;
         let rate = crate::server::config::Rate {
             count: signin.count.saturating_mul(OPTIONS_PER_SIGN_IN),
             per: signin.per,

@@ -47,8 +47,8 @@ impl Action {
     /// The configured allowance per client.
     fn rate(self, config: &Config) -> Rate {
         match self {
-            Action::SignIn => config.rate_signin,
-            Action::SignUp => config.rate_signup,
+            Action::SignIn => config.limits.rate_signin,
+            Action::SignUp => config.limits.rate_signup,
         }
     }
 }
@@ -125,7 +125,7 @@ pub async fn password_work(ctx: &RequestCtx, user_id: i64) -> Result<(), AppErro
     let mut verdict = check_client(tx.exec(), ctx, Action::SignIn).await?;
     if verdict == Verdict::Allowed {
         let key = format!("password-work:user:{user_id}");
-        let rate = ctx.state.config.rate_signin;
+        let rate = ctx.state.config.limits.rate_signin;
         verdict = take_from(
             tx.exec(),
             &ctx.client,
@@ -233,7 +233,7 @@ pub async fn take_attempt(
 pub async fn attempt_for(ctx: &RequestCtx, user: &UserRow) -> Result<Attempts, AppError> {
     let attempts = attempts_of(ctx, user);
     let account = Some((user.id, user.username.as_str()));
-    let max_failures = ctx.state.config.login_max_failures;
+    let max_failures = ctx.state.config.limits.login_max_failures;
     let mut tx = ctx.state.db.begin().await?;
     let verdict = take_attempt(tx.exec(), &attempts, max_failures, &ctx.client, account).await?;
     tx.commit().await?;

@@ -200,7 +200,7 @@ async fn admit(
     throttle::take_attempt(
         tx.exec(),
         &attempts,
-        ctx.state.config.login_max_failures,
+        ctx.state.config.limits.login_max_failures,
         &ctx.client,
         account,
     )
