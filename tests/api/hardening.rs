@@ -313,11 +313,7 @@ async fn a_lock_survives_a_restart_and_holds_on_every_instance(app: TestApp) {
     );
     drop(other);
     // Lengthen the lock so it outlives the restart.
-    app.execute(&format!(
-        "UPDATE login_throttle SET locked_until_ms = {}",
-        (crate::helpers::now() + 60) * 1000
-    ))
-    .await;
+    app.hold_locks().await;
     let database = app.stop().await;
     let restarted = start_on(
         database,
