@@ -324,6 +324,22 @@ impl TestApp {
         self.call_with(&self.client, endpoint, fields).await
     }
 
+    /// Calls a server function through its generated arguments struct, as a script does
+    /// (JSON answer): a renamed endpoint or argument fails to compile, not at run time.
+    pub async fn send<S>(&self, client: &Client, args: &S) -> Response
+    where
+        S: leptos::server_fn::ServerFn + serde::Serialize,
+    {
+        client
+            .post(self.url(S::PATH))
+            .header(header::ACCEPT, "application/json")
+            .header(header::ORIGIN, &self.origin)
+            .form(args)
+            .send()
+            .await
+            .expect("server function call")
+    }
+
     pub async fn call_with(&self, client: &Client, endpoint: &str, fields: &[(&str, &str)]) -> Response {
         client
             .post(self.url(&format!("/api/{endpoint}")))
@@ -581,6 +597,20 @@ impl TestApp {
                 Hold::Postgres(tx)
             }
         }
+    }
+}
+
+/// A server function's answer read as the type it is: the value of a success, or the
+/// error the server sent (its kind, message, field and retry delay).
+pub async fn answer<T: serde::de::DeserializeOwned>(
+    response: Response,
+) -> Result<T, gatehouse::model::AppError> {
+    let ok = response.status().is_success();
+    let body = response.text().await.expect("body");
+    if ok {
+        Ok(serde_json::from_str(&body).unwrap_or_else(|e| panic!("not the answer's type ({e}): {body}")))
+    } else {
+        Err(serde_json::from_str(&body).unwrap_or_else(|e| panic!("not an error ({e}): {body}")))
     }
 }
 
