@@ -1,10 +1,12 @@
 -- One table for a browser midway through a ceremony: a sign-in waiting for its second
--- factor, a passkey registration or a passkey sign-in (and the ceremonies to come). A
--- row is found by the SHA-256 of a random handle that only the browser's cookie holds,
--- is used once (taken atomically), counts its failed tries in one statement, belongs to
--- a user's credentials version (raising it ends the user's ceremonies), and is purged
--- once expired. It replaces pending_sign_ins and passkey_challenges: the few ceremonies
--- in flight at the upgrade (five minutes long) have to begin again.
+-- factor, a passkey registration or sign-in, a round-trip to an OAuth provider (and the
+-- ceremonies to come). A row is found by the SHA-256 of a random handle that only the
+-- browser's cookie holds, is used once (taken atomically), counts its failed tries in
+-- one statement, belongs to a user's credentials version (raising it ends the user's
+-- ceremonies), and is purged once expired. It replaces pending_sign_ins,
+-- passkey_challenges and spent_oauth_states (an OAuth flow was a sealed cookie with a
+-- table of spent states; now it is a row, and taking it is its single use): the few
+-- ceremonies in flight at the upgrade (minutes long) have to begin again.
 CREATE TABLE ceremonies (
     id                  TEXT    NOT NULL PRIMARY KEY,
     kind                TEXT    NOT NULL,
@@ -21,3 +23,4 @@ CREATE INDEX ceremonies_user ON ceremonies (user_id);
 
 DROP TABLE pending_sign_ins;
 DROP TABLE passkey_challenges;
+DROP TABLE spent_oauth_states;

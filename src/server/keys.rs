@@ -34,8 +34,6 @@ const FORMAT: u8 = 1;
 /// What a sealed value is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Purpose {
-    /// An OAuth flow between its start and its callback.
-    OAuthFlow,
     /// A value shown once on the next page (a form's typed username, its error).
     Flash,
     /// A browser's record of the account that signed in on it.
@@ -57,7 +55,6 @@ pub enum Purpose {
 impl Purpose {
     fn label(self) -> &'static [u8] {
         match self {
-            Purpose::OAuthFlow => b"gatehouse oauth flow v1",
             Purpose::Flash => b"gatehouse flash v1",
             Purpose::Device => b"gatehouse device v1",
             Purpose::ErrorUrl => b"gatehouse error url v1",
@@ -336,10 +333,10 @@ mod tests {
     #[test]
     fn a_sealed_value_opens_with_its_purpose_and_context_only() {
         let keys = keys();
-        let sealed = keys.seal(Purpose::OAuthFlow, b"cookie-a", b"secret state");
+        let sealed = keys.seal(Purpose::Device, b"cookie-a", b"secret state");
         assert!(!sealed.contains("secret"));
         assert_eq!(
-            keys.open(Purpose::OAuthFlow, b"cookie-a", &sealed).as_deref(),
+            keys.open(Purpose::Device, b"cookie-a", &sealed).as_deref(),
             Some(&b"secret state"[..])
         );
         assert_eq!(
@@ -348,17 +345,17 @@ mod tests {
             "another purpose"
         );
         assert_eq!(
-            keys.open(Purpose::OAuthFlow, b"cookie-b", &sealed),
+            keys.open(Purpose::Device, b"cookie-b", &sealed),
             None,
             "another context"
         );
         assert_eq!(
-            Keys::new(SecretKey::generate(), None).open(Purpose::OAuthFlow, b"cookie-a", &sealed),
+            Keys::new(SecretKey::generate(), None).open(Purpose::Device, b"cookie-a", &sealed),
             None
         );
         assert_ne!(
             sealed,
-            keys.seal(Purpose::OAuthFlow, b"cookie-a", b"secret state"),
+            keys.seal(Purpose::Device, b"cookie-a", b"secret state"),
             "fresh nonce"
         );
     }

@@ -9,7 +9,7 @@ use super::{
 
 /// Deletes, as of `now_ms` (unix milliseconds), whatever has expired or is past its
 /// keeping: sessions, throttling rows, ceremonies (pending two-factor sign-ins, passkey
-/// challenges), e-mail links, spent OAuth states, and audit events past `GATEHOUSE_AUDIT_RETENTION`.
+/// and OAuth flows), e-mail links, and audit events past `GATEHOUSE_AUDIT_RETENTION`.
 /// Each purge is logged; one that fails is logged and the others still run. Answers how
 /// many rows went, per kind.
 pub async fn purge_expired(db: &Db, config: &Config, now_ms: i64) -> Vec<(&'static str, u64)> {
@@ -22,11 +22,10 @@ pub async fn purge_expired(db: &Db, config: &Config, now_ms: i64) -> Vec<(&'stat
             audit::prune(db, config.audit_retention, now).await,
         ),
         (
-            "expired ceremonies (pending sign-ins, passkey challenges)",
+            "expired ceremonies (pending sign-ins, passkey and OAuth flows)",
             expired_ceremonies(db, now).await,
         ),
         ("expired e-mail links", email::purge(db, now).await),
-        ("spent OAuth states", spent_flows(db, now).await),
     ];
     let mut purged = Vec::with_capacity(results.len());
     for (what, result) in results {
@@ -47,18 +46,13 @@ async fn expired_ceremonies(db: &Db, now: i64) -> anyhow::Result<u64> {
     db::ceremonies::purge(conn.exec(), now).await
 }
 
-async fn spent_flows(db: &Db, now: i64) -> anyhow::Result<u64> {
-    let mut conn = db.conn().await?;
-    db::oauth_states::purge(conn.exec(), now).await
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::server::{db::testing::db_with_user, identity::ceremony::Kind};
 
     const T0: i64 = 1_800_000_000;
-    const CEREMONIES: &str = "expired ceremonies (pending sign-ins, passkey challenges)";
+    const CEREMONIES: &str = "expired ceremonies (pending sign-ins, passkey and OAuth flows)";
 
     fn purged(result: &[(&'static str, u64)], what: &str) -> u64 {
         result.iter().find(|(w, _)| *w == what).map_or(0, |(_, n)| *n)
@@ -108,6 +102,6 @@ mod tests {
         let late = purge_expired(&db, &config, (T0 + 301) * 1000).await;
         assert_eq!(purged(&late, "expired sessions"), 1);
         assert_eq!(purged(&late, CEREMONIES), 1);
-        assert_eq!(late.len(), 6, "every kind is purged: {late:?}");
+        assert_eq!(late.len(), 5, "every kind is purged: {late:?}");
     }
 }

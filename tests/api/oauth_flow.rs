@@ -1,5 +1,6 @@
-//! The OAuth flow cookie against an attacker: it is sealed, bound to the session that
-//! started a link, spent by its first callback, and never starts over a signed-in session.
+//! The OAuth flow cookie against an attacker: it is only a handle to a flow kept on the
+//! server, the flow is bound to the session that started a link, taken by its first
+//! callback, and never starts over a signed-in session.
 
 use crate::{
     fake_provider::FakeProvider,
@@ -75,7 +76,7 @@ async fn the_flow_cookie_reveals_nothing_and_cannot_be_forged(backend: Backend) 
     let text = String::from_utf8_lossy(&raw);
     assert!(
         !text.contains(&state) && !text.contains("verifier") && !text.contains("github"),
-        "the flow is sealed, not encoded: {text}"
+        "the flow stays on the server: {text}"
     );
     let consent = browser.get(location(&start)).send().await.expect("authorize");
     let callback = location(&consent);
@@ -85,11 +86,11 @@ async fn the_flow_cookie_reveals_nothing_and_cannot_be_forged(backend: Backend) 
         r#"{{"state":"{state}","verifier":"x","nonce":null,"next":"/profile","link_user":1,"started":{}}}"#,
         crate::helpers::now()
     ));
-    // One byte of the real sealed value changed.
+    // One byte of the real value changed.
     let mut altered = raw.clone();
     let last = altered.len() - 1;
     altered[last] ^= 0x01;
-    // The right flow sealed with another server's key.
+    // A flow of another server.
     let other = app_with(backend, &fake, &[("GATEHOUSE_SECRET_KEY", &"ab".repeat(32))]).await;
     let foreign = new_client();
     let other_start = foreign

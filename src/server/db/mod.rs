@@ -11,7 +11,6 @@ pub mod audit;
 pub mod ceremonies;
 pub mod email;
 pub mod oauth;
-pub mod oauth_states;
 pub mod passkeys;
 pub mod rate_limits;
 pub mod reader;

@@ -13,6 +13,8 @@ pub enum Kind {
     PasskeyRegistration,
     /// A passkey sign-in: the challenge the browser's authenticator must sign.
     PasskeySignIn,
+    /// A round-trip to an OAuth provider: its state, PKCE verifier and purpose.
+    OAuth,
 }
 
 impl Kind {
@@ -21,6 +23,7 @@ impl Kind {
             Kind::SecondFactor => "second_factor",
             Kind::PasskeyRegistration => "passkey_registration",
             Kind::PasskeySignIn => "passkey_sign_in",
+            Kind::OAuth => "oauth",
         }
     }
 }

@@ -2,13 +2,15 @@
 //! provider account means for our accounts (find or create, link) is decided by
 //! `auth::accounts::providers`.
 //!
-//! A flow in progress lives in one cookie, sealed with the server key (see `keys`): the
-//! browser can neither read the PKCE verifier nor forge or alter a flow — in particular
-//! not plant one that links someone's account to another person's provider account.
-//! Over https it is a `__Host-` cookie (`Secure`, `Path=/`, this host only), like the
-//! session cookie. A link flow names the session that started it (by a hash of the
-//! session's id) and completes only in that session, for that session's user. A flow is
-//! good for one callback: its state is recorded as spent before the code is traded.
+//! A flow in progress is a ceremony (`db::ceremonies`, kind `oauth`): the PKCE verifier,
+//! the state, the nonce and the purpose stay on the server, and the browser's cookie
+//! holds only a random handle, so it can neither read a flow nor forge or alter one — in
+//! particular not plant one that links someone's account to another person's provider
+//! account. Over https it is a `__Host-` cookie (`Secure`, `Path=/`, this host only),
+//! like the session cookie. A link flow names the session that started it (by a hash of
+//! the session's id) and completes only in that session, for that session's user. A
+//! flow is good for one callback: the callback takes it out of the table before anything
+//! else (of twenty copies of one callback, one finds it).
 
 use crate::{
     domain::{encode_query_value, LocalPath},
@@ -20,10 +22,12 @@ use crate::{
             two_factor::{self, SignIn},
         },
         context::RequestCtx,
-        db::{now_seconds, oauth_states},
+        db::{ceremonies, now_seconds},
         http::error_page,
-        identity::factors::Proof,
-        keys::Purpose,
+        identity::{
+            ceremony::{self, Handle, Kind},
+            factors::Proof,
+        },
         state::AppState,
     },
 };
@@ -39,7 +43,7 @@ use tower_cookies::{cookie::SameSite, Cookie, Cookies};
 /// How long a started flow stays valid.
 const FLOW_SECONDS: i64 = 600;
 
-/// What the flow cookie carries, sealed, from the start of a flow to its callback.
+/// What a flow keeps on the server from its start to its callback.
 #[derive(Serialize, Deserialize)]
 struct Flow {
     provider: Provider,
@@ -110,13 +114,18 @@ fn failed(provider: Provider, request_id: Option<&str>, cause: &str) -> Response
     )
 }
 
-fn begin(
-    state: &AppState,
+/// Starts a flow: stores it (for `user_id`'s account when it acts on one, so a change
+/// of their credentials ends it), gives the browser its handle and sends it to the
+/// provider.
+async fn begin(
+    ctx: &RequestCtx,
     cookies: &Cookies,
     provider: Provider,
     next: String,
     purpose: FlowPurpose,
+    user_id: Option<i64>,
 ) -> Response {
+    let state = &ctx.state;
     let Some(started) = state.oauth.start(provider) else {
         return not_found();
     };
@@ -128,15 +137,37 @@ fn begin(
         next,
         purpose,
     };
-    let name = cookie_name(state);
-    let sealed = state.keys.seal_json(
-        Purpose::OAuthFlow,
-        name.as_bytes(),
-        &flow,
-        now_seconds() + FLOW_SECONDS,
-    );
-    cookies.add(flow_cookie(state, sealed, FLOW_SECONDS));
+    let handle = Handle::generate();
+    if let Err(e) = store(state, &handle, &flow, user_id).await {
+        return error_response(e, provider, ctx.request_id.as_deref());
+    }
+    cookies.add(flow_cookie(state, handle.expose().to_owned(), FLOW_SECONDS));
     Redirect::to(&started.url).into_response()
+}
+
+async fn store(state: &AppState, handle: &Handle, flow: &Flow, user_id: Option<i64>) -> Result<(), AppError> {
+    let payload = serde_json::to_string(flow).map_err(anyhow::Error::from)?;
+    let now = now_seconds();
+    let mut conn = state.db.conn().await?;
+    let new = ceremonies::NewCeremony {
+        id: &handle.id(),
+        kind: Kind::OAuth,
+        user_id,
+        payload: &payload,
+        next: &flow.next,
+        credentials_version: 0,
+        expires_at: now + FLOW_SECONDS,
+        now,
+    };
+    ceremonies::begin(conn.exec(), &new).await?;
+    Ok(())
+}
+
+/// Takes this browser's flow out: it answers one callback, whatever comes of it.
+async fn take(state: &AppState, handle: &str) -> Result<Option<Flow>, AppError> {
+    let mut conn = state.db.conn().await?;
+    let taken = ceremonies::take(conn.exec(), &ceremony::id_of(handle), Kind::OAuth, now_seconds()).await?;
+    Ok(taken.and_then(|row| serde_json::from_str(&row.payload).ok()))
 }
 
 #[derive(Deserialize)]
@@ -161,7 +192,7 @@ pub async fn start_sign_in(
         return Redirect::to("/profile").into_response();
     }
     let next = LocalPath::or_profile(query.next.as_deref());
-    begin(&state, &cookies, provider, next, FlowPurpose::SignIn)
+    begin(&ctx, &cookies, provider, next, FlowPurpose::SignIn, None).await
 }
 
 /// `POST /auth/{provider}/link`: connect the provider to the signed-in user (a form on
@@ -185,13 +216,16 @@ pub async fn start_link(
     let purpose = FlowPurpose::Link {
         session: session_binding(&auth.session_id),
     };
+    let user = Some(auth.user.id);
     begin(
-        &state,
+        &ctx,
         &cookies,
         provider,
         "/settings/account".to_owned(),
         purpose,
+        user,
     )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -239,7 +273,8 @@ pub async fn start_reauth(
     let purpose = FlowPurpose::Reauth {
         session: session_binding(&auth.session_id),
     };
-    begin(&state, &cookies, provider, next, purpose)
+    let user = Some(auth.user.id);
+    begin(&ctx, &cookies, provider, next, purpose, user).await
 }
 
 /// The confirmation page, returning to `next` afterwards.
@@ -271,16 +306,18 @@ pub async fn callback(
         return fail("malformed callback query");
     };
 
-    // The flow cookie is good for one callback only, whatever happens next.
-    let name = cookie_name(&state);
-    let stored = cookies.get(name).map(|c| c.value().to_owned());
+    // The flow is good for one callback only, whatever happens next: taken out of the
+    // table before the provider's answer is even read (so the same callback twice, or
+    // twenty copies at once, find it once, whatever the provider would say of its code).
+    let handle = cookies.get(cookie_name(&state)).map(|c| c.value().to_owned());
     cookies.add(flow_cookie(&state, String::new(), 0));
-
-    let flow = stored.and_then(|stored| {
-        state
-            .keys
-            .open_json::<Flow>(Purpose::OAuthFlow, name.as_bytes(), &stored, now_seconds())
-    });
+    let flow = match handle {
+        Some(handle) => match take(&state, &handle).await {
+            Ok(flow) => flow,
+            Err(e) => return error_response(e, provider, request_id),
+        },
+        None => None,
+    };
     if let Some(error) = query.error.as_deref() {
         if error == "access_denied" {
             tracing::info!(provider = provider.as_str(), "the user cancelled at the provider");
@@ -292,7 +329,7 @@ pub async fn callback(
         ));
     }
     let Some(flow) = flow else {
-        return fail("no flow cookie, or one forged, altered, sealed with an unknown key or expired");
+        return fail("no flow for this cookie: none sent, forged, answered already or expired");
     };
     if flow.provider != provider {
         return fail("the flow was started for another provider");
@@ -314,14 +351,6 @@ pub async fn callback(
         if !same {
             return fail("linking was started by another session");
         }
-    }
-    // Spent before the code is traded: the same callback twice is refused here, whatever
-    // the provider would say about its code.
-    let state_hash = hex::encode(Sha256::digest(flow.state.as_bytes()));
-    match spend(&state, &state_hash).await {
-        Ok(true) => {}
-        Ok(false) => return fail("this flow's callback was answered already (a replay)"),
-        Err(e) => return error_response(e, provider, request_id),
     }
     let user = match state
         .oauth
@@ -397,12 +426,6 @@ fn cancelled(provider: Provider, flow: Option<&Flow>, returned_state: Option<&st
         }
         None => format!("/login?cancelled={name}"),
     }
-}
-
-/// Records a flow's state as spent; false when it was already.
-async fn spend(state: &AppState, state_hash: &str) -> Result<bool, AppError> {
-    let mut conn = state.db.conn().await?;
-    Ok(oauth_states::spend(conn.exec(), state_hash, now_seconds() + FLOW_SECONDS).await?)
 }
 
 fn error_response(error: AppError, provider: Provider, request_id: Option<&str>) -> Response {
