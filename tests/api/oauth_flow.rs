@@ -252,7 +252,34 @@ async fn over_https_the_flow_cookie_is_a_host_cookie(backend: Backend) {
     assert!(!line.contains("Domain="), "{line}");
 }
 
+/// Every start stores a flow until it expires, so a client's starts have an allowance
+/// (ten per sign-in attempt it is allowed): beyond it, a 429 page and nothing stored.
+async fn a_client_can_start_only_so_many_flows(backend: Backend) {
+    let fake = FakeProvider::start().await;
+    let app = app_with(backend, &fake, &[("GATEHOUSE_RATE_SIGNIN", "1/1h")]).await;
+    for n in 1..=10 {
+        let start = bare().get(app.url("/auth/github")).send().await.expect("start");
+        assert_eq!(start.status(), StatusCode::SEE_OTHER, "start {n}");
+    }
+    let refused = bare().get(app.url("/auth/github")).send().await.expect("start");
+    assert!(refused.headers().contains_key(reqwest::header::RETRY_AFTER));
+    assert!(
+        set_cookies(&refused)
+            .iter()
+            .all(|c| !c.contains("gatehouse_oauth")),
+        "no flow cookie"
+    );
+    let body = expect_status(refused, StatusCode::TOO_MANY_REQUESTS).await;
+    assert!(body.contains("Too many attempts"), "{body}");
+    assert_eq!(
+        app.scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM ceremonies WHERE kind = 'oauth'")
+            .await,
+        10
+    );
+}
+
 backend_tests!(
+    a_client_can_start_only_so_many_flows,
     the_flow_cookie_reveals_nothing_and_cannot_be_forged,
     a_replayed_callback_is_refused_by_gatehouse_itself,
     a_link_flow_completes_only_in_the_session_that_started_it,

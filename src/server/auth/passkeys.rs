@@ -307,37 +307,16 @@ struct LoginOptionsBody {
     next: Option<String>,
 }
 
-/// How many challenges a client may ask for per sign-in attempt it is allowed: every
-/// view of `/login` asks for one (passkey autofill), whether or not a passkey is used.
-const OPTIONS_PER_SIGN_IN: u32 = 10;
-
 /// Starts a sign-in with a discoverable passkey (no username). Every view of `/login`
 /// asks for one, for autofill, so it does not spend the client's sign-in allowance (the
-/// assertion does, in [`login`]); an allowance of its own, ten times as large, bounds
-/// the challenges one client can have stored.
+/// assertion does, in [`login`]); an allowance of its own, ten times as large
+/// ([`throttle::ceremony_allowance`]), bounds the challenges one client can have stored.
 pub async fn login_options(
     ctx: &RequestCtx,
     next: Option<&str>,
 ) -> Result<RequestChallengeResponse, AppError> {
     let webauthn = ctx.state.passkeys.get()?;
-    if let Some(client_key) = ctx.client.throttle_key() {
-        let signin = ctx.state.config.limits.rate_signin;
-        let rate = crate::server::config::Rate {
-            count: signin.count.saturating_mul(OPTIONS_PER_SIGN_IN),
-            per: signin.per,
-        };
-        let key = format!("passkey-options:{client_key}");
-        let mut conn = ctx.state.db.conn().await?;
-        throttle::take_from(
-            conn.exec(),
-            &ctx.client,
-            &key,
-            rate,
-            "passkey challenges for this address",
-        )
-        .await?
-        .or_refuse()?;
-    }
+    throttle::ceremony_allowance(ctx, "passkey-options", "passkey challenges for this address").await?;
     let (mut options, state): (RequestChallengeResponse, DiscoverableAuthentication) = webauthn
         .start_discoverable_authentication()
         .map_err(|e| AppError::from(anyhow::anyhow!("start a passkey sign-in: {e}")))?;

@@ -89,6 +89,29 @@ pub async fn check_client(ex: Exec<'_>, ctx: &RequestCtx, action: Action) -> any
     take_from(ex, &ctx.client, &key, action.rate(&ctx.state.config), &detail).await
 }
 
+/// How many ceremonies of one kind a client may begin per sign-in attempt it is allowed.
+pub const CEREMONIES_PER_SIGN_IN: u32 = 10;
+
+/// Takes one from the client's allowance of ceremonies kept under `key` (`oauth`,
+/// `passkey-options`): ten times its sign-in allowance. Beginning one costs no password
+/// check but stores a row until it expires, so the allowance bounds the rows one client
+/// address can have stored; `what` names them in the audit trail.
+pub async fn ceremony_allowance(ctx: &RequestCtx, key: &str, what: &str) -> Result<(), AppError> {
+    let Some(client_key) = ctx.client.throttle_key() else {
+        return Ok(());
+    };
+    let signin = ctx.state.config.limits.rate_signin;
+    let rate = Rate {
+        count: signin.count.saturating_mul(CEREMONIES_PER_SIGN_IN),
+        per: signin.per,
+    };
+    let key = format!("{key}:{client_key}");
+    let mut conn = ctx.state.db.conn().await?;
+    take_from(conn.exec(), &ctx.client, &key, rate, what)
+        .await?
+        .or_refuse()
+}
+
 /// Takes one from the allowance `rate` kept under `key` (shared by every instance,
 /// kept across restarts); a refusal is audited (coalesced per key) with `detail`.
 pub async fn take_from(

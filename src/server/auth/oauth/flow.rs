@@ -19,6 +19,7 @@ use crate::{
         auth::{
             accounts::providers::{self, Linking},
             cookie::PrivateCookie,
+            throttle,
             two_factor::{self, SignIn},
         },
         context::RequestCtx,
@@ -129,6 +130,10 @@ async fn begin(
     let Some(started) = state.oauth.start(provider) else {
         return not_found();
     };
+    // Every start stores a flow until it expires: a client's starts are limited.
+    if let Err(e) = throttle::ceremony_allowance(ctx, "oauth", "OAuth flows for this address").await {
+        return error_response(e, provider, ctx.request_id.as_deref());
+    }
     let flow = Flow {
         provider,
         state: started.state,
@@ -430,6 +435,19 @@ fn cancelled(provider: Provider, flow: Option<&Flow>, returned_state: Option<&st
 
 fn error_response(error: AppError, provider: Provider, request_id: Option<&str>) -> Response {
     match error.kind {
+        ErrorKind::TooManyRequests => {
+            let mut page = error_page::render_with_message(
+                http::StatusCode::TOO_MANY_REQUESTS,
+                "Too many attempts",
+                &error.message,
+                request_id,
+            );
+            if let Some(seconds) = error.retry_after {
+                page.headers_mut()
+                    .insert(http::header::RETRY_AFTER, http::HeaderValue::from(seconds));
+            }
+            page
+        }
         ErrorKind::Internal => error_page::render(http::StatusCode::INTERNAL_SERVER_ERROR, request_id),
         // The provider vouched for the user, and the account may not sign in (disabled):
         // that is the answer, not "try again".
