@@ -25,7 +25,7 @@ use crate::{
             users::{self, UserRow},
             Db, Exec, Tx,
         },
-        identity::factors::{self, Factors, Next, Proof},
+        identity::factors::{self, Next, Proof},
         mail::{self, Template},
     },
 };
@@ -367,10 +367,7 @@ pub async fn check_reset_link(ctx: &RequestCtx, token: &str) -> Result<LinkCheck
             needs_code: false,
         });
     };
-    let account = Factors {
-        totp: two_factor::is_on(conn.exec(), live.user_id).await?,
-        ..Factors::default()
-    };
+    let account = two_factor::second_factors(conn.exec(), live.user_id).await?;
     let needs_code = factors::after(Proof::ResetLink, account) == Next::Code;
     Ok(LinkCheck {
         valid: true,
@@ -396,10 +393,7 @@ pub async fn reset_password(
     let user = users::find_by_id(conn.exec(), live.user_id)
         .await?
         .ok_or_else(link_invalid)?;
-    let account = Factors {
-        totp: two_factor::is_on(conn.exec(), user.id).await?,
-        ..Factors::default()
-    };
+    let account = two_factor::second_factors(conn.exec(), user.id).await?;
     let needs_code = factors::after(Proof::ResetLink, account) == Next::Code;
     drop(conn);
     if user.is_disabled(now_seconds()) {

@@ -91,6 +91,15 @@ pub async fn is_on(ex: Exec<'_>, user_id: i64) -> anyhow::Result<bool> {
         .is_some_and(|f| f.confirmed_at.is_some()))
 }
 
+/// What a sign-in of this user must prove beyond its first factor, for
+/// [`factors::after`]: whether the authenticator app is on.
+pub async fn second_factors(ex: Exec<'_>, user_id: i64) -> anyhow::Result<Factors> {
+    Ok(Factors {
+        totp: is_on(ex, user_id).await?,
+        ..Factors::default()
+    })
+}
+
 /// What `/settings/security` shows the signed-in user.
 pub async fn overview(ctx: &RequestCtx) -> Result<SecurityOverview, AppError> {
     let auth = ctx.user()?;
@@ -392,10 +401,7 @@ pub async fn after_first_factor(
         credentials_version,
         attempts,
     } = proven;
-    let account = Factors {
-        totp: is_on(tx.exec(), user.id).await?,
-        ..Factors::default()
-    };
+    let account = second_factors(tx.exec(), user.id).await?;
     if factors::after(first.proof(), account) == Next::Complete {
         if let Some(attempts) = attempts {
             throttle::succeeded(tx.exec(), attempts).await?;
