@@ -24,10 +24,7 @@ pub async fn disable_user(
     use crate::model::Role;
     let ctx = RequestCtx::current()?;
     ctx.actor(Role::Admin)?;
-    let until = admin::parse_until(
-        until.as_deref().unwrap_or_default(),
-        crate::server::db::now_seconds(),
-    )?;
+    let until = admin::parse_until(until.as_deref().unwrap_or_default(), ctx.now())?;
     let done = admin::set_disabled(&ctx, user_id, Some((until, reason.as_deref()))).await?;
     Ok(format!(
         "{} is disabled; {}.",

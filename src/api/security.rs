@@ -44,7 +44,7 @@ pub async fn regenerate_recovery_codes() -> Result<String, AppError> {
     let codes = two_factor::regenerate_codes(&ctx).await?;
     flash::keep_recovery_codes(&ctx, &codes);
     // An address of its own for each new set, so the page asks for it once.
-    let at = crate::server::db::now_millis();
+    let at = ctx.now_ms;
     Ok(ctx.continue_to(&format!("/settings/security?done=codes&at={at}")))
 }
 

@@ -11,7 +11,7 @@ use crate::{
         auth::throttle,
         context::{Actor, RequestCtx},
         db::{
-            self, now_millis, now_seconds,
+            self,
             users::{self, stored_role},
             Tx,
         },
@@ -40,12 +40,12 @@ pub async fn list_users(
     let key = search_key(query);
     let page = page.clamp(1, 1_000_000);
     let mut conn = ctx.state.db.conn().await?;
-    let total = users::count_matching(conn.exec(), &key, only_disabled).await?;
-    let now = now_seconds();
+    let now = ctx.now();
+    let total = users::count_matching(conn.exec(), &key, only_disabled, now).await?;
     let owners = users::count_enabled_owners(conn.exec(), now).await?;
     let offset = (page - 1) * USERS_PAGE_SIZE;
-    let rows = users::search(conn.exec(), &key, only_disabled, USERS_PAGE_SIZE, offset).await?;
-    let now_ms = now_millis();
+    let rows = users::search(conn.exec(), &key, only_disabled, USERS_PAGE_SIZE, offset, now).await?;
+    let now_ms = ctx.now_ms;
     let users = rows
         .into_iter()
         .map(|row| {
@@ -209,8 +209,9 @@ pub(crate) async fn lock_roles(
     tx: &mut Tx,
     actor_id: Option<i64>,
     target_id: i64,
+    now: i64,
 ) -> Result<Roles, AppError> {
-    let rows = users::lock_role_rows(tx.exec(), actor_id.unwrap_or(-1), target_id, now_seconds()).await?;
+    let rows = users::lock_role_rows(tx.exec(), actor_id.unwrap_or(-1), target_id, now).await?;
     let row_of = |id: i64| rows.iter().find(|row| row.id == id);
     let target = row_of(target_id)
         .map(|row| row.role)
@@ -259,7 +260,7 @@ async fn checked_target(
         target: target_role,
         actor: actor_role,
         other_owners,
-    } = lock_roles(tx, actor_id, target_id).await?;
+    } = lock_roles(tx, actor_id, target_id, ctx.now()).await?;
     may_act(
         action,
         actor_id.unwrap_or(-1),
@@ -283,7 +284,7 @@ pub async fn sign_out_everywhere(ctx: &RequestCtx, target_id: i64) -> Result<(St
     let ended = db::sessions::delete_for_user_except(tx.exec(), target.id, None).await?;
     let detail = format!("all sessions ({ended}), {}", by(actor_id));
     let event = by_actor(AuditKind::SessionRevoked, &target, actor_id, &detail);
-    audit::record(tx.exec(), &ctx.client, event).await?;
+    audit::record(tx.exec(), &ctx.client, ctx.now(), event).await?;
     tx.commit().await?;
     tracing::info!(target_id, actor_id, ended, "signed out everywhere by an admin");
     Ok((target.username, ended))
@@ -296,7 +297,7 @@ pub async fn delete_user(ctx: &RequestCtx, target_id: i64) -> Result<String, App
     let mut tx = ctx.state.db.begin().await?;
     let (actor_id, target) = checked_target(&mut tx, ctx, AdminAction::Delete, target_id).await?;
     let event = by_actor(AuditKind::AccountDeleted, &target, actor_id, by(actor_id));
-    audit::record(tx.exec(), &ctx.client, event).await?;
+    audit::record(tx.exec(), &ctx.client, ctx.now(), event).await?;
     users::delete(tx.exec(), target.id).await?;
     tx.commit().await?;
     tracing::info!(target_id, actor_id, "account deleted by an admin");
@@ -355,7 +356,7 @@ pub async fn set_disabled(
 ) -> Result<DisableOutcome, AppError> {
     let mut tx = ctx.state.db.begin().await?;
     let (actor_id, target) = checked_target(&mut tx, ctx, AdminAction::Disable, target_id).await?;
-    let now = now_seconds();
+    let now = ctx.now();
     let reason = disabled.and_then(|(_, reason)| reason.map(str::trim).filter(|r| !r.is_empty()));
     let reason: Option<String> = reason.map(|r| r.chars().take(500).collect());
     users::set_disabled(
@@ -383,7 +384,7 @@ pub async fn set_disabled(
     }
     let detail = format!("{detail} ({})", by(actor_id));
     let event = by_actor(kind, &target, actor_id, &detail);
-    audit::record(tx.exec(), &ctx.client, event).await?;
+    audit::record(tx.exec(), &ctx.client, ctx.now(), event).await?;
     tx.commit().await?;
     tracing::info!(
         target_id,
@@ -425,7 +426,7 @@ pub async fn change_role(ctx: &RequestCtx, target_id: i64, new_role: Role) -> Re
         target: target_role,
         actor: actor_role,
         other_owners,
-    } = lock_roles(&mut tx, actor_id, target_id).await?;
+    } = lock_roles(&mut tx, actor_id, target_id, ctx.now()).await?;
     let change = RoleChange {
         actor_id: actor_id.unwrap_or(-1),
         actor_role,
@@ -446,7 +447,7 @@ pub async fn change_role(ctx: &RequestCtx, target_id: i64, new_role: Role) -> Re
     if target_role == new_role {
         return Ok(changed);
     }
-    users::set_role(tx.exec(), target_id, new_role, now_seconds()).await?;
+    users::set_role(tx.exec(), target_id, new_role, ctx.now()).await?;
     let detail = format!(
         "{} → {}{}",
         target_role,
@@ -457,7 +458,7 @@ pub async fn change_role(ctx: &RequestCtx, target_id: i64, new_role: Role) -> Re
     if let Some(id) = actor_id {
         event = event.actor(id);
     }
-    audit::record(tx.exec(), &ctx.client, event).await?;
+    audit::record(tx.exec(), &ctx.client, ctx.now(), event).await?;
     tx.commit().await?;
     tracing::info!(target_id, actor_id, from = %target_role, to = %new_role, "role changed");
     Ok(changed)
@@ -471,7 +472,7 @@ pub async fn unlock(ctx: &RequestCtx, target_id: i64) -> Result<String, AppError
     let (actor_id, target) = checked_target(&mut tx, ctx, AdminAction::Unlock, target_id).await?;
     let lifted = throttle::unlock(tx.exec(), &target.username_key).await?;
     let event = by_actor(AuditKind::Unlocked, &target, actor_id, by(actor_id));
-    audit::record(tx.exec(), &ctx.client, event).await?;
+    audit::record(tx.exec(), &ctx.client, ctx.now(), event).await?;
     tx.commit().await?;
     tracing::info!(target_id, actor_id, lifted, "sign-in lock lifted");
     Ok(if lifted > 0 {

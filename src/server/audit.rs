@@ -3,7 +3,7 @@
 use crate::{
     model::AuditKind,
     server::{
-        db::{audit, now_seconds, Db, Exec},
+        db::{audit, Db, Exec},
         http::client::ClientInfo,
     },
 };
@@ -69,9 +69,8 @@ impl<'a> Event<'a> {
 }
 
 /// Writes the event (inside the caller's transaction when given one).
-pub async fn record(ex: Exec<'_>, client: &ClientInfo, event: Event<'_>) -> anyhow::Result<()> {
+pub async fn record(ex: Exec<'_>, client: &ClientInfo, at: i64, event: Event<'_>) -> anyhow::Result<()> {
     let user_agent = client.user_agent_truncated();
-    let at = now_seconds();
     let coalesce_key = event
         .coalesce
         .map(|key| format!("{}|{key}|{}", event.kind.as_str(), at / COALESCE_WINDOW_SECONDS));

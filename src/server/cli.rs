@@ -7,6 +7,7 @@ use super::{
         accounts::{self, AfterPasswordChange},
         sessions, two_factor,
     },
+    clock::Clock,
     config::{Config, Settings},
     context::RequestCtx,
     db::{users, Db},
@@ -162,7 +163,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         Command::Sessions(SessionsCommand::Purge) => {
             let db = Db::connect(&config.database_url).await?;
             db.migrate().await?;
-            let purged = sessions::purge_expired(&db, crate::server::db::now_seconds()).await?;
+            let purged = sessions::purge_expired(&db, Clock::system().now_seconds()).await?;
             println!("{purged} expired sessions deleted");
             db.close().await;
             Ok(())
@@ -336,7 +337,7 @@ async fn user(command: UserCommand, config: Config) -> anyhow::Result<()> {
             let name = parse_username(&name)?;
             let until = admin::parse_until(
                 until.as_deref().unwrap_or_default(),
-                crate::server::db::now_seconds(),
+                Clock::system().now_seconds(),
             )
             .map_err(|e| anyhow::anyhow!("--until refused: {}", e.message))?;
             let ctx = operator(config).await?;
@@ -396,11 +397,11 @@ struct Listed {
 /// Prints every user (of `role`, when given), a page of the admin search at a time.
 async fn list_users(ctx: &RequestCtx, role: Option<Role>, json: bool) -> anyhow::Result<()> {
     const PAGE: i64 = 1000;
-    let now = crate::server::db::now_seconds();
+    let now = ctx.now();
     let mut listed = Vec::new();
     let mut conn = ctx.state.db.conn().await?;
     for page in 0.. {
-        let rows = users::search(conn.exec(), "", false, PAGE, page * PAGE).await?;
+        let rows = users::search(conn.exec(), "", false, PAGE, page * PAGE, now).await?;
         let done = i64::try_from(rows.len()).unwrap_or(0) < PAGE;
         listed.extend(
             rows.into_iter()
@@ -475,7 +476,7 @@ async fn seed(config: Config, username: &str, count: u64) -> anyhow::Result<()> 
             .id
     };
     let started = std::time::Instant::now();
-    let now = super::db::now_seconds();
+    let now = Clock::system().now_seconds();
     let expires = now + 30 * 86_400;
     let mut done = 0;
     while done < count {

@@ -41,6 +41,8 @@ pub struct Inner {
     pub session: Option<Arc<Authenticated>>,
     /// The id the request-id layer gave the request (`None` on the command line).
     pub request_id: Option<String>,
+    /// The moment the request is judged at, read once from the state's clock.
+    pub now_ms: i64,
     caller: Caller,
     /// One-read cookies this request has read (see [`RequestCtx::read_once`]).
     read_once: Mutex<Vec<(&'static str, Option<String>)>>,
@@ -85,6 +87,7 @@ impl RequestCtx {
         session: Option<Arc<Authenticated>>,
         request_id: Option<String>,
         wants_page: bool,
+        now_ms: i64,
     ) -> RequestCtx {
         RequestCtx(Arc::new(Inner {
             state,
@@ -92,6 +95,7 @@ impl RequestCtx {
             client,
             session,
             request_id,
+            now_ms,
             caller: Caller::Browser { wants_page },
             read_once: Mutex::new(Vec::new()),
         }))
@@ -99,7 +103,9 @@ impl RequestCtx {
 
     /// The context of a command-line command: no session, no cookies that go anywhere.
     pub fn operator(state: AppState) -> RequestCtx {
+        let now_ms = state.clock.now_millis();
         RequestCtx(Arc::new(Inner {
+            now_ms,
             state,
             cookies: Cookies::default(),
             client: ClientInfo {
@@ -121,6 +127,11 @@ impl RequestCtx {
                 tracing::error!("the request context is missing: is the session layer in place?");
                 AppError::internal("unknown")
             })
+    }
+
+    /// The moment the request is judged at, in Unix seconds.
+    pub fn now(&self) -> i64 {
+        self.now_ms.div_euclid(1000)
     }
 
     /// The signed-in user's session, or 401.
@@ -154,8 +165,7 @@ impl RequestCtx {
             return Err(super::auth::view_as::refusal());
         }
         let window = i64::try_from(self.state.config.reauth_window.as_secs()).unwrap_or(i64::MAX);
-        let now = crate::server::db::now_seconds();
-        if crate::server::identity::factors::is_recent(auth.confirmed_at, window, now) {
+        if crate::server::identity::factors::is_recent(auth.confirmed_at, window, self.now()) {
             Ok(auth)
         } else {
             Err(AppError::reauth_required())

@@ -4,7 +4,7 @@
 //! codes just made (shown once). Each travels in a sealed, HttpOnly cookie that lives a
 //! minute or two and is cleared by the page that shows it.
 
-use crate::server::{auth::cookie::PrivateCookie, context::RequestCtx, db::now_seconds, keys::Purpose};
+use crate::server::{auth::cookie::PrivateCookie, context::RequestCtx, keys::Purpose};
 use serde::{de::DeserializeOwned, Serialize};
 use tower_cookies::{cookie::SameSite, Cookie};
 
@@ -49,10 +49,10 @@ impl Flash {
 
     fn keep<T: Serialize>(&self, ctx: &RequestCtx, value: &T) {
         let name = self.name(ctx);
-        let sealed =
-            ctx.state
-                .keys
-                .seal_json(self.purpose, name.as_bytes(), value, now_seconds() + self.seconds);
+        let sealed = ctx
+            .state
+            .keys
+            .seal_json(self.purpose, name.as_bytes(), value, ctx.now() + self.seconds);
         ctx.cookies.add(self.cookie(ctx, sealed, self.seconds));
     }
 
@@ -61,7 +61,7 @@ impl Flash {
         let sealed = ctx.read_once(name, |cookies| cookies.add(self.cookie(ctx, String::new(), 0)))?;
         ctx.state
             .keys
-            .open_json(self.purpose, name.as_bytes(), &sealed, now_seconds())
+            .open_json(self.purpose, name.as_bytes(), &sealed, ctx.now())
     }
 }
 

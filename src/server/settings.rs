@@ -11,7 +11,7 @@ use crate::{
             throttle,
         },
         context::RequestCtx,
-        db::{self, now_seconds, users},
+        db::{self, users},
         identity::factors::{self, Factors},
     },
 };
@@ -20,7 +20,7 @@ use crate::{
 pub async fn sessions(ctx: &RequestCtx) -> Result<Vec<SessionInfo>, AppError> {
     let auth = ctx.user()?;
     let mut conn = ctx.state.db.conn().await?;
-    let rows = db::sessions::list_for_user(conn.exec(), auth.user.id, now_seconds()).await?;
+    let rows = db::sessions::list_for_user(conn.exec(), auth.user.id, ctx.now()).await?;
     Ok(rows
         .into_iter()
         .map(|row| SessionInfo {
@@ -57,7 +57,7 @@ pub async fn revoke(ctx: &RequestCtx, handle: &str) -> Result<bool, AppError> {
     let current = handle == auth.session_handle;
     let detail = if current { "this device" } else { "another device" };
     let event = Event::about(AuditKind::SessionRevoked, auth.user.id, &auth.user.username).detail(detail);
-    audit::record(tx.exec(), &ctx.client, event).await?;
+    audit::record(tx.exec(), &ctx.client, ctx.now(), event).await?;
     tx.commit().await?;
     if current {
         ctx.state.cookie.clear(&ctx.cookies);
@@ -77,7 +77,7 @@ pub async fn revoke_others(ctx: &RequestCtx) -> Result<u64, AppError> {
     let ended = db::sessions::delete_for_user_except(tx.exec(), auth.user.id, Some(&auth.session_id)).await?;
     let detail = format!("all other sessions ({ended})");
     let event = Event::about(AuditKind::SessionRevoked, auth.user.id, &auth.user.username).detail(&detail);
-    audit::record(tx.exec(), &ctx.client, event).await?;
+    audit::record(tx.exec(), &ctx.client, ctx.now(), event).await?;
     sessions::start(tx, ctx, &auth.user, How::SignOutEverywhere, version).await?;
     Ok(ended)
 }
@@ -92,7 +92,7 @@ pub async fn overview(ctx: &RequestCtx) -> Result<AccountOverview, AppError> {
         .ok_or_else(AppError::unauthorized)?;
     let links = db::oauth::for_user(conn.exec(), auth.user.id).await?;
     let passkeys = db::passkeys::count_for_user(conn.exec(), auth.user.id).await?;
-    let email = crate::server::auth::email::state_of(conn.exec(), &user).await?;
+    let email = crate::server::auth::email::state_of(conn.exec(), &user, ctx.now()).await?;
     let linked = |provider: &str| {
         links
             .iter()
@@ -178,14 +178,14 @@ pub async fn delete_account(ctx: &RequestCtx, password: &SecretString) -> Result
     let mut tx = ctx.state.db.begin().await?;
     // The last owner can't leave: read (and on PostgreSQL lock) the owners in the same
     // transaction, so two owners deleting themselves at once can't both go.
-    let roles = crate::server::admin::lock_roles(&mut tx, Some(user.id), user.id).await?;
+    let roles = crate::server::admin::lock_roles(&mut tx, Some(user.id), user.id, ctx.now()).await?;
     if roles.target == Role::Owner && roles.other_owners == 0 {
         return Err(AppError::conflict(
             "You are the last owner. Make someone else an owner before deleting your account.",
         ));
     }
     let event = Event::about(AuditKind::AccountDeleted, user.id, &user.username);
-    audit::record(tx.exec(), &ctx.client, event).await?;
+    audit::record(tx.exec(), &ctx.client, ctx.now(), event).await?;
     users::delete(tx.exec(), user.id).await?;
     tx.commit().await?;
     ctx.state.cookie.clear(&ctx.cookies);

@@ -3,7 +3,7 @@
 use super::{
     auth::{self, cookie::SessionCookie, password::PasswordHasher},
     config::Config,
-    db::{self, Db},
+    db::Db,
     http::{
         csp,
         csrf::{self, CsrfPolicy},
@@ -167,6 +167,7 @@ async fn build(config: Config, leptos_options: LeptosOptions, running: Running) 
         Running::Command => SiteFiles::plain(&leptos_options),
     };
     let state = AppState::new(Shared {
+        clock: super::clock::Clock::system(),
         oauth,
         passkeys,
         mailer,
@@ -352,7 +353,7 @@ pub fn spawn_maintenance(state: AppState) -> tokio::task::JoinHandle<()> {
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             every.tick().await;
-            super::maintenance::purge_expired(&state.db, &state.config, db::now_millis()).await;
+            super::maintenance::purge_expired(&state.db, &state.config, state.clock.now_millis()).await;
         }
     })
 }

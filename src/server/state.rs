@@ -20,6 +20,8 @@ pub struct AppState(Arc<Shared>);
 #[derive(Debug)]
 pub struct Shared {
     pub config: Config,
+    /// The one clock (see [`super::clock`]).
+    pub clock: super::clock::Clock,
     pub db: Db,
     pub hasher: PasswordHasher,
     pub cookie: SessionCookie,

@@ -536,6 +536,18 @@ impl TestApp {
         }
     }
 
+    /// Moves the server's clock forward by `seconds`: how a test reaches an expiry, a
+    /// renewal or the end of a window over HTTP, with no timestamp in the database
+    /// rewritten. Codes a test computes from the wall clock do not move with it.
+    pub fn travel(&self, seconds: u64) {
+        self.state.clock.advance(std::time::Duration::from_secs(seconds));
+    }
+
+    /// The server's clock, in Unix seconds (the wall clock plus any [`TestApp::travel`]).
+    pub fn now(&self) -> i64 {
+        self.state.clock.now_seconds()
+    }
+
     /// Moves every session's sign-in back by `seconds` and forgets any confirmation on
     /// `/reauth`: with more than the re-authentication window, the holder's last proof is
     /// no longer recent. (The rule itself is unit-tested at fixed moments:

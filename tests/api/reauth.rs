@@ -4,7 +4,7 @@
 
 use crate::{
     fake_provider::FakeProvider,
-    helpers::{expect_status, location, new_client, now, spawn_app_with, Backend, TestApp, GOOD_PASSWORD},
+    helpers::{expect_status, location, new_client, spawn_app_with, Backend, TestApp, GOOD_PASSWORD},
 };
 use reqwest::{Client, StatusCode};
 
@@ -142,6 +142,8 @@ async fn a_password_confirms_it_is_you_and_returns_where_you_were(backend: Backe
             .await,
         1
     );
+    // Another session of the same user, signed in now …
+    let other = app.signed_in_token("alice").await;
     // Without JavaScript the form redirects back; a foreign `next` goes to the profile.
     app.age_sessions(11 * 60).await;
     let response = form_from(
@@ -154,14 +156,7 @@ async fn a_password_confirms_it_is_you_and_returns_where_you_were(backend: Backe
     .await;
     assert_eq!(response.status(), StatusCode::FOUND);
     assert_eq!(location(&response), "/profile");
-    // Another session of the same user is not confirmed by this one.
-    let other = app.signed_in_token("alice").await;
-    app.execute(&format!(
-        "UPDATE sessions SET created_at = {} WHERE id = '{}'",
-        now() - 11 * 60,
-        gatehouse::server::auth::sessions::session_id(&other)
-    ))
-    .await;
+    // … is not confirmed by this one's confirmation.
     let response = Client::new()
         .post(app.url("/api/unlink_provider"))
         .header("accept", "application/json")

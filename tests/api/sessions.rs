@@ -123,17 +123,15 @@ async fn sessions_record_the_client_address_and_a_truncated_user_agent(app: Test
 
 async fn a_session_close_to_expiry_is_renewed_and_its_cookie_re_set(app: TestApp) {
     let token = token_for(&app, "alice").await;
-    // TTL 1h, renew within 30m: pretend 40 minutes have passed.
-    let soon = now() + 20 * 60;
-    app.execute(&format!("UPDATE sessions SET expires_at = {soon}"))
-        .await;
+    // TTL 1h, renew within 30m: 40 minutes pass.
+    app.travel(40 * 60);
     let response = get_with_token(&app, "/profile", &token).await;
     let line = session_cookie_line(&response).expect("the cookie is re-set on renewal");
     expect_status(response, StatusCode::OK).await;
     assert!(line.contains(&token), "same token, new expiry: {line}");
     let expires_at = app.scalar("SELECT expires_at FROM sessions").await;
     assert!(
-        (expires_at - (now() + 3600)).abs() <= 2,
+        (expires_at - (app.now() + 3600)).abs() <= 2,
         "moved to now + TTL: {expires_at}"
     );
     // Not due again: no write, no cookie.
@@ -159,8 +157,8 @@ async fn the_configured_absolute_cap_ends_the_session(app: TestApp) {
 
 async fn an_expired_session_is_refused_deleted_and_its_cookie_cleared(app: TestApp) {
     let token = token_for(&app, "alice").await;
-    app.execute(&format!("UPDATE sessions SET expires_at = {}", now() - 1))
-        .await;
+    // A second past the session's lifetime.
+    app.travel(app.state.config.session.ttl.as_secs() + 1);
     let response = get_with_token(&app, "/profile", &token).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&response), "/login?next=/profile");
@@ -177,12 +175,11 @@ async fn an_expired_session_is_refused_deleted_and_its_cookie_cleared(app: TestA
 /// a minute, is `sessions::upkeep`'s rule, unit-tested at fixed moments.)
 async fn last_seen_is_written_at_most_once_a_minute(app: TestApp) {
     let token = token_for(&app, "alice").await;
-    let old = now() - 120;
-    app.execute(&format!("UPDATE sessions SET last_seen_at = {old}"))
-        .await;
+    let seen = app.scalar("SELECT last_seen_at FROM sessions").await;
+    app.travel(120);
     get_with_token(&app, "/profile", &token).await;
     assert!(
-        app.scalar("SELECT last_seen_at FROM sessions").await >= now() - 2,
+        app.scalar("SELECT last_seen_at FROM sessions").await >= seen + 120,
         "written once due"
     );
 }

@@ -89,10 +89,9 @@ impl SessionCookie {
             .build()
     }
 
-    /// The cookie carrying `token` until `expires_at` (unix seconds).
-    pub fn issue(&self, cookies: &Cookies, token: &str, expires_at: i64) {
+    /// The cookie carrying `token` until `expires_at` (unix seconds), issued at `now`.
+    pub fn issue(&self, cookies: &Cookies, token: &str, expires_at: i64, now: i64) {
         let mut cookie = self.base(token.to_owned());
-        let now = OffsetDateTime::now_utc().unix_timestamp();
         cookie.set_max_age(tower_cookies::cookie::time::Duration::seconds(
             (expires_at - now).max(0),
         ));

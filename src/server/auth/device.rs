@@ -6,7 +6,7 @@
 //! itself — the password is still checked, and the device's own counter locks too.
 
 use super::cookie::PrivateCookie;
-use crate::server::{context::RequestCtx, db::now_seconds, keys::Purpose};
+use crate::server::{context::RequestCtx, keys::Purpose};
 use serde::{Deserialize, Serialize};
 use tower_cookies::cookie::SameSite;
 
@@ -36,7 +36,7 @@ fn read(ctx: &RequestCtx) -> Option<Record> {
     let sealed = ctx.cookies.get(name)?;
     ctx.state
         .keys
-        .open_json(Purpose::Device, name.as_bytes(), sealed.value(), now_seconds())
+        .open_json(Purpose::Device, name.as_bytes(), sealed.value(), ctx.now())
 }
 
 /// The id of this browser when it has signed in as `user_id` before.
@@ -57,7 +57,7 @@ pub fn remember(ctx: &RequestCtx, user_id: i64) {
         Purpose::Device,
         name.as_bytes(),
         &Record { user_id, device },
-        now_seconds() + REMEMBERED_SECONDS,
+        ctx.now() + REMEMBERED_SECONDS,
     );
     ctx.cookies
         .add(DEVICE_COOKIE.build(ctx.state.config.https, sealed, REMEMBERED_SECONDS));

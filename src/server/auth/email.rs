@@ -21,7 +21,6 @@ use crate::{
         db::{
             self,
             email::{LiveToken, NewToken, Purpose, Purposes},
-            now_seconds,
             users::{self, UserRow},
             Db, Exec, Tx,
         },
@@ -60,9 +59,16 @@ async fn client_allowance(ex: Exec<'_>, ctx: &RequestCtx) -> Result<(), AppError
     };
     let key = format!("mail:{client_key}");
     let rate = ctx.state.config.limits.rate_mail_ip;
-    throttle::take_from(ex, &ctx.client, &key, rate, "mail rate limit for this address")
-        .await?
-        .or_refuse()
+    throttle::take_from(
+        ex,
+        &ctx.client,
+        ctx.now_ms,
+        &key,
+        rate,
+        "mail rate limit for this address",
+    )
+    .await?
+    .or_refuse()
 }
 
 /// How many times `GATEHOUSE_RATE_MAIL_ADDRESS` an address may get in all from people
@@ -100,7 +106,7 @@ async fn recipient_allowance(
         },
     };
     let detail = "mail rate limit for a recipient";
-    let verdict = throttle::take_from(tx.exec(), &ctx.client, &own_key, rate, detail).await?;
+    let verdict = throttle::take_from(tx.exec(), &ctx.client, ctx.now_ms, &own_key, rate, detail).await?;
     if verdict != Verdict::Allowed || matches!(requester, Requester::Account(_)) {
         return Ok(verdict);
     }
@@ -109,7 +115,15 @@ async fn recipient_allowance(
         per: rate.per,
     };
     let key = format!("mail-to:{address}");
-    throttle::take_from(tx.exec(), &ctx.client, &key, cap, "mail cap of a recipient").await
+    throttle::take_from(
+        tx.exec(),
+        &ctx.client,
+        ctx.now_ms,
+        &key,
+        cap,
+        "mail cap of a recipient",
+    )
+    .await
 }
 
 /// Makes a link for `user` of `purpose` to `email`, queues its message and records it,
@@ -139,7 +153,7 @@ async fn send_link(
         Purpose::Verify | Purpose::Reset => None,
     };
     let token = SessionToken::generate();
-    let now = now_seconds();
+    let now = ctx.now();
     let (path, lifetime) = match purpose {
         Purpose::Verify | Purpose::Change => ("/verify-email", VERIFY_SECONDS),
         Purpose::Reset => ("/reset-password", RESET_SECONDS),
@@ -201,6 +215,7 @@ async fn send_link(
     audit::record(
         tx.exec(),
         &ctx.client,
+        ctx.now(),
         Event::about(kind, user_id, username).detail(detail),
     )
     .await?;
@@ -216,7 +231,7 @@ pub async fn notify(tx: &mut Tx, ctx: &RequestCtx, user_id: i64, notice: Notice<
         return Ok(());
     };
     let username = user.username.as_str();
-    let at = now_seconds();
+    let at = ctx.now();
     let device = crate::server::user_agent::describe(ctx.client.user_agent.as_deref());
     let ip = ctx.client.ip.as_deref().unwrap_or("unknown");
     // A name the user typed (a passkey's) reaches the message without the characters
@@ -331,17 +346,17 @@ async fn request_reset(ctx: &RequestCtx, login: &str) -> Result<(), AppError> {
     let Some(user) = user else {
         return Ok(());
     };
-    if user.is_disabled(now_seconds()) {
+    if user.is_disabled(ctx.now()) {
         let event = Event::about(AuditKind::PasswordResetRequested, user.id, &user.username)
             .detail("account disabled: nothing sent");
-        audit::record(tx.exec(), &ctx.client, event).await?;
+        audit::record(tx.exec(), &ctx.client, ctx.now(), event).await?;
         tx.commit().await?;
         return Ok(());
     }
     let Some(email) = user.verified_email().map(str::to_owned) else {
         let event = Event::about(AuditKind::PasswordResetRequested, user.id, &user.username)
             .detail("no verified address: nothing sent");
-        audit::record(tx.exec(), &ctx.client, event).await?;
+        audit::record(tx.exec(), &ctx.client, ctx.now(), event).await?;
         tx.commit().await?;
         return Ok(());
     };
@@ -361,7 +376,7 @@ pub async fn check_reset_link(ctx: &RequestCtx, token: &str) -> Result<LinkCheck
         });
     };
     let mut conn = ctx.state.db.conn().await?;
-    let Some(live) = db::email::peek(conn.exec(), &id, Purposes::RESET, now_seconds()).await? else {
+    let Some(live) = db::email::peek(conn.exec(), &id, Purposes::RESET, ctx.now()).await? else {
         return Ok(LinkCheck {
             valid: false,
             needs_code: false,
@@ -387,7 +402,7 @@ pub async fn reset_password(
     let state = &ctx.state;
     let id = token_id(token).ok_or_else(link_invalid)?;
     let mut conn = state.db.conn().await?;
-    let live = db::email::peek(conn.exec(), &id, Purposes::RESET, now_seconds())
+    let live = db::email::peek(conn.exec(), &id, Purposes::RESET, ctx.now())
         .await?
         .ok_or_else(link_invalid)?;
     let user = users::find_by_id(conn.exec(), live.user_id)
@@ -396,7 +411,7 @@ pub async fn reset_password(
     let account = two_factor::second_factors(conn.exec(), user.id).await?;
     let needs_code = factors::after(Proof::ResetLink, account) == Next::Code;
     drop(conn);
-    if user.is_disabled(now_seconds()) {
+    if user.is_disabled(ctx.now()) {
         return Err(AppError::new(
             crate::model::ErrorKind::Forbidden,
             crate::model::MSG_DISABLED,
@@ -415,7 +430,7 @@ pub async fn reset_password(
     let hash = state.hasher.hash(&password).await?;
 
     let mut tx = state.db.begin().await?;
-    let now = now_seconds();
+    let now = ctx.now();
     // Used here, in the transaction that sets the password: one link, one new password.
     let Some(LiveToken { user_id, email, .. }) =
         db::email::take(tx.exec(), &id, Purposes::RESET, now).await?
@@ -430,7 +445,7 @@ pub async fn reset_password(
     // The link reached the address, which proves it again.
     users::mark_email_verified(tx.exec(), user_id, &email, now).await?;
     let event = Event::about(AuditKind::PasswordReset, user.id, &user.username);
-    audit::record(tx.exec(), &ctx.client, event).await?;
+    audit::record(tx.exec(), &ctx.client, ctx.now(), event).await?;
     notify(&mut tx, ctx, user.id, Notice::PasswordChanged).await?;
     sessions::start(tx, ctx, &user.to_session_user(), How::PasswordReset, version).await?;
     state.mailer.wake();
@@ -444,7 +459,7 @@ pub async fn check_verify_link(ctx: &RequestCtx, token: &str) -> Result<Option<S
         return Ok(None);
     };
     let mut conn = ctx.state.db.conn().await?;
-    Ok(db::email::peek(conn.exec(), &id, Purposes::VERIFY, now_seconds())
+    Ok(db::email::peek(conn.exec(), &id, Purposes::VERIFY, ctx.now())
         .await?
         .map(|live| live.email))
 }
@@ -456,7 +471,7 @@ pub async fn verify(ctx: &RequestCtx, token: &str) -> Result<(), AppError> {
     let state = &ctx.state;
     let id = token_id(token).ok_or_else(link_invalid)?;
     let mut tx = state.db.begin().await?;
-    let now = now_seconds();
+    let now = ctx.now();
     let live = db::email::take(tx.exec(), &id, Purposes::VERIFY, now)
         .await?
         .ok_or_else(link_invalid)?;
@@ -474,7 +489,7 @@ pub async fn verify(ctx: &RequestCtx, token: &str) -> Result<(), AppError> {
             db::email::spend_all(tx.exec(), user.id, Purpose::Reset, now).await?;
             let event =
                 Event::about(AuditKind::EmailChanged, user.id, &user.username).detail("new address verified");
-            audit::record(tx.exec(), &ctx.client, event).await?;
+            audit::record(tx.exec(), &ctx.client, ctx.now(), event).await?;
             if let Some(old) = old.filter(|o| users::email_key(o) != users::email_key(&live.email)) {
                 let template = Template::EmailChanged {
                     username: &user.username,
@@ -490,7 +505,7 @@ pub async fn verify(ctx: &RequestCtx, token: &str) -> Result<(), AppError> {
                 return Err(link_invalid());
             }
             let event = Event::about(AuditKind::EmailVerified, user.id, &user.username);
-            audit::record(tx.exec(), &ctx.client, event).await?;
+            audit::record(tx.exec(), &ctx.client, ctx.now(), event).await?;
         }
     }
     tx.commit().await?;
@@ -508,8 +523,8 @@ async fn own_row(ctx: &RequestCtx) -> Result<UserRow, AppError> {
 }
 
 /// What `/settings/account` shows of the address.
-pub async fn state_of(ex: Exec<'_>, user: &UserRow) -> Result<EmailState, AppError> {
-    let pending = db::email::pending_change(ex, user.id, now_seconds()).await?;
+pub async fn state_of(ex: Exec<'_>, user: &UserRow, now: i64) -> Result<EmailState, AppError> {
+    let pending = db::email::pending_change(ex, user.id, now).await?;
     Ok(EmailState {
         address: user.email.clone(),
         verified: user.email_verified_at.is_some(),
@@ -523,7 +538,7 @@ pub async fn resend(ctx: &RequestCtx) -> Result<(), AppError> {
     let user = own_row(ctx).await?;
     let mut tx = ctx.state.db.begin().await?;
     // The newest intent first: a new address waiting to replace the current one.
-    let pending = db::email::pending_change(tx.exec(), user.id, now_seconds()).await?;
+    let pending = db::email::pending_change(tx.exec(), user.id, ctx.now()).await?;
     let (purpose, email) = match (pending, &user.email, user.email_verified_at) {
         (Some(pending), _, _) => (Purpose::Change, pending),
         (None, Some(email), None) => (Purpose::Verify, email.clone()),
@@ -591,7 +606,7 @@ pub async fn set_by_operator(
     verified: bool,
 ) -> Result<(), AppError> {
     let mut tx = ctx.state.db.begin().await?;
-    let now = now_seconds();
+    let now = ctx.now();
     if !users::set_email(
         tx.exec(),
         user.id,
@@ -612,7 +627,7 @@ pub async fn set_by_operator(
         "set by the command line"
     };
     let event = Event::about(AuditKind::EmailChanged, user.id, &user.username).detail(detail);
-    audit::record(tx.exec(), &ctx.client, event).await?;
+    audit::record(tx.exec(), &ctx.client, ctx.now(), event).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -16,7 +16,6 @@ pub mod view_as;
 
 use crate::server::{
     context::RequestCtx,
-    db::now_seconds,
     error::internal_page,
     http::{client, csrf::wants_html, request_id},
     state::AppState,
@@ -41,32 +40,32 @@ pub async fn authenticate(
 ) -> Response {
     let client = client::of_request(&req, state.config.trust_proxy);
     let request_id = request_id::of(req.extensions()).map(str::to_owned);
+    let now_ms = state.clock.now_millis();
+    let now = now_ms.div_euclid(1000);
     let mut session = None;
     if let Some(value) = state.cookie.read(&cookies) {
         match SessionToken::parse(&value) {
             None => state.cookie.clear(&cookies),
-            Some(token) => {
-                match sessions::validate(&state.db, &state.config.session, &token, now_seconds()).await {
-                    Ok(Validation::Valid { auth, renewed_until }) => {
-                        if let Some(expires_at) = renewed_until {
-                            state.cookie.issue(&cookies, token.expose(), expires_at);
-                        }
-                        session = Some(auth);
+            Some(token) => match sessions::validate(&state.db, &state.config.session, &token, now).await {
+                Ok(Validation::Valid { auth, renewed_until }) => {
+                    if let Some(expires_at) = renewed_until {
+                        state.cookie.issue(&cookies, token.expose(), expires_at, now);
                     }
-                    Ok(Validation::Invalid) => state.cookie.clear(&cookies),
-                    Err(err) => return internal_page(err, request_id.as_deref()),
+                    session = Some(auth);
                 }
-            }
+                Ok(Validation::Invalid) => state.cookie.clear(&cookies),
+                Err(err) => return internal_page(err, request_id.as_deref()),
+            },
         }
     }
-    let session = match view_as::apply(&state, &cookies, &client, session).await {
+    let session = match view_as::apply(&state, &cookies, &client, session, now).await {
         Ok(session) => session,
         Err(err) => return internal_page(err, request_id.as_deref()),
     };
     let wants_page = wants_html(req.headers());
     req.extensions_mut()
         .insert(sessions::CurrentSession(session.clone()));
-    let ctx = RequestCtx::for_request(state, cookies, client, session, request_id, wants_page);
+    let ctx = RequestCtx::for_request(state, cookies, client, session, request_id, wants_page, now_ms);
     req.extensions_mut().insert(ctx);
     next.run(req).await
 }

@@ -31,7 +31,7 @@ use crate::{
         audit::{self, Event},
         config::Config,
         context::RequestCtx,
-        db::{ceremonies, now_seconds, passkeys, users},
+        db::{ceremonies, passkeys, users},
         identity::ceremony::{self, Handle, Kind},
     },
 };
@@ -122,7 +122,7 @@ async fn begin_ceremony(
 ) -> Result<(), AppError> {
     let payload = serde_json::to_string(kept).map_err(anyhow::Error::from)?;
     let handle = Handle::generate();
-    let now = now_seconds();
+    let now = ctx.now();
     let mut conn = ctx.state.db.conn().await?;
     ceremonies::begin(
         conn.exec(),
@@ -157,7 +157,7 @@ async fn take_ceremony(ctx: &RequestCtx, kind: Kind) -> Result<Option<ceremonies
     };
     ctx.cookies.add(CHALLENGE_COOKIE.build(https, String::new(), 0));
     let mut conn = ctx.state.db.conn().await?;
-    Ok(ceremonies::take(conn.exec(), &ceremony::id_of(&handle), kind, now_seconds()).await?)
+    Ok(ceremonies::take(conn.exec(), &ceremony::id_of(&handle), kind, ctx.now()).await?)
 }
 
 /// A passkey name as typed: without invisible characters (control, format and bidi
@@ -271,7 +271,7 @@ pub async fn register(
         })?;
     let (sign_count, backup_eligible, backup_state) = flags_of(&passkey);
     let stored = serde_json::to_string(&passkey).map_err(anyhow::Error::from)?;
-    let now = now_seconds();
+    let now = ctx.now();
     let mut tx = ctx.state.db.begin().await?;
     let new = passkeys::NewPasskey {
         credential_id: &credential_key(passkey.cred_id()),
@@ -287,7 +287,7 @@ pub async fn register(
         return Err(AppError::conflict("This passkey is registered already."));
     };
     let event = Event::about(AuditKind::PasskeyAdded, auth.user.id, &auth.user.username).detail(&name);
-    audit::record(tx.exec(), &ctx.client, event).await?;
+    audit::record(tx.exec(), &ctx.client, ctx.now(), event).await?;
     let notice = super::email::Notice::PasskeyAdded { name: &name };
     super::email::notify(&mut tx, ctx, auth.user.id, notice).await?;
     tx.commit().await?;
@@ -370,7 +370,7 @@ pub async fn login(ctx: &RequestCtx, credential: &PublicKeyCredential) -> Result
             let mut conn = ctx.state.db.conn().await?;
             let event =
                 Event::about(AuditKind::PasskeyCounterError, user.id, &user.username).detail(&row.name);
-            audit::record(conn.exec(), &ctx.client, event).await?;
+            audit::record(conn.exec(), &ctx.client, ctx.now(), event).await?;
             tracing::warn!(
                 user_id = user.id,
                 passkey = row.id,
@@ -397,7 +397,7 @@ pub async fn login(ctx: &RequestCtx, credential: &PublicKeyCredential) -> Result
         row.sign_count,
         count,
         result.backup_state(),
-        now_seconds(),
+        ctx.now(),
     )
     .await?;
     if !recorded {
@@ -439,7 +439,7 @@ pub async fn remove(ctx: &RequestCtx, id: i64) -> Result<(), AppError> {
         return Err(AppError::not_found("No such passkey."));
     };
     let event = Event::about(AuditKind::PasskeyRemoved, user_id, &user.username).detail(&name);
-    audit::record(tx.exec(), &ctx.client, event).await?;
+    audit::record(tx.exec(), &ctx.client, ctx.now(), event).await?;
     tx.commit().await?;
     Ok(())
 }

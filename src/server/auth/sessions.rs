@@ -14,7 +14,7 @@ use crate::{
         auth::device,
         config::SessionPolicy,
         context::RequestCtx,
-        db::{self, now_seconds, sessions, sessions::SessionWithUser, users::stored_role, Db, Exec, Tx},
+        db::{self, sessions, sessions::SessionWithUser, users::stored_role, Db, Exec, Tx},
         http::client::ClientInfo,
         identity::factors::{self, Factors, Next, Proof},
     },
@@ -103,8 +103,8 @@ pub(super) async fn create(
     ex: Exec<'_>,
     client: &ClientInfo,
     grant: &Grant<'_>,
+    now: i64,
 ) -> anyhow::Result<NewSession> {
-    let now = now_seconds();
     let token = SessionToken::generate();
     let mut handle_bytes = [0u8; 12];
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut handle_bytes);
@@ -387,7 +387,7 @@ pub async fn start(
     how: How,
     credentials_version: i64,
 ) -> Result<(), AppError> {
-    let now = now_seconds();
+    let now = ctx.now();
     let check = db::users::lock_for_issue(tx.exec(), user.id)
         .await?
         .ok_or_else(sign_in_ended)?;
@@ -415,7 +415,7 @@ pub async fn start(
         confirmed_at,
         impersonator: None,
     };
-    let created = create(tx.exec(), &ctx.client, &grant).await?;
+    let created = create(tx.exec(), &ctx.client, &grant, now).await?;
     // A sign-in from a browser that has not signed in to the account before is told to
     // the owner (a password someone else knows shows up here).
     let new_device = how.is_sign_in() && device::trusted(ctx, user.id).is_none();
@@ -425,18 +425,26 @@ pub async fn start(
     let signed_up = Event::about(AuditKind::Signup, user.id, &user.username);
     let signed_in = Event::about(AuditKind::LoginSuccess, user.id, &user.username);
     match how {
-        How::SignUp => audit::record(tx.exec(), &ctx.client, signed_up).await?,
-        How::Password => audit::record(tx.exec(), &ctx.client, signed_in.detail("password")).await?,
-        How::Passkey => audit::record(tx.exec(), &ctx.client, signed_in.detail("passkey")).await?,
+        How::SignUp => audit::record(tx.exec(), &ctx.client, ctx.now(), signed_up).await?,
+        How::Password => {
+            audit::record(tx.exec(), &ctx.client, ctx.now(), signed_in.detail("password")).await?
+        }
+        How::Passkey => audit::record(tx.exec(), &ctx.client, ctx.now(), signed_in.detail("passkey")).await?,
         How::Provider {
             provider,
             new_account,
         } => {
             if new_account {
                 let detail = format!("with {}", provider.label());
-                audit::record(tx.exec(), &ctx.client, signed_up.detail(&detail)).await?;
+                audit::record(tx.exec(), &ctx.client, ctx.now(), signed_up.detail(&detail)).await?;
             }
-            audit::record(tx.exec(), &ctx.client, signed_in.detail(provider.label())).await?;
+            audit::record(
+                tx.exec(),
+                &ctx.client,
+                ctx.now(),
+                signed_in.detail(provider.label()),
+            )
+            .await?;
         }
         How::PasswordChange | How::PasswordReset | How::SignOutEverywhere => {}
     }
@@ -448,7 +456,7 @@ pub async fn start(
     crate::server::metrics::sign_in(how.method(), "success");
     ctx.state
         .cookie
-        .issue(&ctx.cookies, created.token.expose(), created.expires_at);
+        .issue(&ctx.cookies, created.token.expose(), created.expires_at, now);
     super::view_as::forget(ctx);
     device::remember(ctx, user.id);
     tracing::info!(user_id = user.id, how = ?how, "session started");
@@ -464,10 +472,10 @@ pub fn sign_in_ended() -> AppError {
 /// Refuses (403, `This account is disabled.`) a user whose account is disabled, before a
 /// second factor is asked for ([`start`] checks it again, under a lock): the answer says
 /// nothing to someone who does not have the credentials.
-pub async fn ensure_enabled(ex: Exec<'_>, user_id: i64) -> Result<(), AppError> {
+pub async fn ensure_enabled(ex: Exec<'_>, user_id: i64, now: i64) -> Result<(), AppError> {
     let disabled = db::users::find_by_id(ex, user_id)
         .await?
-        .is_some_and(|user| user.is_disabled(now_seconds()));
+        .is_some_and(|user| user.is_disabled(now));
     if disabled {
         crate::server::metrics::sign_in("any", "disabled");
         return Err(AppError::new(ErrorKind::Forbidden, MSG_DISABLED));
@@ -485,13 +493,13 @@ pub async fn end(ctx: &RequestCtx) -> Result<(), AppError> {
         match &auth.impersonator {
             None => {
                 let event = Event::about(AuditKind::Logout, auth.user.id, &auth.user.username);
-                audit::record(tx.exec(), &ctx.client, event).await?;
+                audit::record(tx.exec(), &ctx.client, ctx.now(), event).await?;
             }
             Some(admin) => {
                 db::sessions::delete(tx.exec(), &admin.session_id).await?;
                 super::view_as::record_stop(tx.exec(), ctx, auth, admin, "signed out").await?;
                 let event = Event::about(AuditKind::Logout, admin.user_id, &admin.username);
-                audit::record(tx.exec(), &ctx.client, event).await?;
+                audit::record(tx.exec(), &ctx.client, ctx.now(), event).await?;
             }
         }
         tx.commit().await?;

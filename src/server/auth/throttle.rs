@@ -19,7 +19,7 @@ use crate::{
         auth::device,
         config::{Config, Rate},
         context::RequestCtx,
-        db::{self, now_millis, rate_limits::Taken, throttle::Counter, users::UserRow, Db, Exec},
+        db::{self, rate_limits::Taken, throttle::Counter, users::UserRow, Db, Exec},
         http::client::ClientInfo,
     },
 };
@@ -86,7 +86,15 @@ pub async fn check_client(ex: Exec<'_>, ctx: &RequestCtx, action: Action) -> any
     };
     let key = format!("{}:{client_key}", action.name());
     let detail = format!("{} rate limit for this address", action.name());
-    take_from(ex, &ctx.client, &key, action.rate(&ctx.state.config), &detail).await
+    take_from(
+        ex,
+        &ctx.client,
+        ctx.now_ms,
+        &key,
+        action.rate(&ctx.state.config),
+        &detail,
+    )
+    .await
 }
 
 /// How many ceremonies of one kind a client may begin per sign-in attempt it is allowed.
@@ -107,7 +115,7 @@ pub async fn ceremony_allowance(ctx: &RequestCtx, key: &str, what: &str) -> Resu
     };
     let key = format!("{key}:{client_key}");
     let mut conn = ctx.state.db.conn().await?;
-    take_from(conn.exec(), &ctx.client, &key, rate, what)
+    take_from(conn.exec(), &ctx.client, ctx.now_ms, &key, rate, what)
         .await?
         .or_refuse()
 }
@@ -117,6 +125,7 @@ pub async fn ceremony_allowance(ctx: &RequestCtx, key: &str, what: &str) -> Resu
 pub async fn take_from(
     mut ex: Exec<'_>,
     client: &ClientInfo,
+    now_ms: i64,
     key: &str,
     rate: Rate,
     detail: &str,
@@ -124,13 +133,13 @@ pub async fn take_from(
     let period_ms = i64::try_from(rate.per.as_millis()).unwrap_or(i64::MAX / 4);
     let interval_ms = (period_ms / i64::from(rate.count)).max(1);
     let tolerance_ms = interval_ms * (i64::from(rate.count) - 1);
-    match db::rate_limits::take(ex.reborrow(), key, now_millis(), interval_ms, tolerance_ms).await? {
+    match db::rate_limits::take(ex.reborrow(), key, now_ms, interval_ms, tolerance_ms).await? {
         Taken::Allowed => Ok(Verdict::Allowed),
         Taken::Denied { retry_after_ms } => {
             let event = Event::anonymous(AuditKind::Throttled)
                 .detail(detail)
                 .coalesced(key);
-            audit::record(ex, client, event).await?;
+            audit::record(ex, client, now_ms.div_euclid(1000), event).await?;
             Ok(Verdict::Refused {
                 retry_after: seconds_from_ms(retry_after_ms),
             })
@@ -152,6 +161,7 @@ pub async fn password_work(ctx: &RequestCtx, user_id: i64) -> Result<(), AppErro
         verdict = take_from(
             tx.exec(),
             &ctx.client,
+            ctx.now_ms,
             &key,
             rate,
             "password checks of one account",
@@ -225,9 +235,9 @@ pub async fn take_attempt(
     attempts: &Attempts,
     max_failures: u32,
     client: &ClientInfo,
+    now: i64,
     account: Option<(i64, &str)>,
 ) -> anyhow::Result<Verdict> {
-    let now = now_millis();
     let counter = db::throttle::lock_counter(ex.reborrow(), &attempts.key, now).await?;
     match next_attempt(counter, max_failures, now) {
         Ok(counter) => {
@@ -242,7 +252,7 @@ pub async fn take_attempt(
             let event = event
                 .detail("username locked after repeated failures")
                 .coalesced(&attempts.key);
-            audit::record(ex, client, event).await?;
+            audit::record(ex, client, now.div_euclid(1000), event).await?;
             Ok(Verdict::Refused {
                 retry_after: seconds_from_ms(locked_for_ms),
             })
@@ -258,7 +268,15 @@ pub async fn attempt_for(ctx: &RequestCtx, user: &UserRow) -> Result<Attempts, A
     let account = Some((user.id, user.username.as_str()));
     let max_failures = ctx.state.config.limits.login_max_failures;
     let mut tx = ctx.state.db.begin().await?;
-    let verdict = take_attempt(tx.exec(), &attempts, max_failures, &ctx.client, account).await?;
+    let verdict = take_attempt(
+        tx.exec(),
+        &attempts,
+        max_failures,
+        &ctx.client,
+        ctx.now_ms,
+        account,
+    )
+    .await?;
     tx.commit().await?;
     verdict.or_refuse()?;
     Ok(attempts)

@@ -24,7 +24,7 @@ use crate::{
     server::{
         audit::{self, Event},
         context::RequestCtx,
-        db::{self, ceremonies, now_seconds, two_factor, users, Exec, Tx},
+        db::{self, ceremonies, two_factor, users, Exec, Tx},
         identity::{
             ceremony::{self, Handle, Kind},
             factors::{self, Factors, Next, Proof},
@@ -143,7 +143,7 @@ pub async fn begin_setup(ctx: &RequestCtx) -> Result<(), AppError> {
     let secret = TotpSecret::generate();
     let sealed = seal_secret(ctx, auth.user.id, &secret);
     let mut conn = ctx.state.db.conn().await?;
-    if !two_factor::begin(conn.exec(), auth.user.id, &sealed, now_seconds()).await? {
+    if !two_factor::begin(conn.exec(), auth.user.id, &sealed, ctx.now()).await? {
         return Err(AppError::conflict("Two-factor sign-in is on already."));
     }
     Ok(())
@@ -163,7 +163,7 @@ pub async fn confirm_setup(ctx: &RequestCtx, code: &str) -> Result<Vec<String>, 
         return Err(AppError::conflict("Two-factor sign-in is on already."));
     }
     let secret = open_secret(ctx, auth.user.id, &factor.secret_sealed)?;
-    let Some(step) = secret.matching_step(code, now_seconds().unsigned_abs()) else {
+    let Some(step) = secret.matching_step(code, ctx.now().unsigned_abs()) else {
         return Err(AppError::bad_request(MSG_INCORRECT_CODE));
     };
     // Decided by the update itself: of two confirmations sent at once (a double
@@ -173,7 +173,7 @@ pub async fn confirm_setup(ctx: &RequestCtx, code: &str) -> Result<Vec<String>, 
         tx.exec(),
         auth.user.id,
         i64::try_from(step).unwrap_or(i64::MAX),
-        now_seconds(),
+        ctx.now(),
     )
     .await?;
     if !confirmed {
@@ -181,7 +181,7 @@ pub async fn confirm_setup(ctx: &RequestCtx, code: &str) -> Result<Vec<String>, 
     }
     let codes = store_new_codes(&mut tx, ctx, auth.user.id).await?;
     let event = Event::about(AuditKind::MfaEnabled, auth.user.id, &auth.user.username);
-    audit::record(tx.exec(), &ctx.client, event).await?;
+    audit::record(tx.exec(), &ctx.client, ctx.now(), event).await?;
     super::email::notify(&mut tx, ctx, auth.user.id, super::email::Notice::TwoFactorOn).await?;
     tx.commit().await?;
     ctx.state.mailer.wake();
@@ -198,7 +198,7 @@ async fn store_new_codes(tx: &mut Tx, ctx: &RequestCtx, user_id: i64) -> Result<
         .iter()
         .filter_map(|code| code_hashes(ctx, user_id, code).into_iter().next())
         .collect();
-    two_factor::replace_codes(tx.exec(), user_id, &hashes, now_seconds()).await?;
+    two_factor::replace_codes(tx.exec(), user_id, &hashes, ctx.now()).await?;
     Ok(codes.iter().map(|c| totp::show_recovery_code(c)).collect())
 }
 
@@ -215,7 +215,7 @@ pub async fn regenerate_codes(ctx: &RequestCtx) -> Result<Vec<String>, AppError>
         auth.user.id,
         &auth.user.username,
     );
-    audit::record(tx.exec(), &ctx.client, event).await?;
+    audit::record(tx.exec(), &ctx.client, ctx.now(), event).await?;
     let notice = super::email::Notice::RecoveryCodesRegenerated;
     super::email::notify(&mut tx, ctx, auth.user.id, notice).await?;
     tx.commit().await?;
@@ -232,7 +232,7 @@ pub async fn disable(ctx: &RequestCtx, code: &str) -> Result<(), AppError> {
     throttle::succeeded(tx.exec(), &attempts).await?;
     two_factor::remove(tx.exec(), user.id).await?;
     let event = Event::about(AuditKind::MfaDisabled, user.id, &user.username);
-    audit::record(tx.exec(), &ctx.client, event).await?;
+    audit::record(tx.exec(), &ctx.client, ctx.now(), event).await?;
     super::email::notify(&mut tx, ctx, user.id, super::email::Notice::TwoFactorOff).await?;
     tx.commit().await?;
     ctx.state.mailer.wake();
@@ -263,7 +263,7 @@ pub async fn check_code(ctx: &RequestCtx, user: &users::UserRow, code: &str) -> 
     let right = match two_factor::factor(tx.exec(), user.id).await? {
         Some(factor) if factor.confirmed_at.is_some() => {
             let secret = open_secret(ctx, user.id, &factor.secret_sealed)?;
-            match secret.matching_step(code, now_seconds().unsigned_abs()) {
+            match secret.matching_step(code, ctx.now().unsigned_abs()) {
                 Some(step) => {
                     let step = i64::try_from(step).unwrap_or(i64::MAX);
                     let fresh = two_factor::use_step(tx.exec(), user.id, step).await?;
@@ -281,10 +281,10 @@ pub async fn check_code(ctx: &RequestCtx, user: &users::UserRow, code: &str) -> 
                 None => match totp::normalise_recovery_code(code) {
                     Some(recovery) => {
                         let hashes = code_hashes(ctx, user.id, &recovery);
-                        let used = two_factor::use_code(tx.exec(), user.id, &hashes, now_seconds()).await?;
+                        let used = two_factor::use_code(tx.exec(), user.id, &hashes, ctx.now()).await?;
                         if used {
                             let event = Event::about(AuditKind::RecoveryCodeUsed, user.id, &user.username);
-                            audit::record(tx.exec(), &ctx.client, event).await?;
+                            audit::record(tx.exec(), &ctx.client, ctx.now(), event).await?;
                         }
                         used
                     }
@@ -302,7 +302,7 @@ pub async fn check_code(ctx: &RequestCtx, user: &users::UserRow, code: &str) -> 
     let event = Event::about(AuditKind::MfaFailed, user.id, &user.username)
         .detail("wrong or used code")
         .coalesced(&key);
-    audit::record(tx.exec(), &ctx.client, event).await?;
+    audit::record(tx.exec(), &ctx.client, ctx.now(), event).await?;
     tx.commit().await?;
     crate::server::metrics::sign_in("two_factor", "failure");
     Err(incorrect_code())
@@ -410,9 +410,9 @@ pub async fn after_first_factor(
         return Ok(SignIn::Complete(user.clone()));
     }
     // A disabled account is told now, not after its code.
-    sessions::ensure_enabled(tx.exec(), user.id).await?;
+    sessions::ensure_enabled(tx.exec(), user.id, ctx.now()).await?;
     let handle = Handle::generate();
-    let now = now_seconds();
+    let now = ctx.now();
     ceremonies::begin(
         tx.exec(),
         &ceremonies::NewCeremony {
@@ -441,7 +441,7 @@ pub async fn has_pending(ctx: &RequestCtx) -> Result<bool, AppError> {
     };
     let mut conn = ctx.state.db.conn().await?;
     let id = ceremony::id_of(handle.value());
-    let row = ceremonies::peek(conn.exec(), &id, Kind::SecondFactor, now_seconds()).await?;
+    let row = ceremonies::peek(conn.exec(), &id, Kind::SecondFactor, ctx.now()).await?;
     Ok(row.is_some())
 }
 
@@ -460,7 +460,7 @@ pub async fn complete(ctx: &RequestCtx, code: &str) -> Result<String, AppError> 
     let id = ceremony::id_of(&handle);
     let mut conn = ctx.state.db.conn().await?;
     let kind = Kind::SecondFactor;
-    let taken = ceremonies::try_once(conn.exec(), &id, kind, PENDING_MAX_FAILURES, now_seconds()).await?;
+    let taken = ceremonies::try_once(conn.exec(), &id, kind, PENDING_MAX_FAILURES, ctx.now()).await?;
     drop(conn);
     let Some(pending) = taken else {
         ctx.cookies.add(pending_cookie(ctx, String::new(), 0));
@@ -508,7 +508,7 @@ pub async fn reset(ctx: &RequestCtx, user: &users::UserRow) -> Result<bool, AppE
     let ended = db::sessions::delete_for_user_except(tx.exec(), user.id, None).await?;
     let detail = format!("by the command line; {}", crate::model::sessions_ended(ended));
     let event = Event::about(AuditKind::MfaReset, user.id, &user.username).detail(&detail);
-    audit::record(tx.exec(), &ctx.client, event).await?;
+    audit::record(tx.exec(), &ctx.client, ctx.now(), event).await?;
     tx.commit().await?;
     Ok(removed)
 }

@@ -25,7 +25,7 @@ use crate::{
             sessions::{self, authenticated, seconds, Authenticated, Impersonator, SessionToken},
         },
         context::RequestCtx,
-        db::{self, now_seconds, users, Exec},
+        db::{self, users, Exec},
         http::client::ClientInfo,
         state::AppState,
     },
@@ -77,6 +77,7 @@ pub async fn apply(
     cookies: &Cookies,
     client: &ClientInfo,
     own: Option<Arc<Authenticated>>,
+    now: i64,
 ) -> anyhow::Result<Option<Arc<Authenticated>>> {
     let https = state.config.https;
     let Some(value) = cookies
@@ -86,7 +87,7 @@ pub async fn apply(
         return Ok(own);
     };
     let view = match (&own, SessionToken::parse(&value)) {
-        (Some(admin), Some(token)) => validate(state, client, admin, &token).await?,
+        (Some(admin), Some(token)) => validate(state, client, admin, &token, now).await?,
         _ => None,
     };
     match view {
@@ -106,6 +107,7 @@ async fn validate(
     client: &ClientInfo,
     admin: &Authenticated,
     token: &SessionToken,
+    now: i64,
 ) -> anyhow::Result<Option<Authenticated>> {
     let id = token.id();
     let Some(row) = state.db.find_session(&id).await? else {
@@ -115,7 +117,6 @@ async fn validate(
     {
         return Ok(None);
     }
-    let now = now_seconds();
     let ended = if row.expires_at <= now {
         Some("ran out")
     } else if users::stored_role(&row.role) >= admin.user.role {
@@ -136,7 +137,7 @@ async fn validate(
             let event = Event::about(AuditKind::ImpersonationStopped, view.user.id, &view.user.username)
                 .actor(impersonator.user_id)
                 .detail(reason);
-            audit::record(tx.exec(), client, event).await?;
+            audit::record(tx.exec(), client, now, event).await?;
         }
         tx.commit().await?;
         return Ok(None);
@@ -161,7 +162,7 @@ pub async fn start(ctx: &RequestCtx, target_id: i64) -> Result<String, AppError>
     // Seeing the app as someone else is an admin action: a recent authentication first.
     ctx.require_recent()?;
     let mut tx = ctx.state.db.begin().await?;
-    let roles = crate::server::admin::lock_roles(&mut tx, Some(admin.user.id), target_id).await?;
+    let roles = crate::server::admin::lock_roles(&mut tx, Some(admin.user.id), target_id, ctx.now()).await?;
     if target_id == admin.user.id {
         return Err(AppError::new(ErrorKind::Forbidden, "You can't view as yourself."));
     }
@@ -174,7 +175,7 @@ pub async fn start(ctx: &RequestCtx, target_id: i64) -> Result<String, AppError>
     let target = users::find_by_id(tx.exec(), target_id)
         .await?
         .ok_or_else(|| AppError::not_found("There is no such user."))?;
-    let now = now_seconds();
+    let now = ctx.now();
     if target.is_disabled(now) {
         return Err(AppError::conflict(format!(
             "{} is disabled: enable the account to view as them.",
@@ -193,12 +194,12 @@ pub async fn start(ctx: &RequestCtx, target_id: i64) -> Result<String, AppError>
         confirmed_at: Some(0),
         impersonator: Some((&admin.session_id, admin.user.id)),
     };
-    let created = sessions::create(tx.exec(), &ctx.client, &grant).await?;
+    let created = sessions::create(tx.exec(), &ctx.client, &grant, now).await?;
     let detail = format!("for up to {} minutes", lifetime.div_euclid(60).max(1));
     let event = Event::about(AuditKind::ImpersonationStarted, target.id, &target.username)
         .actor(admin.user.id)
         .detail(&detail);
-    audit::record(tx.exec(), &ctx.client, event).await?;
+    audit::record(tx.exec(), &ctx.client, ctx.now(), event).await?;
     tx.commit().await?;
     ::metrics::counter!(crate::server::metrics::SESSIONS_CREATED).increment(1);
     ctx.cookies.add(VIEW_AS_COOKIE.build(
@@ -244,5 +245,5 @@ pub async fn record_stop(
     let event = Event::about(AuditKind::ImpersonationStopped, view.user.id, &view.user.username)
         .actor(admin.user_id)
         .detail(how);
-    audit::record(ex, &ctx.client, event).await
+    audit::record(ex, &ctx.client, ctx.now(), event).await
 }

@@ -127,19 +127,6 @@ impl Tx {
     }
 }
 
-/// Unix time now, in seconds.
-pub fn now_seconds() -> i64 {
-    now_millis() / 1000
-}
-
-/// Unix time now, in milliseconds.
-pub fn now_millis() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
-
 impl Db {
     /// Opens a pool for `url` (`sqlite://…` or `postgres://…`). Does not migrate.
     pub async fn connect(url: &str) -> anyhow::Result<Db> {
@@ -356,6 +343,7 @@ pub(crate) mod testing {
         let inserted = users::insert(
             conn.exec(),
             &users::NewUser::with_password(&name, "x", Role::User),
+            0,
         )
         .await
         .expect("insert");

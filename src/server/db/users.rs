@@ -1,6 +1,6 @@
 //! Queries on `users`.
 
-use super::{now_seconds, on_exec, Exec};
+use super::{on_exec, Exec};
 use crate::{
     domain::Username,
     model::{Role, SessionUser},
@@ -138,8 +138,7 @@ impl<'a> NewUser<'a> {
 }
 
 /// Inserts a user created now; a taken username is an outcome, not an error.
-pub async fn insert(ex: Exec<'_>, user: &NewUser<'_>) -> anyhow::Result<Inserted> {
-    let now = now_seconds();
+pub async fn insert(ex: Exec<'_>, user: &NewUser<'_>, now: i64) -> anyhow::Result<Inserted> {
     let result: Result<i64, sqlx::Error> = on_exec!(ex, c => sqlx::query_scalar(
         "INSERT INTO users (username, username_key, password_hash, role, display_name, avatar_url, email, \
                             email_key, email_verified_at, created_at, updated_at) \
@@ -611,6 +610,7 @@ pub async fn search(
     only_disabled: bool,
     limit: i64,
     offset: i64,
+    now: i64,
 ) -> anyhow::Result<Vec<ListedUser>> {
     on_exec!(ex, c => sqlx::query_as(
         "SELECT u.id, u.username, u.role, u.created_at, \
@@ -635,21 +635,26 @@ pub async fn search(
     .bind(limit)
     .bind(offset)
     .bind(i64::from(only_disabled))
-    .bind(now_seconds())
+    .bind(now)
     .fetch_all(c)
     .await)
     .context("search users")
 }
 
 /// How many users [`search`] would list in all.
-pub async fn count_matching(ex: Exec<'_>, key_prefix: &str, only_disabled: bool) -> anyhow::Result<i64> {
+pub async fn count_matching(
+    ex: Exec<'_>,
+    key_prefix: &str,
+    only_disabled: bool,
+    now: i64,
+) -> anyhow::Result<i64> {
     on_exec!(ex, c => sqlx::query_scalar(
         "SELECT COUNT(*) FROM users WHERE username_key LIKE $1 ESCAPE '\\' \
          AND ($2 = 0 OR (disabled_at IS NOT NULL AND (disabled_until IS NULL OR disabled_until > $3)))",
     )
         .bind(like_prefix(key_prefix))
         .bind(i64::from(only_disabled))
-        .bind(now_seconds())
+        .bind(now)
         .fetch_one(c)
         .await)
     .context("count users")

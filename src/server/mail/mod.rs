@@ -15,7 +15,7 @@ pub mod templates;
 
 use crate::server::{
     config::{Config, SmtpSecurity, SmtpServer},
-    db::{self, now_seconds, Exec},
+    db::{self, Exec},
     keys::Purpose,
     state::AppState,
 };
@@ -253,7 +253,7 @@ pub async fn queue(ex: Exec<'_>, state: &AppState, to: &str, template: &Template
             recipient: to,
             kind: template.kind(),
             sealed: &sealed,
-            now: now_seconds(),
+            now: state.clock.now_seconds(),
         },
     )
     .await
@@ -270,7 +270,7 @@ fn retry_after(attempts: i64) -> i64 {
 pub async fn send_due(state: &AppState) -> anyhow::Result<usize> {
     let mut sent = 0;
     loop {
-        let now = now_seconds();
+        let now = state.clock.now_seconds();
         let mut conn = state.db.conn().await?;
         let Some(queued) = db::email::claim(conn.exec(), now, LEASE_SECONDS).await? else {
             return Ok(sent);
@@ -324,7 +324,7 @@ pub fn spawn_sender(state: AppState) -> tokio::task::JoinHandle<()> {
         tracing::info!(to = %state.mailer.describe(), "mail sender started");
         match state.db.conn().await {
             Ok(mut conn) => {
-                if let Err(e) = db::email::due_now(conn.exec(), now_seconds()).await {
+                if let Err(e) = db::email::due_now(conn.exec(), state.clock.now_seconds()).await {
                     tracing::warn!(error = format!("{e:#}"), "mail queue not readable");
                 }
             }

@@ -18,7 +18,7 @@ use crate::{
         audit::{self, Event},
         context::RequestCtx,
         db::{
-            self, now_seconds,
+            self,
             users::{self, Inserted, NewUser, UserRow},
             Tx,
         },
@@ -84,7 +84,7 @@ pub async fn sign_up(
     let mut tx = state.db.begin().await?;
     let mut new_user = NewUser::with_password(&name, &hash, state.config.default_role);
     new_user.profile.email = email.as_ref().map(|e| e.as_str());
-    let user = match users::insert(tx.exec(), &new_user).await? {
+    let user = match users::insert(tx.exec(), &new_user, ctx.now()).await? {
         Inserted::Created(user) => user,
         Inserted::Taken => return Err(taken()),
         Inserted::EmailTaken => {
@@ -151,7 +151,7 @@ pub async fn sign_in(
                 Some(u) => Event::about(AuditKind::LoginFailure, u.id, &u.username).detail("wrong password"),
                 None => Event::anonymous(AuditKind::LoginFailure).detail("unknown username"),
             };
-            audit::record(tx.exec(), &ctx.client, event).await?;
+            audit::record(tx.exec(), &ctx.client, ctx.now(), event).await?;
             tx.commit().await?;
             crate::server::metrics::sign_in("password", "failure");
             return Err(AppError::bad_credentials());
@@ -202,6 +202,7 @@ async fn admit(
         &attempts,
         ctx.state.config.limits.login_max_failures,
         &ctx.client,
+        ctx.now_ms,
         account,
     )
     .await?
@@ -297,9 +298,9 @@ pub async fn reauthenticate(ctx: &RequestCtx, typed: &SecretString, code: &str) 
 pub async fn confirmed(ctx: &RequestCtx, how: &str) -> Result<(), AppError> {
     let auth = ctx.user()?;
     let mut tx = ctx.state.db.begin().await?;
-    db::sessions::mark_reauthenticated(tx.exec(), &auth.session_id, now_seconds()).await?;
+    db::sessions::mark_reauthenticated(tx.exec(), &auth.session_id, ctx.now()).await?;
     let event = Event::about(AuditKind::Reauthenticated, auth.user.id, &auth.user.username).detail(how);
-    audit::record(tx.exec(), &ctx.client, event).await?;
+    audit::record(tx.exec(), &ctx.client, ctx.now(), event).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -327,11 +328,11 @@ pub async fn replace_password(
 ) -> Result<u64, AppError> {
     let hash = ctx.state.hasher.hash(password).await?;
     let mut tx = ctx.state.db.begin().await?;
-    users::set_password_hash(tx.exec(), user.id, &hash, now_seconds()).await?;
+    users::set_password_hash(tx.exec(), user.id, &hash, ctx.now()).await?;
     let version = users::bump_credentials(tx.exec(), user.id).await?;
     let ended = db::sessions::delete_for_user_except(tx.exec(), user.id, None).await?;
     let event = Event::about(AuditKind::PasswordChanged, user.id, &user.username).detail(detail);
-    audit::record(tx.exec(), &ctx.client, event).await?;
+    audit::record(tx.exec(), &ctx.client, ctx.now(), event).await?;
     match after {
         AfterPasswordChange::SignInHere => {
             super::email::notify(&mut tx, ctx, user.id, super::email::Notice::PasswordChanged).await?;
@@ -353,13 +354,13 @@ pub async fn create_account(
     let hash = ctx.state.hasher.hash(password).await?;
     let mut tx = ctx.state.db.begin().await?;
     let Inserted::Created(user) =
-        users::insert(tx.exec(), &NewUser::with_password(name, &hash, role)).await?
+        users::insert(tx.exec(), &NewUser::with_password(name, &hash, role), ctx.now()).await?
     else {
         return Err(AppError::conflict(MSG_USERNAME_TAKEN));
     };
     let detail = format!("created with role {role} by the command line");
     let event = Event::about(AuditKind::Signup, user.id, &user.username).detail(&detail);
-    audit::record(tx.exec(), &ctx.client, event).await?;
+    audit::record(tx.exec(), &ctx.client, ctx.now(), event).await?;
     tx.commit().await?;
     Ok(user)
 }

@@ -14,7 +14,7 @@ use crate::{
         },
         context::RequestCtx,
         db::{
-            now_seconds, oauth,
+            oauth,
             users::{self, Inserted, NewUser, Profile},
             Tx,
         },
@@ -141,10 +141,10 @@ async fn find_or_create(
             email_verified: true,
         },
     };
-    let Inserted::Created(user) = users::insert(tx.exec(), &new_user).await? else {
+    let Inserted::Created(user) = users::insert(tx.exec(), &new_user, ctx.now()).await? else {
         return Ok(None);
     };
-    if insert_link(tx, who, user.id).await? == oauth::Linked::Conflict {
+    if insert_link(tx, who, user.id, ctx.now()).await? == oauth::Linked::Conflict {
         // Another request linked this provider account a moment ago.
         return Ok(None);
     }
@@ -155,13 +155,18 @@ async fn find_or_create(
     }))
 }
 
-async fn insert_link(tx: &mut Tx, who: &ProviderUser, user_id: i64) -> Result<oauth::Linked, AppError> {
+async fn insert_link(
+    tx: &mut Tx,
+    who: &ProviderUser,
+    user_id: i64,
+    now: i64,
+) -> Result<oauth::Linked, AppError> {
     let link = oauth::Link {
         provider: who.provider.as_str().to_owned(),
         provider_user_id: who.id.clone(),
         user_id,
         display: Some(who.display.clone()),
-        created_at: now_seconds(),
+        created_at: now,
     };
     Ok(oauth::insert(tx.exec(), &link).await?)
 }
@@ -177,12 +182,12 @@ pub async fn link(ctx: &RequestCtx, who: &ProviderUser) -> Result<Linking, AppEr
             Linking::LinkedElsewhere
         });
     }
-    if insert_link(&mut tx, who, auth.user.id).await? == oauth::Linked::Conflict {
+    if insert_link(&mut tx, who, auth.user.id, ctx.now()).await? == oauth::Linked::Conflict {
         return Ok(Linking::ProviderTaken);
     }
     let detail = format!("{} ({})", who.provider.label(), who.display);
     let event = Event::about(AuditKind::OauthLinked, auth.user.id, &auth.user.username).detail(&detail);
-    audit::record(tx.exec(), &ctx.client, event).await?;
+    audit::record(tx.exec(), &ctx.client, ctx.now(), event).await?;
     let notice = crate::server::auth::email::Notice::ProviderLinked {
         provider: who.provider,
     };
@@ -235,7 +240,7 @@ pub async fn unlink(ctx: &RequestCtx, provider: Provider) -> Result<(), AppError
     let user = ways.user;
     oauth::delete(tx.exec(), user_id, provider.as_str()).await?;
     let event = Event::about(AuditKind::OauthUnlinked, user_id, &user.username).detail(provider.label());
-    audit::record(tx.exec(), &ctx.client, event).await?;
+    audit::record(tx.exec(), &ctx.client, ctx.now(), event).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -162,6 +162,7 @@ impl OAuth {
         code: &str,
         verifier: &str,
         nonce: Option<&str>,
+        now: i64,
     ) -> anyhow::Result<ProviderUser> {
         match provider {
             Provider::GitHub => {
@@ -199,7 +200,8 @@ impl OAuth {
                     .as_deref()
                     .ok_or_else(|| anyhow!("Google answered without an ID token"))?;
                 let nonce = nonce.ok_or_else(|| anyhow!("the flow has no nonce"))?;
-                let subject = identity::check_id_token(id_token, &config.client_id, nonce, &config.auth_url)?;
+                let subject =
+                    identity::check_id_token(id_token, &config.client_id, nonce, &config.auth_url, now)?;
                 let body = self
                     .get_json(
                         config.api_url.as_str(),

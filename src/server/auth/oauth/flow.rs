@@ -23,7 +23,7 @@ use crate::{
             two_factor::{self, SignIn},
         },
         context::RequestCtx,
-        db::{ceremonies, now_seconds},
+        db::ceremonies,
         http::error_page,
         identity::{
             ceremony::{self, Handle, Kind},
@@ -143,16 +143,21 @@ async fn begin(
         purpose,
     };
     let handle = Handle::generate();
-    if let Err(e) = store(state, &handle, &flow, user_id).await {
+    if let Err(e) = store(state, &handle, &flow, user_id, ctx.now()).await {
         return error_response(e, provider, ctx.request_id.as_deref());
     }
     cookies.add(flow_cookie(state, handle.expose().to_owned(), FLOW_SECONDS));
     Redirect::to(&started.url).into_response()
 }
 
-async fn store(state: &AppState, handle: &Handle, flow: &Flow, user_id: Option<i64>) -> Result<(), AppError> {
+async fn store(
+    state: &AppState,
+    handle: &Handle,
+    flow: &Flow,
+    user_id: Option<i64>,
+    now: i64,
+) -> Result<(), AppError> {
     let payload = serde_json::to_string(flow).map_err(anyhow::Error::from)?;
-    let now = now_seconds();
     let mut conn = state.db.conn().await?;
     let new = ceremonies::NewCeremony {
         id: &handle.id(),
@@ -169,9 +174,9 @@ async fn store(state: &AppState, handle: &Handle, flow: &Flow, user_id: Option<i
 }
 
 /// Takes this browser's flow out: it answers one callback, whatever comes of it.
-async fn take(state: &AppState, handle: &str) -> Result<Option<Flow>, AppError> {
+async fn take(state: &AppState, handle: &str, now: i64) -> Result<Option<Flow>, AppError> {
     let mut conn = state.db.conn().await?;
-    let taken = ceremonies::take(conn.exec(), &ceremony::id_of(handle), Kind::OAuth, now_seconds()).await?;
+    let taken = ceremonies::take(conn.exec(), &ceremony::id_of(handle), Kind::OAuth, now).await?;
     Ok(taken.and_then(|row| serde_json::from_str(&row.payload).ok()))
 }
 
@@ -317,7 +322,7 @@ pub async fn callback(
     let handle = cookies.get(cookie_name(&state)).map(|c| c.value().to_owned());
     cookies.add(flow_cookie(&state, String::new(), 0));
     let flow = match handle {
-        Some(handle) => match take(&state, &handle).await {
+        Some(handle) => match take(&state, &handle, ctx.now()).await {
             Ok(flow) => flow,
             Err(e) => return error_response(e, provider, request_id),
         },
@@ -359,7 +364,7 @@ pub async fn callback(
     }
     let user = match state
         .oauth
-        .user(provider, code, &flow.verifier, flow.nonce.as_deref())
+        .user(provider, code, &flow.verifier, flow.nonce.as_deref(), ctx.now())
         .await
     {
         Ok(user) => user,

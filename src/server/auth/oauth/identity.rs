@@ -1,6 +1,6 @@
 //! Who a provider says the user is, and the username a new account gets from it.
 
-use crate::{domain::Username, model::Provider, server::db::now_seconds};
+use crate::{domain::Username, model::Provider};
 use anyhow::{anyhow, bail, Context};
 use base64::Engine;
 use serde::Deserialize;
@@ -123,6 +123,7 @@ pub fn check_id_token(
     client_id: &str,
     nonce: &str,
     auth_url: &url::Url,
+    now: i64,
 ) -> anyhow::Result<String> {
     let payload = token
         .split('.')
@@ -148,7 +149,7 @@ pub fn check_id_token(
     if !audience_ok {
         bail!("the ID token is for another client");
     }
-    if claims.exp < now_seconds() - 60 {
+    if claims.exp < now - 60 {
         bail!("the ID token has expired");
     }
     if claims.nonce.as_deref() != Some(nonce) {
@@ -293,17 +294,18 @@ mod tests {
     #[test]
     fn id_tokens_must_match_issuer_audience_expiry_and_nonce() {
         let auth = url::Url::parse("https://accounts.google.com/o/oauth2/v2/auth").expect("url");
-        let exp = now_seconds() + 300;
+        const NOW: i64 = 1_800_000_000;
+        let exp = NOW + 300;
         let good = json!({"iss": "https://accounts.google.com", "sub": "42", "aud": "client", "exp": exp, "nonce": "n1"});
         assert_eq!(
-            check_id_token(&jwt(good.clone()), "client", "n1", &auth).expect("valid"),
+            check_id_token(&jwt(good.clone()), "client", "n1", &auth, NOW).expect("valid"),
             "42"
         );
         let mut wrong = Vec::new();
         for (key, value) in [
             ("iss", json!("https://evil.example")),
             ("aud", json!("another-client")),
-            ("exp", json!(now_seconds() - 3600)),
+            ("exp", json!(NOW - 61)),
             ("nonce", json!("n2")),
         ] {
             let mut claims = good.clone();
@@ -311,10 +313,10 @@ mod tests {
             wrong.push(jwt(claims));
         }
         for token in wrong {
-            assert!(check_id_token(&token, "client", "n1", &auth).is_err());
+            assert!(check_id_token(&token, "client", "n1", &auth, NOW).is_err());
         }
-        assert!(check_id_token("not-a-jwt", "client", "n1", &auth).is_err());
+        assert!(check_id_token("not-a-jwt", "client", "n1", &auth, NOW).is_err());
         let list = json!({"iss": "accounts.google.com", "sub": "7", "aud": ["x", "client"], "exp": exp, "nonce": "n1"});
-        assert!(check_id_token(&jwt(list), "client", "n1", &auth).is_ok());
+        assert!(check_id_token(&jwt(list), "client", "n1", &auth, NOW).is_ok());
     }
 }
