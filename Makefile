@@ -29,7 +29,7 @@ RELEASE_SITE := LEPTOS_SITE_ROOT=target/site-release LEPTOS_HASH_FILE_NAME=$(CUR
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test dev lint fmt tools browser npm rust-tests e2e bundles screenshots clean-e2e bench
+.PHONY: run test dev lint fmt tools browser npm wasm-target rust-tests e2e bundles screenshots clean-e2e bench
 
 ## Build the release site and serve it on http://localhost:3000 (SQLite by default).
 run: tools
@@ -76,13 +76,15 @@ bench: tools
 
 ## Formatting, no import cycle among the UI files, no comment or document naming a file
 ## that is not in the repository, nothing of HTTP or the clock in src/server/identity,
-## and clippy (-D warnings) for the server, the browser bundle and both at once.
-lint:
+## no wall-clock read outside src/server/clock.rs, and clippy (-D warnings) for the server, the browser bundle and both at once.
+lint: wasm-target
 	cargo fmt --all -- --check
 	python3 .ci/import-cycles.py app pages components
 	python3 .ci/cited-paths.py
 	@! grep -rnE '\b(axum|leptos|leptos_axum|leptos_meta|leptos_router|tower_cookies|http|context)::|RequestCtx|now_seconds|now_millis|SystemTime|Instant::now' src/server/identity \
 		|| { echo "src/server/identity: no HTTP, no request context, no clock (see its mod.rs)"; exit 1; }
+	@! git grep -nE 'SystemTime::now|OffsetDateTime::now|Utc::now' -- src ':!src/server/clock.rs' \
+		|| { echo "src: read the time from the one clock (src/server/clock.rs), passed in as now"; exit 1; }
 	$(LEPTOS_ENV) cargo clippy --features ssr --all-targets -- -D warnings
 	cargo clippy --lib --target wasm32-unknown-unknown --features hydrate -- -D warnings
 	$(LEPTOS_ENV) cargo clippy --all-features -- -D warnings
@@ -91,14 +93,18 @@ fmt:
 	cargo fmt --all
 
 ## Install the build tools when missing (see README "Requirements").
-tools: npm
-	@rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+tools: npm wasm-target
 	@cargo leptos --version 2>/dev/null | grep -qxF "cargo-leptos $(CARGO_LEPTOS_VERSION)" || \
 		{ echo "Installing cargo-leptos $(CARGO_LEPTOS_VERSION) (once; takes a while)"; \
 		  cargo install --locked cargo-leptos --version $(CARGO_LEPTOS_VERSION); }
 	@wasm-bindgen --version 2>/dev/null | grep -qxF "wasm-bindgen $(WASM_BINDGEN_VERSION)" || \
 		{ echo "Installing wasm-bindgen-cli $(WASM_BINDGEN_VERSION)"; \
 		  cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION); }
+
+## The browser bundle's target (rust-toolchain.toml names it, but a toolchain installed
+## before that file was read lacks it).
+wasm-target:
+	@rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
 
 ## npm packages: wasm-opt (binaryen) for release builds, Playwright for the browser tests.
 npm:
