@@ -74,12 +74,12 @@ bench: tools
 	cargo leptos build --release --precompress --split
 	PG=$(PG) tests/bench/run.sh
 
-## Formatting, no import cycle among the UI files, no comment or document naming a file
+## Formatting, no import cycle among the crate's modules, no comment or document naming a file
 ## that is not in the repository, nothing of HTTP or the clock in src/server/identity,
 ## no wall-clock read outside src/server/clock.rs, and clippy (-D warnings) for the server, the browser bundle and both at once.
 lint: wasm-target
 	cargo fmt --all -- --check
-	python3 .ci/import-cycles.py app pages components
+	python3 .ci/import-cycles.py
 	python3 .ci/cited-paths.py
 	@! grep -rnE '\b(axum|leptos|leptos_axum|leptos_meta|leptos_router|tower_cookies|http|context)::|RequestCtx|now_seconds|now_millis|SystemTime|Instant::now' src/server/identity \
 		|| { echo "src/server/identity: no HTTP, no request context, no clock (see its mod.rs)"; exit 1; }

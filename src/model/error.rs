@@ -123,6 +123,12 @@ impl AppError {
         Self::new(ErrorKind::ReauthRequired, MSG_REAUTH)
     }
 
+    /// Nothing that needs an admin, and nothing that needs the user to prove it is them,
+    /// while an administrator views the app as someone else (403).
+    pub fn viewing_as() -> Self {
+        Self::new(ErrorKind::Forbidden, MSG_VIEWING_AS)
+    }
+
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::NotFound, message)
     }

@@ -8,8 +8,8 @@
 //! caller's role through it.
 
 use super::{
-    auth::sessions::Authenticated,
     http::{client::ClientInfo, csp, error_page},
+    identity::session::Authenticated,
     state::AppState,
 };
 use crate::model::{role_at_least, AppError, Role};
@@ -145,7 +145,7 @@ impl RequestCtx {
     pub fn require_role(&self, required: Role) -> Result<&Arc<Authenticated>, AppError> {
         let auth = self.user()?;
         if auth.impersonator.is_some() && required >= Role::Admin {
-            return Err(super::auth::view_as::refusal());
+            return Err(AppError::viewing_as());
         }
         if role_at_least(required, auth.user.role) {
             Ok(auth)
@@ -162,7 +162,7 @@ impl RequestCtx {
     pub fn require_recent(&self) -> Result<&Arc<Authenticated>, AppError> {
         let auth = self.user()?;
         if auth.impersonator.is_some() {
-            return Err(super::auth::view_as::refusal());
+            return Err(AppError::viewing_as());
         }
         let window = i64::try_from(self.state.config.reauth_window.as_secs()).unwrap_or(i64::MAX);
         if crate::server::identity::factors::is_recent(auth.confirmed_at, window, self.now()) {

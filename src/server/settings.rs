@@ -149,7 +149,8 @@ pub async fn change_password(
     let user = own_row(ctx).await?;
     require_every_factor(ctx, &user)?;
     let name = Username::parse(&user.username).map_err(|e| AppError::bad_request(e.to_string()))?;
-    let password = accounts::new_password(ctx, new, &name, "new_password").await?;
+    let password =
+        crate::server::auth::password::choice::new_password(ctx, new, &name, "new_password").await?;
     let detail = if user.password_hash.is_some() {
         let attempts = accounts::confirm_password(ctx, &user, current, "current_password").await?;
         let mut conn = ctx.state.db.conn().await?;

@@ -141,12 +141,12 @@ async fn build(config: Config, leptos_options: LeptosOptions, running: Running) 
     let parallelism = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     let hasher = PasswordHasher::new(parallelism, HASH_WAIT).await?;
     let oauth = auth::oauth::OAuth::new(&config)?;
-    let passkeys = auth::passkeys::RelyingParty::new(&config)?;
+    let passkeys = auth::relying_party::RelyingParty::new(&config)?;
     let page_cache = Arc::new(PageCache::new(config.page_cache_bytes, {
         let config = config.clone();
         move |nonce| csp::page_policy(nonce, Some(&config))
     }));
-    let mailer = super::mail::Mailer::new(&config)?;
+    let mailer = super::mail::transport::Mailer::new(&config)?;
     let breached = auth::password::breached::BreachedCheck::new(&config)?;
     // Commands render no page: they neither need the site's files nor stop without them.
     let files = match running {
@@ -284,7 +284,7 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
         .route("/readyz", get(readyz));
     if metrics_on {
         metrics::install();
-        site = site.route("/metrics", get(metrics::scrape));
+        site = site.route("/metrics", get(super::site::scrape::scrape));
     }
     let site = site
         .nest_service(

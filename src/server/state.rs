@@ -1,7 +1,7 @@
 //! The state every request shares.
 
 use super::{
-    auth::{cookie::SessionCookie, oauth::OAuth, passkeys::RelyingParty, password::PasswordHasher},
+    auth::{cookie::SessionCookie, oauth::OAuth, password::PasswordHasher, relying_party::RelyingParty},
     config::Config,
     db::Db,
     keys::Keys,
@@ -29,7 +29,7 @@ pub struct Shared {
     /// The breached-password check, when it is on.
     pub breached: Option<super::auth::password::breached::BreachedCheck>,
     /// Sends the mail queue (SMTP, or the outbox directory).
-    pub mailer: super::mail::Mailer,
+    pub mailer: super::mail::transport::Mailer,
     /// The WebAuthn relying party (none with an IP-address public URL).
     pub passkeys: RelyingParty,
     /// Seals what the browser carries that is not a session (flows, flash values).

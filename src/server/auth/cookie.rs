@@ -40,6 +40,21 @@ impl PrivateCookie {
     }
 }
 
+/// The cookie of an administrator's "view as" session (`auth::view_as`), held beside
+/// their own session's.
+pub const VIEW_AS_COOKIE: PrivateCookie = PrivateCookie {
+    plain: "gatehouse_view_as",
+    host: "__Host-gatehouse_view_as",
+    same_site: SameSite::Lax,
+};
+
+/// Removes the view cookie, if the request carried one (signing in or out, stopping).
+pub fn clear_view(cookies: &Cookies, https: bool) {
+    if cookies.get(VIEW_AS_COOKIE.name(https)).is_some() {
+        cookies.add(VIEW_AS_COOKIE.build(https, String::new(), 0));
+    }
+}
+
 /// The session cookie's name for an app called `app_name`: its letters and digits in
 /// lower case, anything else one `_`, then `_session` (`Acme Books` → `acme_books_session`);
 /// `gatehouse_session` when nothing of the name is left. Over https the `__Host-` prefix

@@ -1,5 +1,5 @@
-//! E-mail flows (docs/email.md "E-mail"): verifying an address, a forgotten password, changing
-//! the address, and the security notices.
+//! E-mail flows (docs/email.md "E-mail"): verifying an address, a forgotten password and
+//! changing the address. (The security notices are `auth::notice`.)
 //!
 //! Links carry a random token of 200 bits; only its SHA-256 is stored (`email_tokens`),
 //! and a link is used up by one `UPDATE … RETURNING`, so of two requests with one link
@@ -222,68 +222,6 @@ async fn send_link(
     Ok(true)
 }
 
-/// Queues a notice to the user's verified address, if they have one, in `tx`.
-pub async fn notify(tx: &mut Tx, ctx: &RequestCtx, user_id: i64, notice: Notice<'_>) -> Result<(), AppError> {
-    let Some(user) = users::find_by_id(tx.exec(), user_id).await? else {
-        return Ok(());
-    };
-    let Some(to) = user.verified_email() else {
-        return Ok(());
-    };
-    let username = user.username.as_str();
-    let at = ctx.now();
-    let device = crate::server::user_agent::describe(ctx.client.user_agent.as_deref());
-    let ip = ctx.client.ip.as_deref().unwrap_or("unknown");
-    // A name the user typed (a passkey's) reaches the message without the characters
-    // that could make it read as something else.
-    let shown_name;
-    let template = match notice {
-        Notice::PasswordChanged => Template::PasswordChanged { username, at },
-        Notice::TwoFactorOff => Template::TwoFactorOff { username, at },
-        Notice::TwoFactorOn => Template::TwoFactorOn { username, at },
-        Notice::RecoveryCodesRegenerated => Template::RecoveryCodesRegenerated { username, at },
-        Notice::PasskeyAdded { name } => {
-            shown_name = crate::domain::strip_invisible(name);
-            Template::PasskeyAdded {
-                username,
-                name: &shown_name,
-                at,
-            }
-        }
-        Notice::ProviderLinked { provider } => Template::ProviderLinked {
-            username,
-            provider: provider.label(),
-            at,
-        },
-        Notice::NewDevice => Template::NewDevice {
-            username,
-            device: &device,
-            ip,
-            at,
-        },
-    };
-    mail::queue(tx.exec(), &ctx.state, to, &template).await?;
-    Ok(())
-}
-
-/// A security notice to the account's verified address (the e-mail change notice goes
-/// to the old address, from [`verify`]).
-#[derive(Clone, Copy, Debug)]
-pub enum Notice<'a> {
-    PasswordChanged,
-    TwoFactorOff,
-    TwoFactorOn,
-    RecoveryCodesRegenerated,
-    PasskeyAdded {
-        name: &'a str,
-    },
-    ProviderLinked {
-        provider: crate::model::Provider,
-    },
-    /// A sign-in from this request's browser, which had not signed in to the account.
-    NewDevice,
-}
-
 /// The address a new account gives at sign-up, checked against the configuration.
 pub fn signup_address(ctx: &RequestCtx, typed: Option<&str>) -> Result<Option<EmailAddress>, AppError> {
     use crate::model::SignupEmail;
@@ -418,7 +356,7 @@ pub async fn reset_password(
         ));
     }
     let name = Username::parse(&user.username).map_err(|e| AppError::bad_request(e.to_string()))?;
-    let password = super::accounts::new_password(ctx, password, &name, "password").await?;
+    let password = super::password::choice::new_password(ctx, password, &name, "password").await?;
     if needs_code {
         if code.trim().is_empty() {
             return Err(AppError::bad_request(
@@ -446,7 +384,7 @@ pub async fn reset_password(
     users::mark_email_verified(tx.exec(), user_id, &email, now).await?;
     let event = Event::about(AuditKind::PasswordReset, user.id, &user.username);
     audit::record(tx.exec(), &ctx.client, ctx.now(), event).await?;
-    notify(&mut tx, ctx, user.id, Notice::PasswordChanged).await?;
+    super::notice::notify(&mut tx, ctx, user.id, super::notice::Notice::PasswordChanged).await?;
     sessions::start(tx, ctx, &user.to_session_user(), How::PasswordReset, version).await?;
     state.mailer.wake();
     tracing::info!(user_id = user.id, "password reset by e-mail");

@@ -29,7 +29,6 @@ use crate::{
     model::{AppError, AuditKind, ErrorKind, PasskeyInfo},
     server::{
         audit::{self, Event},
-        config::Config,
         context::RequestCtx,
         db::{ceremonies, passkeys, users},
         identity::ceremony::{self, Handle, Kind},
@@ -45,8 +44,7 @@ use serde::Deserialize;
 use tower_cookies::cookie::SameSite;
 use webauthn_rs::prelude::{
     CreationChallengeResponse, DiscoverableAuthentication, Passkey, PasskeyRegistration, PublicKeyCredential,
-    RegisterPublicKeyCredential, RequestChallengeResponse, Url, Uuid, Webauthn, WebauthnBuilder,
-    WebauthnError,
+    RegisterPublicKeyCredential, RequestChallengeResponse, Uuid, WebauthnError,
 };
 use webauthn_rs_proto::ResidentKeyRequirement;
 
@@ -65,7 +63,6 @@ struct Registering {
     state: PasskeyRegistration,
 }
 
-pub const MSG_UNAVAILABLE: &str = "Passkeys are not available on this site.";
 pub const MSG_EXPIRED: &str = "This passkey request has expired. Please try again.";
 pub const MSG_UNKNOWN: &str = "This passkey is not registered here.";
 pub const MSG_NOT_VERIFIED: &str = "The passkey could not be verified.";
@@ -81,35 +78,6 @@ const CHALLENGE_COOKIE: PrivateCookie = PrivateCookie {
     host: "__Host-gatehouse_passkey",
     same_site: SameSite::Strict,
 };
-
-/// The relying party: `None` when the public URL is an IP address.
-pub struct RelyingParty(Option<Webauthn>);
-
-impl std::fmt::Debug for RelyingParty {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("RelyingParty").field(&self.0.is_some()).finish()
-    }
-}
-
-impl RelyingParty {
-    /// The relying party of the configured public URL.
-    pub fn new(config: &Config) -> anyhow::Result<RelyingParty> {
-        if !config.passkeys {
-            return Ok(RelyingParty(None));
-        }
-        let origin = Url::parse(&config.public_origin)?;
-        let webauthn = WebauthnBuilder::new(&config.public_host, &origin)
-            .and_then(|b| b.rp_name(&config.app_name).build())
-            .map_err(|e| anyhow::anyhow!("passkeys: the public URL is not a WebAuthn relying party: {e}"))?;
-        Ok(RelyingParty(Some(webauthn)))
-    }
-
-    fn get(&self) -> Result<&Webauthn, AppError> {
-        self.0
-            .as_ref()
-            .ok_or_else(|| AppError::not_found(MSG_UNAVAILABLE))
-    }
-}
 
 /// Stores a ceremony (what it keeps, serialised: never given to the browser) and gives
 /// this browser its handle.
@@ -288,8 +256,8 @@ pub async fn register(
     };
     let event = Event::about(AuditKind::PasskeyAdded, auth.user.id, &auth.user.username).detail(&name);
     audit::record(tx.exec(), &ctx.client, ctx.now(), event).await?;
-    let notice = super::email::Notice::PasskeyAdded { name: &name };
-    super::email::notify(&mut tx, ctx, auth.user.id, notice).await?;
+    let notice = super::notice::Notice::PasskeyAdded { name: &name };
+    super::notice::notify(&mut tx, ctx, auth.user.id, notice).await?;
     tx.commit().await?;
     ctx.state.mailer.wake();
     tracing::info!(user_id = auth.user.id, "passkey added");

@@ -16,13 +16,15 @@ use crate::{
         context::RequestCtx,
         db::{self, sessions, sessions::SessionWithUser, users::stored_role, Db, Exec, Tx},
         http::client::ClientInfo,
-        identity::factors::{self, Factors, Next, Proof},
+        identity::session::Impersonator,
     },
 };
 use anyhow::Context;
 use data_encoding::BASE32_NOPAD;
 use sha2::{Digest, Sha256};
 use std::{fmt, sync::Arc};
+
+pub use crate::server::identity::session::{Authenticated, CurrentSession};
 
 /// Bytes of randomness in a token: 200 bits, above the 160 the spec asks for.
 const TOKEN_BYTES: usize = 25;
@@ -135,67 +137,6 @@ pub(super) async fn create(
 pub(super) fn seconds(d: std::time::Duration) -> i64 {
     i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 4)
 }
-
-/// The signed-in user of a request, as validated from its cookie.
-#[derive(Clone, Debug)]
-pub struct Authenticated {
-    /// Stored id of the session (the hash, not the token).
-    pub session_id: String,
-    /// The session's public row handle.
-    pub session_handle: String,
-    /// When this session was created by a sign-in (unix seconds).
-    pub signed_in_at: i64,
-    /// When its holder last passed every factor the account has: the sign-in, a later
-    /// confirmation on `/reauth`, or — for a session that replaced another (a password
-    /// change, "sign out everywhere") — the replaced session's (unix seconds).
-    pub confirmed_at: i64,
-    /// The user has two-factor sign-in on.
-    pub two_factor: bool,
-    /// The user has a passkey: with two-factor sign-in, what `GATEHOUSE_REQUIRE_2FA`
-    /// accepts (a passkey is both factors at once).
-    pub has_passkey: bool,
-    pub user: SessionUser,
-    /// Set on an administrator's "view as" session: who is really there.
-    pub impersonator: Option<Impersonator>,
-}
-
-/// The administrator behind a "view as" session.
-#[derive(Clone, Debug)]
-pub struct Impersonator {
-    pub user_id: i64,
-    pub username: String,
-    /// The administrator's own session, which the view stands beside.
-    pub session_id: String,
-}
-
-impl Authenticated {
-    /// The factors the session's validation read: TOTP and passkeys. (Whether the
-    /// account has a password is not read there, and none of these rules needs it.)
-    fn known_factors(&self) -> Factors {
-        Factors {
-            totp: self.two_factor,
-            passkey: self.has_passkey,
-            password: false,
-        }
-    }
-
-    /// True when the user signs in with two factors ([`factors::signs_in_strongly`]).
-    pub fn has_strong_sign_in(&self) -> bool {
-        factors::signs_in_strongly(self.known_factors())
-    }
-
-    /// True when confirming it is them with `proof` (on `/reauth`) needs a code as
-    /// well: the rule of a sign-in ([`factors::after`]).
-    pub fn needs_code_after(&self, proof: Proof) -> bool {
-        factors::after(proof, self.known_factors()) == Next::Code
-    }
-}
-
-/// The validated session of a request, as the session layer leaves it in the request's
-/// extensions for the layers below it (access rules, page cache). Services read it
-/// from the [`RequestCtx`].
-#[derive(Clone, Debug, Default)]
-pub struct CurrentSession(pub Option<Arc<Authenticated>>);
 
 /// What validating a token came to.
 #[derive(Debug)]
@@ -420,7 +361,7 @@ pub async fn start(
     // the owner (a password someone else knows shows up here).
     let new_device = how.is_sign_in() && device::trusted(ctx, user.id).is_none();
     if new_device {
-        super::email::notify(&mut tx, ctx, user.id, super::email::Notice::NewDevice).await?;
+        super::notice::notify(&mut tx, ctx, user.id, super::notice::Notice::NewDevice).await?;
     }
     let signed_up = Event::about(AuditKind::Signup, user.id, &user.username);
     let signed_in = Event::about(AuditKind::LoginSuccess, user.id, &user.username);
@@ -457,7 +398,7 @@ pub async fn start(
     ctx.state
         .cookie
         .issue(&ctx.cookies, created.token.expose(), created.expires_at, now);
-    super::view_as::forget(ctx);
+    super::cookie::clear_view(&ctx.cookies, ctx.state.config.https);
     device::remember(ctx, user.id);
     tracing::info!(user_id = user.id, how = ?how, "session started");
     Ok(())
@@ -497,7 +438,7 @@ pub async fn end(ctx: &RequestCtx) -> Result<(), AppError> {
             }
             Some(admin) => {
                 db::sessions::delete(tx.exec(), &admin.session_id).await?;
-                super::view_as::record_stop(tx.exec(), ctx, auth, admin, "signed out").await?;
+                record_view_stopped(tx.exec(), ctx, auth, admin, "signed out").await?;
                 let event = Event::about(AuditKind::Logout, admin.user_id, &admin.username);
                 audit::record(tx.exec(), &ctx.client, ctx.now(), event).await?;
             }
@@ -506,8 +447,22 @@ pub async fn end(ctx: &RequestCtx) -> Result<(), AppError> {
         tracing::info!(user_id = auth.user.id, "signed out");
     }
     ctx.state.cookie.clear(&ctx.cookies);
-    super::view_as::forget(ctx);
+    super::cookie::clear_view(&ctx.cookies, ctx.state.config.https);
     Ok(())
+}
+
+/// Records the end of a view (`impersonation_stopped`), in the caller's transaction.
+pub async fn record_view_stopped(
+    ex: Exec<'_>,
+    ctx: &RequestCtx,
+    view: &Authenticated,
+    admin: &Impersonator,
+    how: &str,
+) -> anyhow::Result<()> {
+    let event = Event::about(AuditKind::ImpersonationStopped, view.user.id, &view.user.username)
+        .actor(admin.user_id)
+        .detail(how);
+    audit::record(ex, &ctx.client, ctx.now(), event).await
 }
 
 /// Deletes sessions expired at `now`; run by the hourly maintenance and `gatehouse

@@ -182,7 +182,7 @@ pub async fn confirm_setup(ctx: &RequestCtx, code: &str) -> Result<Vec<String>, 
     let codes = store_new_codes(&mut tx, ctx, auth.user.id).await?;
     let event = Event::about(AuditKind::MfaEnabled, auth.user.id, &auth.user.username);
     audit::record(tx.exec(), &ctx.client, ctx.now(), event).await?;
-    super::email::notify(&mut tx, ctx, auth.user.id, super::email::Notice::TwoFactorOn).await?;
+    super::notice::notify(&mut tx, ctx, auth.user.id, super::notice::Notice::TwoFactorOn).await?;
     tx.commit().await?;
     ctx.state.mailer.wake();
     tracing::info!(user_id = auth.user.id, "two-factor sign-in turned on");
@@ -216,8 +216,8 @@ pub async fn regenerate_codes(ctx: &RequestCtx) -> Result<Vec<String>, AppError>
         &auth.user.username,
     );
     audit::record(tx.exec(), &ctx.client, ctx.now(), event).await?;
-    let notice = super::email::Notice::RecoveryCodesRegenerated;
-    super::email::notify(&mut tx, ctx, auth.user.id, notice).await?;
+    let notice = super::notice::Notice::RecoveryCodesRegenerated;
+    super::notice::notify(&mut tx, ctx, auth.user.id, notice).await?;
     tx.commit().await?;
     ctx.state.mailer.wake();
     Ok(codes)
@@ -233,7 +233,7 @@ pub async fn disable(ctx: &RequestCtx, code: &str) -> Result<(), AppError> {
     two_factor::remove(tx.exec(), user.id).await?;
     let event = Event::about(AuditKind::MfaDisabled, user.id, &user.username);
     audit::record(tx.exec(), &ctx.client, ctx.now(), event).await?;
-    super::email::notify(&mut tx, ctx, user.id, super::email::Notice::TwoFactorOff).await?;
+    super::notice::notify(&mut tx, ctx, user.id, super::notice::Notice::TwoFactorOff).await?;
     tx.commit().await?;
     ctx.state.mailer.wake();
     tracing::info!(user_id = user.id, "two-factor sign-in turned off");

@@ -17,27 +17,22 @@
 //! deletion action can be taken in the user's name.
 
 use crate::{
-    model::{AppError, AuditKind, ErrorKind, Role, MSG_VIEWING_AS},
+    model::{AppError, AuditKind, ErrorKind, Role},
     server::{
         audit::{self, Event},
         auth::{
-            cookie::PrivateCookie,
-            sessions::{self, authenticated, seconds, Authenticated, Impersonator, SessionToken},
+            cookie::{clear_view, VIEW_AS_COOKIE},
+            sessions::{self, authenticated, seconds, Authenticated, SessionToken},
         },
         context::RequestCtx,
-        db::{self, users, Exec},
+        db::{self, users},
         http::client::ClientInfo,
+        identity::session::Impersonator,
         state::AppState,
     },
 };
 use std::sync::Arc;
-use tower_cookies::{cookie::SameSite, Cookies};
-
-const VIEW_AS_COOKIE: PrivateCookie = PrivateCookie {
-    plain: "gatehouse_view_as",
-    host: "__Host-gatehouse_view_as",
-    same_site: SameSite::Lax,
-};
+use tower_cookies::Cookies;
 
 /// Server functions that work while viewing: the reads the user's pages make, signing
 /// out, and stopping.
@@ -51,21 +46,9 @@ pub const READ_ONLY_FUNCTIONS: &[&str] = &[
     "stop_viewing",
 ];
 
-/// The refusal of an action while viewing (403).
-pub fn refusal() -> AppError {
-    AppError::new(ErrorKind::Forbidden, MSG_VIEWING_AS)
-}
-
-/// Removes the view cookie, if the request carried one.
-fn clear(cookies: &Cookies, https: bool) {
-    if cookies.get(VIEW_AS_COOKIE.name(https)).is_some() {
-        cookies.add(VIEW_AS_COOKIE.build(https, String::new(), 0));
-    }
-}
-
-/// Forgets any view the browser holds (signing in or out, stopping).
-pub fn forget(ctx: &RequestCtx) {
-    clear(&ctx.cookies, ctx.state.config.https);
+/// Forgets any view the browser holds (stopping).
+fn forget(ctx: &RequestCtx) {
+    clear_view(&ctx.cookies, ctx.state.config.https);
 }
 
 /// The session layer's step after validating the session cookie: when the request also
@@ -93,7 +76,7 @@ pub async fn apply(
     match view {
         Some(view) => Ok(Some(Arc::new(view))),
         None => {
-            clear(cookies, https);
+            clear_view(cookies, https);
             Ok(own)
         }
     }
@@ -224,7 +207,7 @@ pub async fn stop(ctx: &RequestCtx) -> Result<Option<String>, AppError> {
     };
     let mut tx = ctx.state.db.begin().await?;
     db::sessions::delete(tx.exec(), &view.session_id).await?;
-    record_stop(tx.exec(), ctx, view, admin, "stopped").await?;
+    sessions::record_view_stopped(tx.exec(), ctx, view, admin, "stopped").await?;
     tx.commit().await?;
     tracing::info!(
         admin_id = admin.user_id,
@@ -232,18 +215,4 @@ pub async fn stop(ctx: &RequestCtx) -> Result<Option<String>, AppError> {
         "stopped viewing"
     );
     Ok(Some(view.user.username.clone()))
-}
-
-/// Records the end of a view (`impersonation_stopped`), in the caller's transaction.
-pub async fn record_stop(
-    ex: Exec<'_>,
-    ctx: &RequestCtx,
-    view: &Authenticated,
-    admin: &Impersonator,
-    how: &str,
-) -> anyhow::Result<()> {
-    let event = Event::about(AuditKind::ImpersonationStopped, view.user.id, &view.user.username)
-        .actor(admin.user_id)
-        .detail(how);
-    audit::record(ex, &ctx.client, ctx.now(), event).await
 }

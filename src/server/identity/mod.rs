@@ -5,3 +5,4 @@
 
 pub mod ceremony;
 pub mod factors;
+pub mod session;

@@ -13,8 +13,9 @@ use crate::{
     model::{AppError, ErrorKind, Role},
     page::{area_entry, classify, login_url, Access, Page, PathAccess},
     server::{
-        auth::{sessions::CurrentSession, view_as},
+        auth::view_as,
         http::{csrf::refuse, error_page},
+        identity::session::CurrentSession,
     },
 };
 use axum::{
@@ -103,7 +104,7 @@ fn while_viewing(req: &Request, access: PathAccess) -> Option<Response> {
             None => path.starts_with("/auth/"),
         },
     };
-    refused.then(|| refuse(req.headers(), view_as::refusal()))
+    refused.then(|| refuse(req.headers(), AppError::viewing_as()))
 }
 
 /// For a user who must set up two-factor sign-in: pages other than the setup and

@@ -5,3 +5,4 @@
 pub mod access;
 pub mod files;
 pub mod page_cache;
+pub mod scrape;

@@ -23,7 +23,7 @@
 //! a page marked cacheable that reads anything else fails the test suite the first time
 //! it is served twice.
 
-use crate::{model::SessionUser, page::Page, server::auth::sessions::CurrentSession};
+use crate::{model::SessionUser, page::Page, server::identity::session::CurrentSession};
 use axum::{
     body::Body,
     extract::{Request, State},
@@ -304,7 +304,7 @@ async fn checked_reuse(cache: &PageCache, page: &Kept, path: &str, req: Request,
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{model::Role, server::auth::sessions::Authenticated};
+    use crate::{model::Role, server::identity::session::Authenticated};
     use axum::{middleware::from_fn_with_state, routing::get, Router};
     use std::sync::atomic::AtomicUsize;
     use tower::ServiceExt;

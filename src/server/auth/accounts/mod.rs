@@ -26,30 +26,7 @@ use crate::{
     },
 };
 
-/// A new password for `name`, typed into the form field `field`: the policy (length,
-/// guessability), then — when it is on — the breached-password check. Every password a
-/// user chooses on the site goes through here; a refusal names the field.
-pub async fn new_password(
-    ctx: &RequestCtx,
-    typed: &SecretString,
-    name: &Username,
-    field: &str,
-) -> Result<Password, AppError> {
-    let password = Password::parse(typed, name, ctx.state.config.password_min_length)
-        .map_err(|e| AppError::bad_request(e.to_string()).on_field(field))?;
-    breached_check(ctx, &password)
-        .await
-        .map_err(|e| e.on_field(field))?;
-    Ok(password)
-}
-
-/// The breached-password check, when it is on (`GATEHOUSE_BREACHED_PASSWORDS`).
-async fn breached_check(ctx: &RequestCtx, password: &Password) -> Result<(), AppError> {
-    match &ctx.state.breached {
-        Some(check) => check.check(password).await,
-        None => Ok(()),
-    }
-}
+use super::password::choice::breached_check;
 
 /// Creates an account and signs it in with a brand-new session. With an address (as
 /// `GATEHOUSE_SIGNUP_EMAIL` allows or requires), a verification link goes to it.
@@ -335,7 +312,7 @@ pub async fn replace_password(
     audit::record(tx.exec(), &ctx.client, ctx.now(), event).await?;
     match after {
         AfterPasswordChange::SignInHere => {
-            super::email::notify(&mut tx, ctx, user.id, super::email::Notice::PasswordChanged).await?;
+            super::notice::notify(&mut tx, ctx, user.id, super::notice::Notice::PasswordChanged).await?;
             sessions::start(tx, ctx, user, How::PasswordChange, version).await?;
             ctx.state.mailer.wake();
         }

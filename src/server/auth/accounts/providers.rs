@@ -188,10 +188,10 @@ pub async fn link(ctx: &RequestCtx, who: &ProviderUser) -> Result<Linking, AppEr
     let detail = format!("{} ({})", who.provider.label(), who.display);
     let event = Event::about(AuditKind::OauthLinked, auth.user.id, &auth.user.username).detail(&detail);
     audit::record(tx.exec(), &ctx.client, ctx.now(), event).await?;
-    let notice = crate::server::auth::email::Notice::ProviderLinked {
+    let notice = crate::server::auth::notice::Notice::ProviderLinked {
         provider: who.provider,
     };
-    crate::server::auth::email::notify(&mut tx, ctx, auth.user.id, notice).await?;
+    crate::server::auth::notice::notify(&mut tx, ctx, auth.user.id, notice).await?;
     tx.commit().await?;
     ctx.state.mailer.wake();
     Ok(Linking::Linked)

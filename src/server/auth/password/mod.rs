@@ -4,6 +4,7 @@
 //! cost the same). PHC strings and parameters are in `phc`, the hashing threads in `pool`.
 
 pub mod breached;
+pub mod choice;
 mod phc;
 mod pool;
 
