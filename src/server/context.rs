@@ -248,15 +248,20 @@ pub fn state() -> Result<AppState, AppError> {
     })
 }
 
-/// The request id of the request being handled (`unknown` outside a request).
+/// The request id of the request being handled: the task's (every handler), else the
+/// one in the Leptos context (a page's render may run on a task of its own); `unknown`
+/// outside a request.
 pub fn request_id() -> String {
-    with_context::<Parts, _>(|p| {
-        p.extensions
-            .get::<RequestCtx>()
-            .and_then(|ctx| ctx.request_id.clone())
-    })
-    .flatten()
-    .unwrap_or_else(|| "unknown".to_owned())
+    crate::server::http::request_id::current()
+        .or_else(|| {
+            with_context::<Parts, _>(|p| {
+                p.extensions
+                    .get::<RequestCtx>()
+                    .and_then(|ctx| ctx.request_id.clone())
+            })
+            .flatten()
+        })
+        .unwrap_or_else(|| "unknown".to_owned())
 }
 
 /// Sets the Content-Security-Policy of the page being rendered (the HTML shell calls it).

@@ -812,7 +812,30 @@ async fn adding_a_passkey_sends_a_notice(backend: Backend) {
     assert!(notice.text().contains("/settings/security"), "{}", notice.text());
 }
 
+/// A failure inside a plain handler (not a server function) names the request's own id,
+/// the one in its `x-request-id` header and its log lines, not "unknown".
+async fn an_internal_error_names_the_request_id(backend: Backend) {
+    let Some(app) = app_on_localhost(backend).await else {
+        return;
+    };
+    app.execute("DROP TABLE ceremonies").await;
+    let response = post_json(&app, &new_client(), "/auth/passkey/login/options", &json!({})).await;
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let id = response
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .expect("a request id")
+        .to_owned();
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(
+        body["error"],
+        format!("Something went wrong on our side. Request id: {id}")
+    );
+}
+
 backend_tests!(
+    an_internal_error_names_the_request_id,
     adding_a_passkey_sends_a_notice,
     register_then_sign_in_without_a_username,
     a_passkey_from_another_origin_is_refused,

@@ -3,7 +3,7 @@
 //! carry it; this module makes the ids and drops any id a client sent, so ids stay
 //! unique and ours (`SetRequestId` would keep a client's).
 
-use axum::{extract::Request, http::Extensions};
+use axum::{extract::Request, http::Extensions, middleware::Next, response::Response};
 use http::HeaderName;
 use tower_http::request_id::{MakeRequestId, RequestId};
 
@@ -26,6 +26,26 @@ impl MakeRequestId for HexIds {
 pub fn drop_client_id(mut req: Request) -> Request {
     req.headers_mut().remove(&X_REQUEST_ID);
     req
+}
+
+tokio::task_local! {
+    /// The id of the request the task is serving.
+    static SERVING: String;
+}
+
+/// Serves the request inside its id's scope (the layer after the id is set): code that
+/// runs for it, in a page, a server function or a plain handler, finds it with
+/// [`current`] without being handed it.
+pub async fn scope(req: Request, next: Next) -> Response {
+    match of(req.extensions()).map(str::to_owned) {
+        Some(id) => SERVING.scope(id, next.run(req)).await,
+        None => next.run(req).await,
+    }
+}
+
+/// The id of the request this task serves, if it serves one.
+pub fn current() -> Option<String> {
+    SERVING.try_with(Clone::clone).ok()
 }
 
 /// The id of the request whose extensions these are.
