@@ -87,7 +87,7 @@ pub async fn auth_settings() -> Result<crate::model::AuthSettings, AppError> {
         github: state.config.github.is_some(),
         google: state.config.google.is_some(),
         passkeys: state.config.passkeys,
-        signup_email: state.config.signup_email,
+        signup_email: state.config.mail.signup_email,
     })
 }
 

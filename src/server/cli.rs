@@ -535,7 +535,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         // A site on https is meant for people: none of them will get a verification or
         // reset link. Said as an error, every start-up, until it is fixed.
         tracing::error!(
-            outbox = %state.config.mail_outbox.display(),
+            outbox = %state.config.mail.outbox.display(),
             "NO MAIL IS SENT: GATEHOUSE_SMTP_URL is not set, so every message (verification \
              and reset links, security notices) is only written to the outbox directory and \
              nobody receives it; set GATEHOUSE_SMTP_URL"

@@ -53,14 +53,7 @@ pub struct Config {
     pub audit_retention: Duration,
     /// Users at or above this role must turn two-factor sign-in on (`None`: nobody).
     pub require_2fa: Option<Role>,
-    /// Whether `/signup` asks for an e-mail address.
-    pub signup_email: SignupEmail,
-    /// Where mail is sent; `None`: written to `mail_outbox` instead.
-    pub smtp: Option<SmtpServer>,
-    /// The sender of every message.
-    pub mail_from: lettre::message::Mailbox,
-    /// The directory messages are written to when no SMTP server is configured.
-    pub mail_outbox: std::path::PathBuf,
+    pub mail: Mail,
     /// How log lines are written.
     pub log_format: LogFormat,
     /// The range API new passwords are checked against (`None`: the check is off).
@@ -120,6 +113,35 @@ pub struct SessionPolicy {
     #[arg(long = "view-as-ttl", env = "GATEHOUSE_VIEW_AS_TTL", value_name = "GATEHOUSE_VIEW_AS_TTL",
           default_value = "1h", value_parser = view_as_duration)]
     pub view_as: Duration,
+}
+
+/// Where mail goes and from whom, as one group of variables (the server reads it as it
+/// is: `config.mail`).
+#[derive(Clone, Debug, Args)]
+pub struct Mail {
+    /// Whether /signup asks for an e-mail address: off, optional or required.
+    #[arg(long = "signup-email", env = "GATEHOUSE_SIGNUP_EMAIL", value_name = "GATEHOUSE_SIGNUP_EMAIL",
+          default_value = "optional", value_parser = signup_email)]
+    pub signup_email: SignupEmail,
+    /// The SMTP server: smtp://host:port (plain, a local sink), smtp://user:pass@host:587?tls=starttls,
+    /// smtps://user:pass@host:465. Unset: messages are written to GATEHOUSE_MAIL_OUTBOX.
+    #[arg(long = "smtp-url", env = "GATEHOUSE_SMTP_URL", value_name = "GATEHOUSE_SMTP_URL",
+          hide_env_values = true, value_parser = smtp_url)]
+    pub smtp: Option<SmtpServer>,
+    /// The sender of every message, e.g. "Example <accounts@example.com>". Default:
+    /// Gatehouse <noreply@HOST> for the public URL's host name (set by the time the
+    /// configuration is validated).
+    #[arg(long = "mail-from", env = "GATEHOUSE_MAIL_FROM", value_name = "GATEHOUSE_MAIL_FROM",
+          value_parser = mailbox)]
+    pub from: Option<lettre::message::Mailbox>,
+    /// Where messages are written as .eml files when no SMTP server is set.
+    #[arg(
+        long = "mail-outbox",
+        env = "GATEHOUSE_MAIL_OUTBOX",
+        value_name = "GATEHOUSE_MAIL_OUTBOX",
+        default_value = "outbox"
+    )]
+    pub outbox: std::path::PathBuf,
 }
 
 /// Every limit on how often something may be tried or asked for, as one group of
@@ -289,27 +311,8 @@ pub struct Settings {
     #[arg(long = "require-2fa", env = "GATEHOUSE_REQUIRE_2FA", value_name = "GATEHOUSE_REQUIRE_2FA",
           default_value = "none", value_parser = required_role)]
     require_2fa: RequiredRole,
-    /// Whether /signup asks for an e-mail address: off, optional or required.
-    #[arg(long, env = "GATEHOUSE_SIGNUP_EMAIL", value_name = "GATEHOUSE_SIGNUP_EMAIL",
-          default_value = "optional", value_parser = signup_email)]
-    signup_email: SignupEmail,
-    /// The SMTP server: smtp://host:port (plain, a local sink), smtp://user:pass@host:587?tls=starttls,
-    /// smtps://user:pass@host:465. Unset: messages are written to GATEHOUSE_MAIL_OUTBOX.
-    #[arg(long, env = "GATEHOUSE_SMTP_URL", value_name = "GATEHOUSE_SMTP_URL",
-          hide_env_values = true, value_parser = smtp_url)]
-    smtp_url: Option<SmtpServer>,
-    /// The sender of every message, e.g. "Example <accounts@example.com>". Default:
-    /// Gatehouse <noreply@HOST> for the public URL's host name.
-    #[arg(long, env = "GATEHOUSE_MAIL_FROM", value_name = "GATEHOUSE_MAIL_FROM", value_parser = mailbox)]
-    mail_from: Option<lettre::message::Mailbox>,
-    /// Where messages are written as .eml files when no SMTP server is set.
-    #[arg(
-        long,
-        env = "GATEHOUSE_MAIL_OUTBOX",
-        value_name = "GATEHOUSE_MAIL_OUTBOX",
-        default_value = "outbox"
-    )]
-    mail_outbox: std::path::PathBuf,
+    #[command(flatten)]
+    mail: Mail,
     /// Log lines: text (for people) or json (one object per line, for log collectors).
     #[arg(long, env = "GATEHOUSE_LOG_FORMAT", value_name = "GATEHOUSE_LOG_FORMAT",
           default_value = "text", value_parser = log_format)]
@@ -409,13 +412,13 @@ impl Settings {
             reauth_window: self.reauth_window,
             audit_retention: self.audit_retention,
             require_2fa: self.require_2fa.0,
-            signup_email: self.signup_email,
-            smtp: self.smtp_url,
-            mail_from: match self.mail_from {
-                Some(from) => from,
-                None => default_sender(&self.app_name, &self.public_url)?,
+            mail: Mail {
+                from: Some(match self.mail.from {
+                    Some(from) => from,
+                    None => default_sender(&self.app_name, &self.public_url)?,
+                }),
+                ..self.mail
             },
-            mail_outbox: self.mail_outbox,
             log_format: self.log_format,
             breached_passwords: self.breached_passwords.then_some(self.breached_passwords_url),
             metrics_token: self.metrics_token,
@@ -809,12 +812,18 @@ mod tests {
     #[test]
     fn mail_settings_have_defaults_and_checks() {
         let default = config(&[]).expect("defaults");
-        assert_eq!(default.signup_email, SignupEmail::Optional);
-        assert_eq!(default.smtp, None);
-        assert_eq!(default.mail_from.to_string(), "Gatehouse <noreply@localhost>");
-        assert_eq!(default.mail_outbox, std::path::PathBuf::from("outbox"));
+        assert_eq!(default.mail.signup_email, SignupEmail::Optional);
+        assert_eq!(default.mail.smtp, None);
+        assert_eq!(
+            default.mail.from.as_ref().expect("a sender").to_string(),
+            "Gatehouse <noreply@localhost>"
+        );
+        assert_eq!(default.mail.outbox, std::path::PathBuf::from("outbox"));
         let site = config(&[("GATEHOUSE_PUBLIC_URL", "https://auth.example.com")]).expect("site");
-        assert_eq!(site.mail_from.to_string(), "Gatehouse <noreply@auth.example.com>");
+        assert_eq!(
+            site.mail.from.as_ref().expect("a sender").to_string(),
+            "Gatehouse <noreply@auth.example.com>"
+        );
         let named = config(&[
             ("GATEHOUSE_PUBLIC_URL", "https://auth.example.com"),
             ("GATEHOUSE_APP_NAME", " Acme Books "),
@@ -822,19 +831,25 @@ mod tests {
         .expect("named");
         assert_eq!(named.app_name, "Acme Books");
         assert_eq!(
-            named.mail_from.to_string(),
+            named.mail.from.as_ref().expect("a sender").to_string(),
             "Acme Books <noreply@auth.example.com>"
         );
         assert_eq!(default.app_name, "Gatehouse");
         let ip = config(&[("GATEHOUSE_PUBLIC_URL", "http://10.0.0.7:3000")]).expect("ip");
-        assert_eq!(ip.mail_from.email.to_string(), "noreply@localhost");
+        assert_eq!(
+            ip.mail.from.as_ref().expect("a sender").email.to_string(),
+            "noreply@localhost"
+        );
         let set = config(&[
             ("GATEHOUSE_MAIL_FROM", "Example <accounts@example.com>"),
             ("GATEHOUSE_SIGNUP_EMAIL", "required"),
         ])
         .expect("set");
-        assert_eq!(set.mail_from.email.to_string(), "accounts@example.com");
-        assert_eq!(set.signup_email, SignupEmail::Required);
+        assert_eq!(
+            set.mail.from.as_ref().expect("a sender").email.to_string(),
+            "accounts@example.com"
+        );
+        assert_eq!(set.mail.signup_email, SignupEmail::Required);
         for (variable, value) in [
             ("GATEHOUSE_MAIL_FROM", "not an address"),
             ("GATEHOUSE_SIGNUP_EMAIL", "sometimes"),

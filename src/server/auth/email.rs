@@ -226,7 +226,7 @@ async fn send_link(
 pub fn signup_address(ctx: &RequestCtx, typed: Option<&str>) -> Result<Option<EmailAddress>, AppError> {
     use crate::model::SignupEmail;
     let typed = typed.map(str::trim).filter(|t| !t.is_empty());
-    match (ctx.state.config.signup_email, typed) {
+    match (ctx.state.config.mail.signup_email, typed) {
         (SignupEmail::Off, _) | (SignupEmail::Optional, None) => Ok(None),
         (SignupEmail::Required, None) => Err(AppError::bad_request("Enter an e-mail address.")),
         (_, Some(typed)) => EmailAddress::parse(typed)

@@ -59,7 +59,12 @@ impl fmt::Debug for Mailer {
 
 impl Mailer {
     pub fn new(config: &Config) -> anyhow::Result<Mailer> {
-        let transport = match &config.smtp {
+        let from = config
+            .mail
+            .from
+            .clone()
+            .context("the configuration names no sender (GATEHOUSE_MAIL_FROM)")?;
+        let transport = match &config.mail.smtp {
             Some(server) => Transport::Smtp {
                 transport: smtp_transport(server)?,
                 shown: format!(
@@ -73,11 +78,11 @@ impl Mailer {
                     }
                 ),
             },
-            None => Transport::Outbox(config.mail_outbox.clone()),
+            None => Transport::Outbox(config.mail.outbox.clone()),
         };
         Ok(Mailer {
             transport,
-            from: config.mail_from.clone(),
+            from,
             wake: Notify::new(),
             log_links: is_development(config),
         })
