@@ -355,17 +355,7 @@ async fn twenty_resets_with_one_link_set_one_password(backend: Backend) {
     };
     let _ = app.signed_up_with_new_client("ada").await;
     verified_address(&app, "ada", "ada@example.com").await;
-    expect_status(
-        app.call_with(&new_client(), "forgot_password", &[("login", "ada")])
-            .await,
-        StatusCode::OK,
-    )
-    .await;
-    let token = sink
-        .wait_for_message("ada@example.com", RESET)
-        .await
-        .token("/reset-password")
-        .expect("token");
+    let token = sink.reset_token(&app, "ada", "ada@example.com").await;
     let attempts = (0..20).map(|i| {
         let app = &app;
         let token = token.clone();
@@ -497,17 +487,7 @@ async fn a_new_address_replaces_the_old_only_once_verified(backend: Backend) {
         .await;
     let token = confirm.token("/verify-email").expect("token");
     // A reset asked for now goes to the old address, still the account's.
-    expect_status(
-        app.call_with(&new_client(), "forgot_password", &[("login", "ada")])
-            .await,
-        StatusCode::OK,
-    )
-    .await;
-    let old_reset = sink
-        .wait_for_message("old@example.com", RESET)
-        .await
-        .token("/reset-password")
-        .expect("token");
+    let old_reset = sink.reset_token(&app, "ada", "old@example.com").await;
 
     expect_status(
         app.call_with(&new_client(), "verify_email", &[("token", &token)])

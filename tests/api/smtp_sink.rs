@@ -100,6 +100,23 @@ impl SmtpSink {
         }
     }
 
+    /// Asks `app` for a password reset for `login` from a fresh browser (as the form does)
+    /// and gives the token of the link that arrives here for `address`.
+    pub async fn reset_token(&self, app: &crate::helpers::TestApp, login: &str, address: &str) -> String {
+        let asked = app
+            .call_with(
+                &crate::helpers::new_client(),
+                "forgot_password",
+                &[("login", login)],
+            )
+            .await;
+        crate::helpers::expect_status(asked, reqwest::StatusCode::OK).await;
+        self.wait_for_message(address, "Reset your password")
+            .await
+            .token("/reset-password")
+            .expect("a reset link")
+    }
+
     /// Waits until a message to `to` with `subject` arrives, and answers it.
     pub async fn wait_for_message(&self, to: &str, subject: &str) -> Received {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
