@@ -299,7 +299,6 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
         .map_request(request_id::drop_client_id)
         .layer(SetRequestIdLayer::new(X_REQUEST_ID.clone(), HexIds))
         .layer(PropagateRequestIdLayer::new(X_REQUEST_ID.clone()))
-        .layer(axum::middleware::from_fn(request_id::scope))
         .layer(trace)
         // Counting and timing requests happens only with metrics on: without them the
         // layer is not there at all.

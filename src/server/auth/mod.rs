@@ -67,7 +67,8 @@ pub async fn authenticate(
     let wants_page = wants_html(req.headers());
     req.extensions_mut()
         .insert(sessions::CurrentSession(session.clone()));
+    let serving = request_id.clone();
     let ctx = RequestCtx::for_request(state, cookies, client, session, request_id, wants_page, now_ms);
     req.extensions_mut().insert(ctx);
-    next.run(req).await
+    request_id::serving(serving, next.run(req)).await
 }

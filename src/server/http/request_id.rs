@@ -3,8 +3,9 @@
 //! carry it; this module makes the ids and drops any id a client sent, so ids stay
 //! unique and ours (`SetRequestId` would keep a client's).
 
-use axum::{extract::Request, http::Extensions, middleware::Next, response::Response};
+use axum::{extract::Request, http::Extensions};
 use http::HeaderName;
+use std::future::Future;
 use tower_http::request_id::{MakeRequestId, RequestId};
 
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -33,13 +34,13 @@ tokio::task_local! {
     static SERVING: String;
 }
 
-/// Serves the request inside its id's scope (the layer after the id is set): code that
-/// runs for it, in a page, a server function or a plain handler, finds it with
-/// [`current`] without being handed it.
-pub async fn scope(req: Request, next: Next) -> Response {
-    match of(req.extensions()).map(str::to_owned) {
-        Some(id) => SERVING.scope(id, next.run(req)).await,
-        None => next.run(req).await,
+/// Runs `serve`, the handling of the request `id`, inside the id's scope (the session
+/// layer does, for everything below it): code that runs for it, in a page, a server
+/// function or a plain handler, finds it with [`current`] without being handed it.
+pub async fn serving<F: Future>(id: Option<String>, serve: F) -> F::Output {
+    match id {
+        Some(id) => SERVING.scope(id, serve).await,
+        None => serve.await,
     }
 }
 
