@@ -5,39 +5,51 @@
 use crate::{
     authenticator::Authenticator,
     fake_provider::FakeProvider,
-    helpers::{expect_status, message_of, new_client, now, spawn_app_with, Backend, TestApp, GOOD_PASSWORD},
+    helpers::{
+        answer, expect_status, message_of, new_client, now, spawn_app_with, Backend, TestApp, GOOD_PASSWORD,
+    },
     oauth::sign_in_with,
     passkeys::{add_passkey, passkey_sign_in, ON_LOCALHOST},
     smtp_sink::SmtpSink,
 };
-use gatehouse::model::MSG_DISABLED;
+use gatehouse::{
+    api::{
+        admin::{AdminUsers, DeleteUser, DisableUser, EnableUser, SignOutUser},
+        auth::CurrentUser,
+        email::ForgotPassword,
+    },
+    model::{SessionUser, UsersPage, MSG_DISABLED},
+};
 use reqwest::{Client, StatusCode};
-use serde_json::Value;
 
-async fn disable(
-    app: &TestApp,
-    admin: &Client,
-    username: &str,
-    fields: &[(&str, &str)],
-) -> reqwest::Response {
-    let id = app.user_id(username).await.to_string();
-    let mut all = vec![("user_id", id.as_str())];
-    all.extend_from_slice(fields);
-    app.call_with(admin, "disable_user", &all).await
+/// What `disable_user` is given besides the user: a reason, an end (`2h`, a date).
+#[derive(Default)]
+struct Disabling<'a> {
+    reason: Option<&'a str>,
+    until: Option<&'a str>,
+}
+
+async fn disable(app: &TestApp, admin: &Client, username: &str, how: Disabling<'_>) -> reqwest::Response {
+    let args = DisableUser {
+        user_id: app.user_id(username).await,
+        reason: how.reason.map(str::to_owned),
+        until: how.until.map(str::to_owned),
+    };
+    app.send(admin, &args).await
 }
 
 async fn enable(app: &TestApp, admin: &Client, username: &str) -> reqwest::Response {
-    let id = app.user_id(username).await.to_string();
-    app.call_with(admin, "enable_user", &[("user_id", id.as_str())])
-        .await
+    let args = EnableUser {
+        user_id: app.user_id(username).await,
+    };
+    app.send(admin, &args).await
 }
 
 async fn signed_in_as(app: &TestApp, client: &Client) -> Option<String> {
-    let body: Value = serde_json::from_str(
-        &expect_status(app.call_with(client, "current_user", &[]).await, StatusCode::OK).await,
-    )
-    .expect("json");
-    body["username"].as_str().map(str::to_owned)
+    answer::<Option<SessionUser>>(app.send(client, &CurrentUser {}).await)
+        .await
+        .expect("the current user")
+        .map(|user| user.username)
 }
 
 async fn a_disabled_user_is_signed_out_and_cannot_sign_in_with_a_password(backend: Backend) {
@@ -54,7 +66,16 @@ async fn a_disabled_user_is_signed_out_and_cannot_sign_in_with_a_password(backen
     .await;
 
     let done = expect_status(
-        disable(&app, &owner, "alice", &[("reason", "spam")]).await,
+        disable(
+            &app,
+            &owner,
+            "alice",
+            Disabling {
+                reason: Some("spam"),
+                ..Disabling::default()
+            },
+        )
+        .await,
         StatusCode::OK,
     )
     .await;
@@ -84,22 +105,21 @@ async fn a_disabled_user_is_signed_out_and_cannot_sign_in_with_a_password(backen
         ["until enabled: spam (by an admin)"]
     );
     // The admin page shows it (and filters by it); the reason is for admins.
-    let listed: Value = serde_json::from_str(
-        &expect_status(
-            app.call_with(
-                &owner,
-                "admin_users",
-                &[("query", ""), ("page", "1"), ("state", "disabled")],
-            )
-            .await,
-            StatusCode::OK,
-        )
-        .await,
-    )
-    .expect("json");
-    assert_eq!(listed["total"], 1);
-    assert_eq!(listed["users"][0]["username"], "alice");
-    assert_eq!(listed["users"][0]["disabled"]["reason"], "spam");
+    let search = AdminUsers {
+        query: String::new(),
+        page: 1,
+        state: Some("disabled".to_owned()),
+    };
+    let listed = answer::<UsersPage>(app.send(&owner, &search).await)
+        .await
+        .expect("the disabled users");
+    assert_eq!(listed.total, 1);
+    assert_eq!(listed.users[0].username, "alice");
+    let reason = listed.users[0]
+        .disabled
+        .as_ref()
+        .and_then(|d| d.reason.as_deref());
+    assert_eq!(reason, Some("spam"));
     let page = expect_status(
         app.get_with(&owner, "/admin?state=disabled").await,
         StatusCode::OK,
@@ -132,13 +152,32 @@ async fn a_disabling_with_an_end_lifts_itself(backend: Backend) {
         ("2001-01-01T00:00", StatusCode::BAD_REQUEST),
     ] {
         assert_eq!(
-            disable(&app, &owner, "alice", &[("until", until)]).await.status(),
+            disable(
+                &app,
+                &owner,
+                "alice",
+                Disabling {
+                    until: Some(until),
+                    ..Disabling::default()
+                }
+            )
+            .await
+            .status(),
             expected,
             "{until}"
         );
     }
     expect_status(
-        disable(&app, &owner, "alice", &[("until", "2h")]).await,
+        disable(
+            &app,
+            &owner,
+            "alice",
+            Disabling {
+                until: Some("2h"),
+                ..Disabling::default()
+            },
+        )
+        .await,
         StatusCode::OK,
     )
     .await;
@@ -157,7 +196,16 @@ async fn a_disabling_with_an_end_lifts_itself(backend: Backend) {
     .await;
     // A date and time (UTC) works too.
     expect_status(
-        disable(&app, &owner, "alice", &[("until", "2999-01-31T18:00")]).await,
+        disable(
+            &app,
+            &owner,
+            "alice",
+            Disabling {
+                until: Some("2999-01-31T18:00"),
+                ..Disabling::default()
+            },
+        )
+        .await,
         StatusCode::OK,
     )
     .await;
@@ -180,42 +228,61 @@ async fn only_the_right_roles_may_disable(backend: Backend) {
 
     // Signed out: 401. A member: 403.
     assert_eq!(
-        disable(&app, &new_client(), "alice", &[]).await.status(),
+        disable(&app, &new_client(), "alice", Disabling::default())
+            .await
+            .status(),
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(
-        disable(&app, &member, "alice", &[]).await.status(),
+        disable(&app, &member, "alice", Disabling::default())
+            .await
+            .status(),
         StatusCode::FORBIDDEN
     );
     // An admin: users below admin only, never themselves.
     assert_eq!(
-        disable(&app, &admin, "bea", &[]).await.status(),
+        disable(&app, &admin, "bea", Disabling::default()).await.status(),
         StatusCode::FORBIDDEN
     );
     assert_eq!(
-        disable(&app, &admin, "boss", &[]).await.status(),
+        disable(&app, &admin, "boss", Disabling::default()).await.status(),
         StatusCode::FORBIDDEN
     );
     assert_eq!(
-        disable(&app, &admin, "ann", &[]).await.status(),
+        disable(&app, &admin, "ann", Disabling::default()).await.status(),
         StatusCode::FORBIDDEN
     );
-    expect_status(disable(&app, &admin, "alice", &[]).await, StatusCode::OK).await;
+    expect_status(
+        disable(&app, &admin, "alice", Disabling::default()).await,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(
         enable(&app, &other_admin, "boss").await.status(),
         StatusCode::FORBIDDEN
     );
     expect_status(enable(&app, &other_admin, "alice").await, StatusCode::OK).await;
     // An owner: admins too, but not the last owner (themselves included).
-    expect_status(disable(&app, &owner, "bea", &[]).await, StatusCode::OK).await;
+    expect_status(
+        disable(&app, &owner, "bea", Disabling::default()).await,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(signed_in_as(&app, &other_admin).await, None);
     assert_eq!(
-        disable(&app, &owner, "boss", &[]).await.status(),
+        disable(&app, &owner, "boss", Disabling::default()).await.status(),
         StatusCode::FORBIDDEN
     );
     // An unknown user.
     let missing = app
-        .call_with(&owner, "disable_user", &[("user_id", "999999")])
+        .send(
+            &owner,
+            &DisableUser {
+                user_id: 999_999,
+                reason: None,
+                until: None,
+            },
+        )
         .await;
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
     assert_eq!(
@@ -233,7 +300,11 @@ async fn a_disabled_users_passkeys_do_not_sign_in(backend: Backend) {
     let alice = app.signed_up_with_new_client("alice").await;
     let mut key = Authenticator::for_site(&app.origin);
     add_passkey(&app, &alice, &mut key, "Key").await;
-    expect_status(disable(&app, &owner, "alice", &[]).await, StatusCode::OK).await;
+    expect_status(
+        disable(&app, &owner, "alice", Disabling::default()).await,
+        StatusCode::OK,
+    )
+    .await;
     let browser = new_client();
     let refused = passkey_sign_in(&app, &browser, &mut key, 0).await;
     let body = expect_status(refused, StatusCode::FORBIDDEN).await;
@@ -258,7 +329,11 @@ async fn a_disabled_users_provider_does_not_sign_in(backend: Backend) {
         StatusCode::SEE_OTHER
     );
     let name = signed_in_as(&app, &first).await.expect("signed in with GitHub");
-    expect_status(disable(&app, &owner, &name, &[]).await, StatusCode::OK).await;
+    expect_status(
+        disable(&app, &owner, &name, Disabling::default()).await,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(signed_in_as(&app, &first).await, None);
     let again = new_client();
     let refused = sign_in_with(&app, &again, "github", "/").await;
@@ -287,7 +362,11 @@ async fn a_disabled_user_gets_no_reset_and_a_link_does_not_sign_in(backend: Back
     .await;
     // A link asked for before the disabling does not get past it.
     let token = sink.reset_token(&app, "alice", "alice@example.com").await;
-    expect_status(disable(&app, &owner, "alice", &[]).await, StatusCode::OK).await;
+    expect_status(
+        disable(&app, &owner, "alice", Disabling::default()).await,
+        StatusCode::OK,
+    )
+    .await;
     let browser = new_client();
     let refused = app
         .call_with(
@@ -300,8 +379,13 @@ async fn a_disabled_user_gets_no_reset_and_a_link_does_not_sign_in(backend: Back
     assert_eq!(signed_in_as(&app, &browser).await, None);
     // Asked for now: the same answer, and nothing is sent.
     expect_status(
-        app.call_with(&new_client(), "forgot_password", &[("login", "alice")])
-            .await,
+        app.send(
+            &new_client(),
+            &ForgotPassword {
+                login: "alice".to_owned(),
+            },
+        )
+        .await,
         StatusCode::OK,
     )
     .await;
@@ -325,20 +409,20 @@ async fn admins_sign_users_out_and_delete_them_within_their_role(backend: Backen
     let alice = app.signed_up_with_new_client("alice").await;
     let id = |name: &'static str| {
         let app = &app;
-        async move { app.user_id(name).await.to_string() }
+        async move { app.user_id(name).await }
+    };
+    let sign_out = |user_id| SignOutUser { user_id };
+    let delete = |user_id, confirm: Option<&str>| DeleteUser {
+        user_id,
+        confirm: confirm.map(str::to_owned),
     };
     // Signing out everywhere.
-    let refused = app
-        .call_with(&admin, "sign_out_user", &[("user_id", &id("boss").await)])
-        .await;
+    let refused = app.send(&admin, &sign_out(id("boss").await)).await;
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
-    let own = app
-        .call_with(&admin, "sign_out_user", &[("user_id", &id("ann").await)])
-        .await;
+    let own = app.send(&admin, &sign_out(id("ann").await)).await;
     assert_eq!(own.status(), StatusCode::FORBIDDEN);
     let done = expect_status(
-        app.call_with(&admin, "sign_out_user", &[("user_id", &id("alice").await)])
-            .await,
+        app.send(&admin, &sign_out(id("alice").await)).await,
         StatusCode::OK,
     )
     .await;
@@ -350,42 +434,17 @@ async fn admins_sign_users_out_and_delete_them_within_their_role(backend: Backen
     assert_eq!(signed_in_as(&app, &admin).await.as_deref(), Some("ann"));
     // Deleting: the box must be ticked; the role rules apply; the trail keeps the name.
     let alice_id = id("alice").await;
-    let unticked = app
-        .call_with(&admin, "delete_user", &[("user_id", &alice_id)])
-        .await;
+    let unticked = app.send(&admin, &delete(alice_id, None)).await;
     assert_eq!(unticked.status(), StatusCode::BAD_REQUEST);
-    let above = app
-        .call_with(
-            &admin,
-            "delete_user",
-            &[("user_id", &id("boss").await), ("confirm", "yes")],
-        )
-        .await;
+    let above = app.send(&admin, &delete(id("boss").await, Some("yes"))).await;
     assert_eq!(above.status(), StatusCode::FORBIDDEN);
-    let last = app
-        .call_with(
-            &owner,
-            "delete_user",
-            &[("user_id", &id("boss").await), ("confirm", "yes")],
-        )
-        .await;
+    let last = app.send(&owner, &delete(id("boss").await, Some("yes"))).await;
     assert_eq!(last.status(), StatusCode::FORBIDDEN);
     let member = app.user_with_role("max", "user").await;
-    let by_member = app
-        .call_with(
-            &member,
-            "delete_user",
-            &[("user_id", &alice_id), ("confirm", "yes")],
-        )
-        .await;
+    let by_member = app.send(&member, &delete(alice_id, Some("yes"))).await;
     assert_eq!(by_member.status(), StatusCode::FORBIDDEN);
     expect_status(
-        app.call_with(
-            &admin,
-            "delete_user",
-            &[("user_id", &alice_id), ("confirm", "yes")],
-        )
-        .await,
+        app.send(&admin, &delete(alice_id, Some("yes"))).await,
         StatusCode::OK,
     )
     .await;
@@ -399,22 +458,11 @@ async fn admins_sign_users_out_and_delete_them_within_their_role(backend: Backen
             .await,
         ["alice"]
     );
-    let again = app
-        .call_with(
-            &admin,
-            "delete_user",
-            &[("user_id", &alice_id), ("confirm", "yes")],
-        )
-        .await;
+    let again = app.send(&admin, &delete(alice_id, Some("yes"))).await;
     assert_eq!(again.status(), StatusCode::NOT_FOUND);
     // An owner deletes an admin.
     expect_status(
-        app.call_with(
-            &owner,
-            "delete_user",
-            &[("user_id", &id("ann").await), ("confirm", "yes")],
-        )
-        .await,
+        app.send(&owner, &delete(id("ann").await, Some("yes"))).await,
         StatusCode::OK,
     )
     .await;

@@ -103,13 +103,10 @@ impl SmtpSink {
     /// Asks `app` for a password reset for `login` from a fresh browser (as the form does)
     /// and gives the token of the link that arrives here for `address`.
     pub async fn reset_token(&self, app: &crate::helpers::TestApp, login: &str, address: &str) -> String {
-        let asked = app
-            .call_with(
-                &crate::helpers::new_client(),
-                "forgot_password",
-                &[("login", login)],
-            )
-            .await;
+        let args = gatehouse::api::email::ForgotPassword {
+            login: login.to_owned(),
+        };
+        let asked = app.send(&crate::helpers::new_client(), &args).await;
         crate::helpers::expect_status(asked, reqwest::StatusCode::OK).await;
         self.wait_for_message(address, "Reset your password")
             .await
