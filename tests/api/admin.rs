@@ -1,12 +1,18 @@
 //! Roles and the admin area.
 
-use crate::helpers::{expect_status, location, new_client, text, TestApp};
+use crate::helpers::{answer, expect_status, location, new_client, text, TestApp};
+use gatehouse::{
+    api::admin::{AdminEvents, AdminUsers, SetRole},
+    model::{AuditPage, UsersPage},
+};
 use reqwest::{Client, StatusCode};
 
 async fn set_role(app: &TestApp, client: &Client, target: &str, role: &str) -> reqwest::Response {
-    let id = app.user_id(target).await.to_string();
-    app.call_with(client, "set_role", &[("user_id", &id), ("role", role)])
-        .await
+    let args = SetRole {
+        user_id: app.user_id(target).await,
+        role: role.to_owned(),
+    };
+    app.send(client, &args).await
 }
 
 fn message(body: &str) -> String {
@@ -190,20 +196,17 @@ async fn a_role_change_is_audited_and_applies_at_the_next_request(app: TestApp) 
         ))
         .await;
     assert_eq!(audited, 1);
-    let events = expect_status(
-        app.call_with(
-            &owner,
-            "admin_events",
-            &[("kind", "role_changed"), ("username", "RISING"), ("page", "1")],
-        )
-        .await,
-        StatusCode::OK,
-    )
-    .await;
-    let list: serde_json::Value = serde_json::from_str(&events).expect("json");
-    assert_eq!(list["events"].as_array().map(Vec::len), Some(1), "{events}");
-    assert_eq!(list["events"][0]["actor"], "owner1");
-    assert_eq!(list["events"][0]["username"], "rising");
+    let search = AdminEvents {
+        kind: "role_changed".to_owned(),
+        username: "RISING".to_owned(),
+        page: 1,
+    };
+    let list = answer::<AuditPage>(app.send(&owner, &search).await)
+        .await
+        .expect("the events");
+    assert_eq!(list.events.len(), 1, "{list:?}");
+    assert_eq!(list.events[0].actor.as_deref(), Some("owner1"));
+    assert_eq!(list.events[0].username.as_deref(), Some("rising"));
 }
 
 async fn users_are_searched_by_prefix_and_paged_in_a_stable_order(app: TestApp) {
@@ -216,45 +219,33 @@ async fn users_are_searched_by_prefix_and_paged_in_a_stable_order(app: TestApp) 
         .await;
     }
     app.execute("INSERT INTO users (username, username_key, role, created_at, updated_at) VALUES ('b_x', 'b_x', 'user', 0, 0)").await;
-    let page = |q: &'static str, n: &'static str| {
+    let page = |query: &'static str, page: i64| {
         let (app, admin) = (&app, &admin);
         async move {
-            app.call_with(admin, "admin_users", &[("query", q), ("page", n)])
+            let args = AdminUsers {
+                query: query.to_owned(),
+                page,
+                state: None,
+            };
+            answer::<UsersPage>(app.send(admin, &args).await)
                 .await
+                .expect("a page of users")
         }
     };
-    let first: serde_json::Value =
-        serde_json::from_str(&expect_status(page("BULK", "1").await, StatusCode::OK).await).expect("json");
-    assert_eq!(first["total"], 30);
-    let names: Vec<&str> = first["users"]
-        .as_array()
-        .expect("users")
-        .iter()
-        .filter_map(|u| u["username"].as_str())
-        .collect();
-    assert_eq!(names.len(), 25);
-    assert_eq!(names[0], "Bulk00");
-    assert_eq!(names[24], "Bulk24");
-    let second: serde_json::Value =
-        serde_json::from_str(&expect_status(page("bulk", "2").await, StatusCode::OK).await).expect("json");
-    let rest: Vec<&str> = second["users"]
-        .as_array()
-        .expect("users")
-        .iter()
-        .filter_map(|u| u["username"].as_str())
-        .collect();
-    assert_eq!(rest, ["Bulk25", "Bulk26", "Bulk27", "Bulk28", "Bulk29"]);
+    let names = |page: &UsersPage| -> Vec<String> { page.users.iter().map(|u| u.username.clone()).collect() };
+    let first = page("BULK", 1).await;
+    assert_eq!(first.total, 30);
+    let listed = names(&first);
+    assert_eq!(listed.len(), 25);
+    assert_eq!(listed[0], "Bulk00");
+    assert_eq!(listed[24], "Bulk24");
+    let second = page("bulk", 2).await;
+    assert_eq!(names(&second), ["Bulk25", "Bulk26", "Bulk27", "Bulk28", "Bulk29"]);
     // Full-width letters fold like usernames do; LIKE wildcards match literally.
-    let wide: serde_json::Value =
-        serde_json::from_str(&expect_status(page("\u{FF22}ULK2", "1").await, StatusCode::OK).await)
-            .expect("json");
-    assert_eq!(wide["total"], 10);
-    let literal: serde_json::Value =
-        serde_json::from_str(&expect_status(page("b_", "1").await, StatusCode::OK).await).expect("json");
-    assert_eq!(literal["total"], 1, "{literal}");
-    let percent: serde_json::Value =
-        serde_json::from_str(&expect_status(page("%", "1").await, StatusCode::OK).await).expect("json");
-    assert_eq!(percent["total"], 0);
+    assert_eq!(page("\u{FF22}ULK2", 1).await.total, 10);
+    let literal = page("b_", 1).await;
+    assert_eq!(literal.total, 1, "{literal:?}");
+    assert_eq!(page("%", 1).await.total, 0);
 }
 
 async fn each_row_offers_only_the_roles_the_viewer_may_give(app: TestApp) {
@@ -323,13 +314,16 @@ async fn role_forms_work_without_javascript(app: TestApp) {
 async fn bad_role_requests_are_clear_errors(app: TestApp) {
     let owner = app.user_with_role("owner1", "owner").await;
     app.user_with_role("member", "user").await;
-    let id = app.user_id("member").await.to_string();
-    let bad = app
-        .call_with(&owner, "set_role", &[("user_id", &id), ("role", "emperor")])
-        .await;
+    let bad = set_role(&app, &owner, "member", "emperor").await;
     expect_status(bad, StatusCode::BAD_REQUEST).await;
     let missing = app
-        .call_with(&owner, "set_role", &[("user_id", "999999"), ("role", "user")])
+        .send(
+            &owner,
+            &SetRole {
+                user_id: 999_999,
+                role: "user".to_owned(),
+            },
+        )
         .await;
     expect_status(missing, StatusCode::NOT_FOUND).await;
     let junk = app
