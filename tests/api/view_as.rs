@@ -4,23 +4,36 @@
 //! refused meanwhile; "Stop" gives the admin their own session back, untouched.
 
 use crate::helpers::{
-    expect_status, location, message_of, new_client, now, set_cookies, spawn_app_with, Backend, TestApp,
-    GOOD_PASSWORD,
+    answer, expect_status, location, message_of, new_client, now, set_cookies, spawn_app_with, Backend,
+    TestApp, GOOD_PASSWORD,
 };
-use gatehouse::model::MSG_VIEWING_AS;
+use gatehouse::{
+    api::{
+        admin::{SignOutUser, ViewAs},
+        auth::{CurrentUser, Logout, StopViewing},
+        settings::MySessions,
+    },
+    model::{SessionInfo, SessionUser, MSG_VIEWING_AS},
+};
 use reqwest::{header, Client, StatusCode};
-use serde_json::Value;
 
 async fn view_as(app: &TestApp, admin: &Client, username: &str) -> reqwest::Response {
-    let id = app.user_id(username).await.to_string();
-    app.call_with(admin, "view_as", &[("user_id", id.as_str())]).await
+    let args = ViewAs {
+        user_id: app.user_id(username).await,
+    };
+    app.send(admin, &args).await
 }
 
-async fn current(app: &TestApp, client: &Client) -> Value {
-    serde_json::from_str(
-        &expect_status(app.call_with(client, "current_user", &[]).await, StatusCode::OK).await,
-    )
-    .expect("json")
+/// Who the server says `client` is (`None`: signed out).
+async fn current(app: &TestApp, client: &Client) -> Option<SessionUser> {
+    answer::<Option<SessionUser>>(app.send(client, &CurrentUser {}).await)
+        .await
+        .expect("the current user")
+}
+
+/// The name of who the server says `client` is.
+async fn name(app: &TestApp, client: &Client) -> Option<String> {
+    current(app, client).await.map(|user| user.username)
 }
 
 /// The `name=value` pair a response sets for the view cookie, and the whole line.
@@ -69,9 +82,9 @@ async fn an_admin_views_as_a_user_and_stops_with_their_own_session_intact(backen
     );
     assert_eq!(expect_status(started, StatusCode::OK).await, "\"/profile\"");
 
-    let me = current(&app, &admin).await;
-    assert_eq!(me["username"], "alice");
-    assert_eq!(me["viewed_by"], "ada");
+    let me = current(&app, &admin).await.expect("signed in");
+    assert_eq!(me.username, "alice");
+    assert_eq!(me.viewed_by.as_deref(), Some("ada"));
     let page = expect_status(app.get_with(&admin, "/profile").await, StatusCode::OK).await;
     assert!(page.contains("data-testid=\"view-as-banner\""), "{page}");
     let banner = page
@@ -96,17 +109,11 @@ async fn an_admin_views_as_a_user_and_stops_with_their_own_session_intact(backen
     let sql = format!("SELECT expires_at - created_at FROM sessions WHERE impersonator_id = {ada_id}");
     assert_eq!(app.scalar(&sql).await, 3600);
     // Alice sees it among her sessions.
-    let hers: Value = serde_json::from_str(
-        &expect_status(app.call_with(&alice, "my_sessions", &[]).await, StatusCode::OK).await,
-    )
-    .expect("json");
-    let marked: Vec<bool> = hers
-        .as_array()
-        .expect("list")
-        .iter()
-        .map(|s| s["viewed_by_admin"].as_bool().expect("flag"))
-        .collect();
-    assert_eq!(marked.iter().filter(|m| **m).count(), 1, "{hers}");
+    let hers = answer::<Vec<SessionInfo>>(app.send(&alice, &MySessions {}).await)
+        .await
+        .expect("her sessions");
+    let marked: Vec<bool> = hers.iter().map(|s| s.viewed_by_admin).collect();
+    assert_eq!(marked.iter().filter(|m| **m).count(), 1, "{hers:?}");
     assert_eq!(marked.len(), 2);
     assert_eq!(
         app.texts("SELECT u.username FROM audit_events e JOIN users u ON u.id = e.actor_id WHERE e.kind = 'impersonation_started'")
@@ -115,12 +122,12 @@ async fn an_admin_views_as_a_user_and_stops_with_their_own_session_intact(backen
     );
 
     // Stop: back to the admin's own session, which reaches /admin again.
-    let stopped = app.call_with(&admin, "stop_viewing", &[]).await;
+    let stopped = app.send(&admin, &StopViewing {}).await;
     let (value, _) = view_cookie(&stopped).expect("the view cookie is removed");
     assert!(value.is_empty());
     assert_eq!(expect_status(stopped, StatusCode::OK).await, "\"/admin\"");
-    assert_eq!(current(&app, &admin).await["username"], "ada");
-    assert_eq!(current(&app, &admin).await["viewed_by"], Value::Null);
+    assert_eq!(name(&app, &admin).await.as_deref(), Some("ada"));
+    assert_eq!(current(&app, &admin).await.and_then(|u| u.viewed_by), None);
     expect_status(app.get_with(&admin, "/admin").await, StatusCode::OK).await;
     assert_eq!(
         app.scalar(&sql.replace("expires_at - created_at", "COUNT(*)"))
@@ -133,10 +140,10 @@ async fn an_admin_views_as_a_user_and_stops_with_their_own_session_intact(backen
         ["stopped"]
     );
     // A second "Stop" (a double click) changes nothing and is no error.
-    expect_status(app.call_with(&admin, "stop_viewing", &[]).await, StatusCode::OK).await;
-    assert_eq!(current(&app, &admin).await["username"], "ada");
+    expect_status(app.send(&admin, &StopViewing {}).await, StatusCode::OK).await;
+    assert_eq!(name(&app, &admin).await.as_deref(), Some("ada"));
     // Alice's own session was never touched.
-    assert_eq!(current(&app, &alice).await["username"], "alice");
+    assert_eq!(name(&app, &alice).await.as_deref(), Some("alice"));
 }
 
 async fn the_view_works_without_javascript(backend: Backend) {
@@ -188,7 +195,7 @@ async fn credential_email_two_factor_passkey_deletion_and_admin_actions_are_refu
     app.signed_up_with_new_client("bob").await;
     // An owner views as an admin: even then, nothing of the admin area opens.
     expect_status(view_as(&app, &owner, "ann").await, StatusCode::OK).await;
-    assert_eq!(current(&app, &owner).await["username"], "ann");
+    assert_eq!(name(&app, &owner).await.as_deref(), Some("ann"));
     let bob_id = app.user_id("bob").await.to_string();
     let password_before = app
         .texts("SELECT password_hash FROM users WHERE username = 'ann'")
@@ -256,7 +263,7 @@ async fn credential_email_two_factor_passkey_deletion_and_admin_actions_are_refu
         expect_status(app.get_with(&owner, path).await, StatusCode::OK).await;
     }
     // Once stopped, the owner's own powers are back.
-    expect_status(app.call_with(&owner, "stop_viewing", &[]).await, StatusCode::OK).await;
+    expect_status(app.send(&owner, &StopViewing {}).await, StatusCode::OK).await;
     expect_status(
         app.call_with(
             &owner,
@@ -286,7 +293,7 @@ async fn only_users_below_ones_own_role_may_be_viewed(backend: Backend) {
     ] {
         expect_status(view_as(&app, who, target).await, status).await;
     }
-    let missing = app.call_with(&admin, "view_as", &[("user_id", "999999")]).await;
+    let missing = app.send(&admin, &ViewAs { user_id: 999_999 }).await;
     expect_status(missing, StatusCode::NOT_FOUND).await;
     let signed_out = view_as(&app, &new_client(), "bob").await;
     expect_status(signed_out, StatusCode::UNAUTHORIZED).await;
@@ -307,7 +314,7 @@ async fn only_users_below_ones_own_role_may_be_viewed(backend: Backend) {
     // Within the rules it works: an admin views a user, an owner an admin.
     expect_status(view_as(&app, &admin, "bob").await, StatusCode::OK).await;
     expect_status(view_as(&app, &owner, "ann").await, StatusCode::OK).await;
-    assert_eq!(current(&app, &owner).await["username"], "ann");
+    assert_eq!(name(&app, &owner).await.as_deref(), Some("ann"));
 }
 
 async fn a_view_lives_only_beside_the_admins_session_and_never_longer(backend: Backend) {
@@ -325,7 +332,7 @@ async fn a_view_lives_only_beside_the_admins_session_and_never_longer(backend: B
     let viewing = with_cookie(&format!(
         "gatehouse_session={ada_token}; gatehouse_view_as={view}"
     ));
-    assert_eq!(current(&app, &viewing).await["username"], "alice");
+    assert_eq!(name(&app, &viewing).await.as_deref(), Some("alice"));
 
     // The view's token alone is nothing: not in its own cookie, not as a session cookie,
     // not beside another admin's session.
@@ -337,16 +344,16 @@ async fn a_view_lives_only_beside_the_admins_session_and_never_longer(backend: B
             app.signed_in_token("boss").await
         ),
     ] {
-        let response = app.call_with(&with_cookie(&cookie), "current_user", &[]).await;
+        let response = app.send(&with_cookie(&cookie), &CurrentUser {}).await;
         let cleared = view_cookie(&response).map(|(v, _)| v);
-        let body: Value = serde_json::from_str(&expect_status(response, StatusCode::OK).await).expect("json");
-        assert_ne!(body["username"], "alice", "{cookie}");
+        let who = answer::<Option<SessionUser>>(response).await.expect("an answer");
+        assert_ne!(who.map(|u| u.username).as_deref(), Some("alice"), "{cookie}");
         if cookie.contains("gatehouse_view_as") {
             assert_eq!(cleared.as_deref(), Some(""), "the stray view cookie is removed");
         }
     }
     // Still fine for the admin who started it.
-    assert_eq!(current(&app, &viewing).await["username"], "alice");
+    assert_eq!(name(&app, &viewing).await.as_deref(), Some("alice"));
 
     // It ends by itself at its end, and is recorded.
     app.execute(&format!(
@@ -354,7 +361,7 @@ async fn a_view_lives_only_beside_the_admins_session_and_never_longer(backend: B
         now() - 1
     ))
     .await;
-    assert_eq!(current(&app, &viewing).await["username"], "ada");
+    assert_eq!(name(&app, &viewing).await.as_deref(), Some("ada"));
     assert_eq!(
         app.texts("SELECT detail FROM audit_events WHERE kind = 'impersonation_stopped'")
             .await,
@@ -368,10 +375,10 @@ async fn a_view_lives_only_beside_the_admins_session_and_never_longer(backend: B
     let viewing = with_cookie(&format!(
         "gatehouse_session={ada_token}; gatehouse_view_as={view}"
     ));
-    assert_eq!(current(&app, &viewing).await["username"], "alice");
+    assert_eq!(name(&app, &viewing).await.as_deref(), Some("alice"));
     app.execute("UPDATE users SET role = 'admin' WHERE username = 'alice'")
         .await;
-    assert_eq!(current(&app, &viewing).await["username"], "ada");
+    assert_eq!(name(&app, &viewing).await.as_deref(), Some("ada"));
     app.execute("UPDATE users SET role = 'user' WHERE username = 'alice'")
         .await;
 
@@ -382,15 +389,12 @@ async fn a_view_lives_only_beside_the_admins_session_and_never_longer(backend: B
     let viewing = with_cookie(&format!(
         "gatehouse_session={ada_token}; gatehouse_view_as={view}"
     ));
-    assert_eq!(current(&app, &viewing).await["username"], "alice");
-    let ada_id = app.user_id("ada").await.to_string();
-    expect_status(
-        app.call_with(&owner, "sign_out_user", &[("user_id", ada_id.as_str())])
-            .await,
-        StatusCode::OK,
-    )
-    .await;
-    assert_eq!(current(&app, &viewing).await["username"], Value::Null);
+    assert_eq!(name(&app, &viewing).await.as_deref(), Some("alice"));
+    let ada = SignOutUser {
+        user_id: app.user_id("ada").await,
+    };
+    expect_status(app.send(&owner, &ada).await, StatusCode::OK).await;
+    assert_eq!(name(&app, &viewing).await, None);
     assert_eq!(
         app.scalar("SELECT COUNT(*) FROM sessions WHERE impersonator_id IS NOT NULL")
             .await,
@@ -405,11 +409,11 @@ async fn signing_out_while_viewing_signs_the_admin_out(backend: Backend) {
     let admin = app.user_with_role("ada", "admin").await;
     let alice = app.signed_up_with_new_client("alice").await;
     expect_status(view_as(&app, &admin, "alice").await, StatusCode::OK).await;
-    let out = app.call_with(&admin, "logout", &[]).await;
+    let out = app.send(&admin, &Logout {}).await;
     let (value, _) = view_cookie(&out).expect("the view cookie is removed");
     assert!(value.is_empty());
     expect_status(out, StatusCode::OK).await;
-    assert_eq!(current(&app, &admin).await["username"], Value::Null);
+    assert_eq!(name(&app, &admin).await, None);
     assert_eq!(
         app.scalar(
             "SELECT COUNT(*) FROM sessions WHERE user_id = (SELECT id FROM users WHERE username = 'ada')"
@@ -417,7 +421,7 @@ async fn signing_out_while_viewing_signs_the_admin_out(backend: Backend) {
         .await,
         0
     );
-    assert_eq!(current(&app, &alice).await["username"], "alice");
+    assert_eq!(name(&app, &alice).await.as_deref(), Some("alice"));
     assert_eq!(
         app.texts(
             "SELECT kind FROM audit_events WHERE kind IN ('impersonation_stopped', 'logout') ORDER BY id"
@@ -433,9 +437,10 @@ async fn twenty_concurrent_starts_leave_one_view_and_the_admins_session(backend:
     };
     let admin = app.user_with_role("ada", "admin").await;
     app.signed_up_with_new_client("alice").await;
-    let id = app.user_id("alice").await.to_string();
-    let fields = [("user_id", id.as_str())];
-    let calls = (0..20).map(|_| app.call_with(&admin, "view_as", &fields));
+    let alice = ViewAs {
+        user_id: app.user_id("alice").await,
+    };
+    let calls = (0..20).map(|_| app.send(&admin, &alice));
     for response in futures::future::join_all(calls).await {
         expect_status(response, StatusCode::OK).await;
     }
@@ -454,10 +459,10 @@ async fn twenty_concurrent_starts_leave_one_view_and_the_admins_session(backend:
         .await,
         1
     );
-    let who = current(&app, &admin).await["username"].clone();
-    assert!(who == "alice" || who == "ada", "{who}");
-    expect_status(app.call_with(&admin, "stop_viewing", &[]).await, StatusCode::OK).await;
-    assert_eq!(current(&app, &admin).await["username"], "ada");
+    let who = name(&app, &admin).await;
+    assert!(matches!(who.as_deref(), Some("alice" | "ada")), "{who:?}");
+    expect_status(app.send(&admin, &StopViewing {}).await, StatusCode::OK).await;
+    assert_eq!(name(&app, &admin).await.as_deref(), Some("ada"));
 }
 
 backend_tests!(
