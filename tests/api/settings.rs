@@ -1,17 +1,27 @@
 //! Account settings and session management.
 
-use crate::helpers::{expect_status, location, new_client, session_cookie_value, TestApp, GOOD_PASSWORD};
+use crate::helpers::{
+    answer, expect_status, location, new_client, session_cookie_value, TestApp, GOOD_PASSWORD,
+};
+use gatehouse::{
+    api::settings::{MySessions, RevokeOtherSessions, RevokeSession},
+    model::SessionInfo,
+};
 use reqwest::{Client, StatusCode};
 
 const NEW_PASSWORD: &str = "a-brand-new-passphrase-for-me";
 
-async fn sessions_of(app: &TestApp, client: &Client) -> Vec<serde_json::Value> {
-    let body = expect_status(app.call_with(client, "my_sessions", &[]).await, StatusCode::OK).await;
-    serde_json::from_str::<serde_json::Value>(&body)
-        .expect("json")
-        .as_array()
-        .cloned()
-        .expect("list")
+async fn sessions_of(app: &TestApp, client: &Client) -> Vec<SessionInfo> {
+    answer::<Vec<SessionInfo>>(app.send(client, &MySessions {}).await)
+        .await
+        .expect("the sessions")
+}
+
+async fn revoke(app: &TestApp, client: &Client, handle: &str) -> reqwest::Response {
+    let args = RevokeSession {
+        handle: handle.to_owned(),
+    };
+    app.send(client, &args).await
 }
 
 /// Signs `username` in on a new client with a given user agent; returns the client and its token.
@@ -34,16 +44,15 @@ const FIREFOX_MAC: &str =
 async fn the_sessions_page_lists_devices_newest_first_and_marks_this_one(app: TestApp) {
     let owner_token =
         session_cookie_value(&app.signup_with(&app.client, "alice", GOOD_PASSWORD).await).expect("cookie");
+    app.travel(100);
     let (_phone, phone_token) = device(&app, "alice", FIREFOX_MAC).await;
-    app.execute("UPDATE sessions SET created_at = created_at - 100 WHERE user_agent LIKE '%Chrome%'")
-        .await;
     let list = sessions_of(&app, &app.client).await;
     assert_eq!(list.len(), 2);
-    assert_eq!(list[0]["device"], "Firefox on macOS", "newest first");
-    assert_eq!(list[1]["device"], "Chrome on Linux");
-    assert_eq!(list[1]["current"], true);
-    assert_eq!(list[0]["current"], false);
-    assert_eq!(list[0]["ip"], "127.0.0.1");
+    assert_eq!(list[0].device, "Firefox on macOS", "newest first");
+    assert_eq!(list[1].device, "Chrome on Linux");
+    assert!(list[1].current);
+    assert!(!list[0].current);
+    assert_eq!(list[0].ip.as_deref(), Some("127.0.0.1"));
 
     let page = expect_status(app.get("/settings/sessions").await, StatusCode::OK).await;
     assert!(
@@ -66,15 +75,8 @@ async fn revoking_a_session_signs_that_device_out_at_its_next_request(app: TestA
     app.signed_up("alice").await;
     let (phone, _) = device(&app, "alice", FIREFOX_MAC).await;
     let list = sessions_of(&app, &app.client).await;
-    let handle = list.iter().find(|s| s["current"] == false).expect("the phone")["handle"]
-        .as_str()
-        .expect("handle")
-        .to_owned();
-    let body = expect_status(
-        app.call("revoke_session", &[("handle", &handle)]).await,
-        StatusCode::OK,
-    )
-    .await;
+    let handle = &list.iter().find(|s| !s.current).expect("the phone").handle;
+    let body = expect_status(revoke(&app, &app.client, handle).await, StatusCode::OK).await;
     assert_eq!(body, "\"/settings/sessions?done=revoked\"");
     let after = phone.get(app.url("/profile")).send().await.expect("GET");
     assert_eq!(after.status(), StatusCode::SEE_OTHER);
@@ -90,16 +92,8 @@ async fn revoking_a_session_signs_that_device_out_at_its_next_request(app: TestA
 async fn someone_elses_session_handle_is_not_found(app: TestApp) {
     app.signed_up("alice").await;
     let mallory = app.signed_up_with_new_client("mallory").await;
-    let alice_handle = sessions_of(&app, &app.client).await[0]["handle"]
-        .as_str()
-        .expect("handle")
-        .to_owned();
-    let body = expect_status(
-        app.call_with(&mallory, "revoke_session", &[("handle", &alice_handle)])
-            .await,
-        StatusCode::NOT_FOUND,
-    )
-    .await;
+    let alice_handle = sessions_of(&app, &app.client).await[0].handle.clone();
+    let body = expect_status(revoke(&app, &mallory, &alice_handle).await, StatusCode::NOT_FOUND).await;
     assert!(body.contains("does not exist"), "{body}");
     for junk in [
         "",
@@ -108,12 +102,7 @@ async fn someone_elses_session_handle_is_not_found(app: TestApp) {
         &"f".repeat(24),
         &alice_handle.to_uppercase(),
     ] {
-        expect_status(
-            app.call_with(&mallory, "revoke_session", &[("handle", junk)])
-                .await,
-            StatusCode::NOT_FOUND,
-        )
-        .await;
+        expect_status(revoke(&app, &mallory, junk).await, StatusCode::NOT_FOUND).await;
     }
     expect_status(app.get("/profile").await, StatusCode::OK).await;
     assert_eq!(app.scalar("SELECT COUNT(*) FROM sessions").await, 2);
@@ -129,7 +118,11 @@ async fn signing_out_all_other_sessions_keeps_this_one(app: TestApp) {
     )
     .await;
     let bob = app.signed_up_with_new_client("bob").await;
-    expect_status(app.call("revoke_other_sessions", &[]).await, StatusCode::OK).await;
+    expect_status(
+        app.send(&app.client, &RevokeOtherSessions {}).await,
+        StatusCode::OK,
+    )
+    .await;
     for other in [&phone, &tablet] {
         assert_eq!(
             other.get(app.url("/profile")).send().await.expect("GET").status(),
