@@ -4,61 +4,51 @@
 use crate::{
     fake_provider::FakeProvider,
     helpers::{
-        expect_status, location, new_client, now, session_cookie_value, set_cookies, spawn_app_with, Backend,
-        TestApp, GOOD_PASSWORD,
+        answer, expect_status, location, new_client, now, session_cookie_value, set_cookies, spawn_app_with,
+        Backend, TestApp, GOOD_PASSWORD,
     },
 };
-use gatehouse::server::auth::totp::{TotpSecret, STEP_SECONDS};
+use gatehouse::{
+    api::{
+        auth::VerifySecondFactor,
+        security::{BeginTwoFactor, ConfirmTwoFactor, LoadSecurity, NewRecoveryCodes},
+    },
+    model::{SecurityOverview, TwoFactorState},
+    server::auth::totp::{TotpSecret, STEP_SECONDS},
+};
 use reqwest::{Client, StatusCode};
 use serde_json::Value;
 
 /// Turns two-factor sign-in on for the user of `client` (signed in just now); gives the
 /// secret, the recovery codes shown, and the step of the code that confirmed it.
 pub async fn enable(app: &TestApp, client: &Client) -> (TotpSecret, Vec<String>, u64) {
-    expect_status(
-        app.call_with(client, "begin_two_factor", &[]).await,
-        StatusCode::OK,
-    )
-    .await;
-    let overview: Value = serde_json::from_str(
-        &expect_status(app.call_with(client, "security", &[]).await, StatusCode::OK).await,
-    )
-    .expect("json");
-    let setup = &overview["two_factor"]["SettingUp"];
-    let key = setup["key"].as_str().expect("a key to type");
-    let secret = TotpSecret::from_base32(key).expect("base32 key");
-    let uri = setup["uri"].as_str().expect("uri");
+    answer::<String>(app.send(client, &BeginTwoFactor {}).await)
+        .await
+        .expect("a key is made");
+    let overview = answer::<SecurityOverview>(app.send(client, &LoadSecurity {}).await)
+        .await
+        .expect("the security overview");
+    let TwoFactorState::SettingUp(setup) = overview.two_factor else {
+        panic!("not setting up: {:?}", overview.two_factor);
+    };
+    let secret = TotpSecret::from_base32(&setup.key).expect("base32 key");
+    let uri = &setup.uri;
     assert!(uri.starts_with("otpauth://totp/Gatehouse:"), "{uri}");
-    assert!(uri.contains(&format!("secret={}", key.replace(' ', ""))), "{uri}");
-    assert!(uri.contains("&issuer=Gatehouse"), "{uri}");
     assert!(
-        setup["qr_svg"]
-            .as_str()
-            .is_some_and(|svg| svg.starts_with("<svg")),
-        "{setup}"
+        uri.contains(&format!("secret={}", setup.key.replace(' ', ""))),
+        "{uri}"
     );
+    assert!(uri.contains("&issuer=Gatehouse"), "{uri}");
+    assert!(setup.qr_svg.starts_with("<svg"), "{setup:?}");
     let step = now() as u64 / STEP_SECONDS;
     let code = secret.code_at_step(step);
-    expect_status(
-        app.call_with(client, "confirm_two_factor", &[("code", &code)])
-            .await,
-        StatusCode::OK,
-    )
-    .await;
-    let codes: Value = serde_json::from_str(
-        &expect_status(
-            app.call_with(client, "new_recovery_codes", &[]).await,
-            StatusCode::OK,
-        )
-        .await,
-    )
-    .expect("json");
-    let codes: Vec<String> = codes
-        .as_array()
-        .expect("codes shown once, right after")
-        .iter()
-        .map(|c| c.as_str().expect("text").to_owned())
-        .collect();
+    answer::<String>(app.send(client, &ConfirmTwoFactor { code }).await)
+        .await
+        .expect("the first code turns it on");
+    let codes = answer::<Option<Vec<String>>>(app.send(client, &NewRecoveryCodes {}).await)
+        .await
+        .expect("an answer")
+        .expect("codes shown once, right after");
     (secret, codes, step)
 }
 
@@ -85,8 +75,10 @@ async fn password_step(app: &TestApp, username: &str) -> Client {
 }
 
 async fn verify(app: &TestApp, browser: &Client, code: &str) -> reqwest::Response {
-    app.call_with(browser, "verify_second_factor", &[("code", code)])
-        .await
+    let args = VerifySecondFactor {
+        code: code.to_owned(),
+    };
+    app.send(browser, &args).await
 }
 
 async fn setting_it_up_shows_the_key_and_needs_a_first_code(app: TestApp) {
