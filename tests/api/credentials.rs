@@ -15,8 +15,8 @@ use crate::{
     two_factor::enable,
 };
 use gatehouse::{
-    api::{auth::CurrentUser, security::RegenerateRecoveryCodes},
-    model::{ErrorKind, SessionUser},
+    api::security::RegenerateRecoveryCodes,
+    model::ErrorKind,
     server::auth::totp::{TotpSecret, STEP_SECONDS},
 };
 use reqwest::{Client, StatusCode};
@@ -29,13 +29,6 @@ const NEW_PASSWORD: &str = "a-brand-new-passphrase-for-ada";
 async fn error_json(response: reqwest::Response, status: StatusCode) -> Value {
     let body = expect_status(response, status).await;
     serde_json::from_str(&body).unwrap_or_else(|_| panic!("not a JSON error: {body}"))
-}
-
-/// Who the client is signed in as (`None` when nobody).
-async fn signed_in_as(app: &TestApp, client: &Client) -> Option<String> {
-    let response = app.send(client, &CurrentUser {}).await;
-    let user: Option<SessionUser> = answer(response).await.expect("an answer");
-    user.map(|u| u.username)
 }
 
 /// A code of the authenticator app for the step after `used_step` (a code is good once).
@@ -81,7 +74,7 @@ async fn a_password_change_does_not_skip_the_second_factor(app: TestApp) {
     refused(app.call("change_password", &change).await).await;
     // Nothing changed: the old password still leads to the code step.
     pending_browser(&app, "ada").await;
-    assert_eq!(signed_in_as(&app, &app.client).await.as_deref(), Some("ada"));
+    assert_eq!(app.signed_in_as(&app.client).await.as_deref(), Some("ada"));
     // And the session did not become a recent authentication.
     refused(app.send(&app.client, &RegenerateRecoveryCodes {}).await).await;
 
@@ -106,7 +99,7 @@ async fn the_session_after_a_password_change_is_not_a_fresh_confirmation(app: Te
         )
         .await;
     expect_status(response, StatusCode::OK).await;
-    assert_eq!(signed_in_as(&app, &app.client).await.as_deref(), Some("ada"));
+    assert_eq!(app.signed_in_as(&app.client).await.as_deref(), Some("ada"));
     // … but the new session is as old a confirmation as the one it replaced.
     let response = app.call("begin_two_factor", &[]).await;
     let error = error_json(response, StatusCode::FORBIDDEN).await;
@@ -310,7 +303,7 @@ async fn got_no_working_session(app: &TestApp, browser: &Client, response: reqwe
     let status = response.status();
     let body = response.text().await.expect("body");
     assert!(
-        signed_in_as(app, browser).await.is_none(),
+        app.signed_in_as(browser).await.is_none(),
         "the sign-in answered {status} {body} and its session works"
     );
     assert_ne!(status, StatusCode::OK, "{body}");
@@ -366,7 +359,7 @@ async fn sign_out_everywhere_ends_pending_sign_ins(app: TestApp) {
     let thief = pending_browser(&app, "ada").await;
     expect_status(app.call("revoke_other_sessions", &[]).await, StatusCode::OK).await;
     // The owner's own browser carries on with a new session.
-    assert_eq!(signed_in_as(&app, &app.client).await.as_deref(), Some("ada"));
+    assert_eq!(app.signed_in_as(&app.client).await.as_deref(), Some("ada"));
     let response = app
         .call_with(
             &thief,
@@ -375,7 +368,7 @@ async fn sign_out_everywhere_ends_pending_sign_ins(app: TestApp) {
         )
         .await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-    assert!(signed_in_as(&app, &thief).await.is_none());
+    assert!(app.signed_in_as(&thief).await.is_none());
 }
 
 /// L2: … and so does one begun before a password change or a disable.
@@ -401,7 +394,7 @@ async fn a_password_change_and_a_disable_end_pending_sign_ins(app: TestApp) {
         )
         .await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-    assert!(signed_in_as(&app, &before_change).await.is_none());
+    assert!(app.signed_in_as(&before_change).await.is_none());
 
     let admin = app.user_with_role("root", "owner").await;
     let browser = new_client();
@@ -434,7 +427,7 @@ async fn a_password_change_and_a_disable_end_pending_sign_ins(app: TestApp) {
         "{}",
         response.status()
     );
-    assert!(signed_in_as(&app, &browser).await.is_none());
+    assert!(app.signed_in_as(&browser).await.is_none());
 }
 
 /// L2: the "five wrong codes" rule holds under twenty codes at once: at most five are
@@ -477,7 +470,7 @@ async fn twenty_wrong_codes_at_once_check_at_most_five(app: TestApp) {
         )
         .await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-    assert!(signed_in_as(&app, &browser).await.is_none());
+    assert!(app.signed_in_as(&browser).await.is_none());
 }
 
 /// M3, the mechanism: a session issued under an older credentials version than its
@@ -487,13 +480,13 @@ async fn a_session_of_an_older_credentials_version_does_not_validate(app: TestAp
     app.signed_up("ada").await;
     let other = new_client();
     expect_status(app.login_with(&other, "ada", GOOD_PASSWORD).await, StatusCode::OK).await;
-    assert_eq!(signed_in_as(&app, &other).await.as_deref(), Some("ada"));
+    assert_eq!(app.signed_in_as(&other).await.as_deref(), Some("ada"));
     // What a password change, a reset, "sign out everywhere" or a disable does to the
     // user's row — here without deleting any session.
     app.execute("UPDATE users SET credentials_version = credentials_version + 1")
         .await;
-    assert!(signed_in_as(&app, &other).await.is_none());
-    assert!(signed_in_as(&app, &app.client).await.is_none());
+    assert!(app.signed_in_as(&other).await.is_none());
+    assert!(app.signed_in_as(&app.client).await.is_none());
     let page = app.get_with(&other, "/profile").await;
     assert_eq!(page.status(), StatusCode::SEE_OTHER);
 }

@@ -15,10 +15,9 @@ use crate::{
 use gatehouse::{
     api::{
         admin::{AdminUsers, DeleteUser, DisableUser, EnableUser, SignOutUser},
-        auth::CurrentUser,
         email::ForgotPassword,
     },
-    model::{SessionUser, UsersPage, MSG_DISABLED},
+    model::{UsersPage, MSG_DISABLED},
 };
 use reqwest::{Client, StatusCode};
 
@@ -27,6 +26,22 @@ use reqwest::{Client, StatusCode};
 struct Disabling<'a> {
     reason: Option<&'a str>,
     until: Option<&'a str>,
+}
+
+impl<'a> Disabling<'a> {
+    fn because(reason: &'a str) -> Self {
+        Disabling {
+            reason: Some(reason),
+            until: None,
+        }
+    }
+
+    fn until(until: &'a str) -> Self {
+        Disabling {
+            reason: None,
+            until: Some(until),
+        }
+    }
 }
 
 async fn disable(app: &TestApp, admin: &Client, username: &str, how: Disabling<'_>) -> reqwest::Response {
@@ -45,13 +60,6 @@ async fn enable(app: &TestApp, admin: &Client, username: &str) -> reqwest::Respo
     app.send(admin, &args).await
 }
 
-async fn signed_in_as(app: &TestApp, client: &Client) -> Option<String> {
-    answer::<Option<SessionUser>>(app.send(client, &CurrentUser {}).await)
-        .await
-        .expect("the current user")
-        .map(|user| user.username)
-}
-
 async fn a_disabled_user_is_signed_out_and_cannot_sign_in_with_a_password(backend: Backend) {
     let Some(app) = spawn_app_with(backend, &[]).await else {
         return;
@@ -66,23 +74,14 @@ async fn a_disabled_user_is_signed_out_and_cannot_sign_in_with_a_password(backen
     .await;
 
     let done = expect_status(
-        disable(
-            &app,
-            &owner,
-            "alice",
-            Disabling {
-                reason: Some("spam"),
-                ..Disabling::default()
-            },
-        )
-        .await,
+        disable(&app, &owner, "alice", Disabling::because("spam")).await,
         StatusCode::OK,
     )
     .await;
     assert!(done.contains("alice is disabled; 2 sessions ended"), "{done}");
     // Her live sessions are gone at once: the next request is signed out.
-    assert_eq!(signed_in_as(&app, &alice).await, None);
-    assert_eq!(signed_in_as(&app, &phone).await, None);
+    assert_eq!(app.signed_in_as(&alice).await, None);
+    assert_eq!(app.signed_in_as(&phone).await, None);
     let profile = app.get_with(&alice, "/profile").await;
     assert_eq!(profile.status(), StatusCode::SEE_OTHER);
     // The right password: 403 with the message; a wrong one stays a plain 401.
@@ -152,32 +151,15 @@ async fn a_disabling_with_an_end_lifts_itself(backend: Backend) {
         ("2001-01-01T00:00", StatusCode::BAD_REQUEST),
     ] {
         assert_eq!(
-            disable(
-                &app,
-                &owner,
-                "alice",
-                Disabling {
-                    until: Some(until),
-                    ..Disabling::default()
-                }
-            )
-            .await
-            .status(),
+            disable(&app, &owner, "alice", Disabling::until(until))
+                .await
+                .status(),
             expected,
             "{until}"
         );
     }
     expect_status(
-        disable(
-            &app,
-            &owner,
-            "alice",
-            Disabling {
-                until: Some("2h"),
-                ..Disabling::default()
-            },
-        )
-        .await,
+        disable(&app, &owner, "alice", Disabling::until("2h")).await,
         StatusCode::OK,
     )
     .await;
@@ -196,16 +178,7 @@ async fn a_disabling_with_an_end_lifts_itself(backend: Backend) {
     .await;
     // A date and time (UTC) works too.
     expect_status(
-        disable(
-            &app,
-            &owner,
-            "alice",
-            Disabling {
-                until: Some("2999-01-31T18:00"),
-                ..Disabling::default()
-            },
-        )
-        .await,
+        disable(&app, &owner, "alice", Disabling::until("2999-01-31T18:00")).await,
         StatusCode::OK,
     )
     .await;
@@ -268,7 +241,7 @@ async fn only_the_right_roles_may_disable(backend: Backend) {
         StatusCode::OK,
     )
     .await;
-    assert_eq!(signed_in_as(&app, &other_admin).await, None);
+    assert_eq!(app.signed_in_as(&other_admin).await, None);
     assert_eq!(
         disable(&app, &owner, "boss", Disabling::default()).await.status(),
         StatusCode::FORBIDDEN
@@ -309,10 +282,10 @@ async fn a_disabled_users_passkeys_do_not_sign_in(backend: Backend) {
     let refused = passkey_sign_in(&app, &browser, &mut key, 0).await;
     let body = expect_status(refused, StatusCode::FORBIDDEN).await;
     assert!(body.contains(MSG_DISABLED), "{body}");
-    assert_eq!(signed_in_as(&app, &browser).await, None);
+    assert_eq!(app.signed_in_as(&browser).await, None);
     expect_status(enable(&app, &owner, "alice").await, StatusCode::OK).await;
     expect_status(passkey_sign_in(&app, &browser, &mut key, 0).await, StatusCode::OK).await;
-    assert_eq!(signed_in_as(&app, &browser).await.as_deref(), Some("alice"));
+    assert_eq!(app.signed_in_as(&browser).await.as_deref(), Some("alice"));
 }
 
 async fn a_disabled_users_provider_does_not_sign_in(backend: Backend) {
@@ -328,18 +301,18 @@ async fn a_disabled_users_provider_does_not_sign_in(backend: Backend) {
         sign_in_with(&app, &first, "github", "/").await.status(),
         StatusCode::SEE_OTHER
     );
-    let name = signed_in_as(&app, &first).await.expect("signed in with GitHub");
+    let name = app.signed_in_as(&first).await.expect("signed in with GitHub");
     expect_status(
         disable(&app, &owner, &name, Disabling::default()).await,
         StatusCode::OK,
     )
     .await;
-    assert_eq!(signed_in_as(&app, &first).await, None);
+    assert_eq!(app.signed_in_as(&first).await, None);
     let again = new_client();
     let refused = sign_in_with(&app, &again, "github", "/").await;
     let page = expect_status(refused, StatusCode::FORBIDDEN).await;
     assert!(page.contains(MSG_DISABLED), "{page}");
-    assert_eq!(signed_in_as(&app, &again).await, None);
+    assert_eq!(app.signed_in_as(&again).await, None);
     assert_eq!(
         app.scalar("SELECT COUNT(*) FROM users").await,
         2,
@@ -376,7 +349,7 @@ async fn a_disabled_user_gets_no_reset_and_a_link_does_not_sign_in(backend: Back
         )
         .await;
     assert_eq!(message_of(refused, StatusCode::FORBIDDEN).await, MSG_DISABLED);
-    assert_eq!(signed_in_as(&app, &browser).await, None);
+    assert_eq!(app.signed_in_as(&browser).await, None);
     // Asked for now: the same answer, and nothing is sent.
     expect_status(
         app.send(
@@ -430,8 +403,8 @@ async fn admins_sign_users_out_and_delete_them_within_their_role(backend: Backen
         done.contains("alice was signed out everywhere (1 session ended)"),
         "{done}"
     );
-    assert_eq!(signed_in_as(&app, &alice).await, None);
-    assert_eq!(signed_in_as(&app, &admin).await.as_deref(), Some("ann"));
+    assert_eq!(app.signed_in_as(&alice).await, None);
+    assert_eq!(app.signed_in_as(&admin).await.as_deref(), Some("ann"));
     // Deleting: the box must be ticked; the role rules apply; the trail keeps the name.
     let alice_id = id("alice").await;
     let unticked = app.send(&admin, &delete(alice_id, None)).await;
@@ -466,7 +439,7 @@ async fn admins_sign_users_out_and_delete_them_within_their_role(backend: Backen
         StatusCode::OK,
     )
     .await;
-    assert_eq!(signed_in_as(&app, &admin).await, None);
+    assert_eq!(app.signed_in_as(&admin).await, None);
 }
 
 backend_tests!(

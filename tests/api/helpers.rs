@@ -330,25 +330,42 @@ impl TestApp {
     where
         S: leptos::server_fn::ServerFn + serde::Serialize,
     {
+        self.post_function(client, S::PATH, args).await
+    }
+
+    pub async fn call_with(&self, client: &Client, endpoint: &str, fields: &[(&str, &str)]) -> Response {
+        self.post_function(client, &format!("/api/{endpoint}"), fields)
+            .await
+    }
+
+    /// Posts `form` to the server function at `path` as a script does (JSON answer).
+    async fn post_function<F: serde::Serialize + ?Sized>(
+        &self,
+        client: &Client,
+        path: &str,
+        form: &F,
+    ) -> Response {
         client
-            .post(self.url(S::PATH))
+            .post(self.url(path))
             .header(header::ACCEPT, "application/json")
             .header(header::ORIGIN, &self.origin)
-            .form(args)
+            .form(form)
             .send()
             .await
             .expect("server function call")
     }
 
-    pub async fn call_with(&self, client: &Client, endpoint: &str, fields: &[(&str, &str)]) -> Response {
-        client
-            .post(self.url(&format!("/api/{endpoint}")))
-            .header(header::ACCEPT, "application/json")
-            .header(header::ORIGIN, &self.origin)
-            .form(fields)
-            .send()
+    /// Who the server says `client` is (`None`: signed out).
+    pub async fn current_user(&self, client: &Client) -> Option<gatehouse::model::SessionUser> {
+        let response = self.send(client, &gatehouse::api::auth::CurrentUser {}).await;
+        answer::<Option<gatehouse::model::SessionUser>>(response)
             .await
-            .expect("server function call")
+            .expect("the current user")
+    }
+
+    /// The name of who the server says `client` is (`None`: signed out).
+    pub async fn signed_in_as(&self, client: &Client) -> Option<String> {
+        self.current_user(client).await.map(|user| user.username)
     }
 
     /// Stops the server, waiting for requests in flight, and hands back its database.

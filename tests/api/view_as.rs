@@ -24,18 +24,6 @@ async fn view_as(app: &TestApp, admin: &Client, username: &str) -> reqwest::Resp
     app.send(admin, &args).await
 }
 
-/// Who the server says `client` is (`None`: signed out).
-async fn current(app: &TestApp, client: &Client) -> Option<SessionUser> {
-    answer::<Option<SessionUser>>(app.send(client, &CurrentUser {}).await)
-        .await
-        .expect("the current user")
-}
-
-/// The name of who the server says `client` is.
-async fn name(app: &TestApp, client: &Client) -> Option<String> {
-    current(app, client).await.map(|user| user.username)
-}
-
 /// The `name=value` pair a response sets for the view cookie, and the whole line.
 fn view_cookie(response: &reqwest::Response) -> Option<(String, String)> {
     set_cookies(response).into_iter().find_map(|line| {
@@ -82,7 +70,7 @@ async fn an_admin_views_as_a_user_and_stops_with_their_own_session_intact(backen
     );
     assert_eq!(expect_status(started, StatusCode::OK).await, "\"/profile\"");
 
-    let me = current(&app, &admin).await.expect("signed in");
+    let me = app.current_user(&admin).await.expect("signed in");
     assert_eq!(me.username, "alice");
     assert_eq!(me.viewed_by.as_deref(), Some("ada"));
     let page = expect_status(app.get_with(&admin, "/profile").await, StatusCode::OK).await;
@@ -126,8 +114,8 @@ async fn an_admin_views_as_a_user_and_stops_with_their_own_session_intact(backen
     let (value, _) = view_cookie(&stopped).expect("the view cookie is removed");
     assert!(value.is_empty());
     assert_eq!(expect_status(stopped, StatusCode::OK).await, "\"/admin\"");
-    assert_eq!(name(&app, &admin).await.as_deref(), Some("ada"));
-    assert_eq!(current(&app, &admin).await.and_then(|u| u.viewed_by), None);
+    assert_eq!(app.signed_in_as(&admin).await.as_deref(), Some("ada"));
+    assert_eq!(app.current_user(&admin).await.and_then(|u| u.viewed_by), None);
     expect_status(app.get_with(&admin, "/admin").await, StatusCode::OK).await;
     assert_eq!(
         app.scalar(&sql.replace("expires_at - created_at", "COUNT(*)"))
@@ -141,9 +129,9 @@ async fn an_admin_views_as_a_user_and_stops_with_their_own_session_intact(backen
     );
     // A second "Stop" (a double click) changes nothing and is no error.
     expect_status(app.send(&admin, &StopViewing {}).await, StatusCode::OK).await;
-    assert_eq!(name(&app, &admin).await.as_deref(), Some("ada"));
+    assert_eq!(app.signed_in_as(&admin).await.as_deref(), Some("ada"));
     // Alice's own session was never touched.
-    assert_eq!(name(&app, &alice).await.as_deref(), Some("alice"));
+    assert_eq!(app.signed_in_as(&alice).await.as_deref(), Some("alice"));
 }
 
 async fn the_view_works_without_javascript(backend: Backend) {
@@ -195,7 +183,7 @@ async fn credential_email_two_factor_passkey_deletion_and_admin_actions_are_refu
     app.signed_up_with_new_client("bob").await;
     // An owner views as an admin: even then, nothing of the admin area opens.
     expect_status(view_as(&app, &owner, "ann").await, StatusCode::OK).await;
-    assert_eq!(name(&app, &owner).await.as_deref(), Some("ann"));
+    assert_eq!(app.signed_in_as(&owner).await.as_deref(), Some("ann"));
     let bob_id = app.user_id("bob").await.to_string();
     let password_before = app
         .texts("SELECT password_hash FROM users WHERE username = 'ann'")
@@ -314,7 +302,7 @@ async fn only_users_below_ones_own_role_may_be_viewed(backend: Backend) {
     // Within the rules it works: an admin views a user, an owner an admin.
     expect_status(view_as(&app, &admin, "bob").await, StatusCode::OK).await;
     expect_status(view_as(&app, &owner, "ann").await, StatusCode::OK).await;
-    assert_eq!(name(&app, &owner).await.as_deref(), Some("ann"));
+    assert_eq!(app.signed_in_as(&owner).await.as_deref(), Some("ann"));
 }
 
 async fn a_view_lives_only_beside_the_admins_session_and_never_longer(backend: Backend) {
@@ -332,7 +320,7 @@ async fn a_view_lives_only_beside_the_admins_session_and_never_longer(backend: B
     let viewing = with_cookie(&format!(
         "gatehouse_session={ada_token}; gatehouse_view_as={view}"
     ));
-    assert_eq!(name(&app, &viewing).await.as_deref(), Some("alice"));
+    assert_eq!(app.signed_in_as(&viewing).await.as_deref(), Some("alice"));
 
     // The view's token alone is nothing: not in its own cookie, not as a session cookie,
     // not beside another admin's session.
@@ -353,7 +341,7 @@ async fn a_view_lives_only_beside_the_admins_session_and_never_longer(backend: B
         }
     }
     // Still fine for the admin who started it.
-    assert_eq!(name(&app, &viewing).await.as_deref(), Some("alice"));
+    assert_eq!(app.signed_in_as(&viewing).await.as_deref(), Some("alice"));
 
     // It ends by itself at its end, and is recorded.
     app.execute(&format!(
@@ -361,7 +349,7 @@ async fn a_view_lives_only_beside_the_admins_session_and_never_longer(backend: B
         now() - 1
     ))
     .await;
-    assert_eq!(name(&app, &viewing).await.as_deref(), Some("ada"));
+    assert_eq!(app.signed_in_as(&viewing).await.as_deref(), Some("ada"));
     assert_eq!(
         app.texts("SELECT detail FROM audit_events WHERE kind = 'impersonation_stopped'")
             .await,
@@ -375,10 +363,10 @@ async fn a_view_lives_only_beside_the_admins_session_and_never_longer(backend: B
     let viewing = with_cookie(&format!(
         "gatehouse_session={ada_token}; gatehouse_view_as={view}"
     ));
-    assert_eq!(name(&app, &viewing).await.as_deref(), Some("alice"));
+    assert_eq!(app.signed_in_as(&viewing).await.as_deref(), Some("alice"));
     app.execute("UPDATE users SET role = 'admin' WHERE username = 'alice'")
         .await;
-    assert_eq!(name(&app, &viewing).await.as_deref(), Some("ada"));
+    assert_eq!(app.signed_in_as(&viewing).await.as_deref(), Some("ada"));
     app.execute("UPDATE users SET role = 'user' WHERE username = 'alice'")
         .await;
 
@@ -389,12 +377,12 @@ async fn a_view_lives_only_beside_the_admins_session_and_never_longer(backend: B
     let viewing = with_cookie(&format!(
         "gatehouse_session={ada_token}; gatehouse_view_as={view}"
     ));
-    assert_eq!(name(&app, &viewing).await.as_deref(), Some("alice"));
+    assert_eq!(app.signed_in_as(&viewing).await.as_deref(), Some("alice"));
     let ada = SignOutUser {
         user_id: app.user_id("ada").await,
     };
     expect_status(app.send(&owner, &ada).await, StatusCode::OK).await;
-    assert_eq!(name(&app, &viewing).await, None);
+    assert_eq!(app.signed_in_as(&viewing).await, None);
     assert_eq!(
         app.scalar("SELECT COUNT(*) FROM sessions WHERE impersonator_id IS NOT NULL")
             .await,
@@ -413,7 +401,7 @@ async fn signing_out_while_viewing_signs_the_admin_out(backend: Backend) {
     let (value, _) = view_cookie(&out).expect("the view cookie is removed");
     assert!(value.is_empty());
     expect_status(out, StatusCode::OK).await;
-    assert_eq!(name(&app, &admin).await, None);
+    assert_eq!(app.signed_in_as(&admin).await, None);
     assert_eq!(
         app.scalar(
             "SELECT COUNT(*) FROM sessions WHERE user_id = (SELECT id FROM users WHERE username = 'ada')"
@@ -421,7 +409,7 @@ async fn signing_out_while_viewing_signs_the_admin_out(backend: Backend) {
         .await,
         0
     );
-    assert_eq!(name(&app, &alice).await.as_deref(), Some("alice"));
+    assert_eq!(app.signed_in_as(&alice).await.as_deref(), Some("alice"));
     assert_eq!(
         app.texts(
             "SELECT kind FROM audit_events WHERE kind IN ('impersonation_stopped', 'logout') ORDER BY id"
@@ -459,10 +447,10 @@ async fn twenty_concurrent_starts_leave_one_view_and_the_admins_session(backend:
         .await,
         1
     );
-    let who = name(&app, &admin).await;
+    let who = app.signed_in_as(&admin).await;
     assert!(matches!(who.as_deref(), Some("alice" | "ada")), "{who:?}");
     expect_status(app.send(&admin, &StopViewing {}).await, StatusCode::OK).await;
-    assert_eq!(name(&app, &admin).await.as_deref(), Some("ada"));
+    assert_eq!(app.signed_in_as(&admin).await.as_deref(), Some("ada"));
 }
 
 backend_tests!(
